@@ -1,0 +1,60 @@
+# Concord: `make run` serves the demo network, `make test` runs the whole suite.
+# Needs only Python 3.11 and make; everything else is installed into .venv from uv.lock.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install run test lint check bench stop clean static smoke
+
+help:
+	@echo "make run     install, migrate, load the demo network, serve web + worker + beat"
+	@echo "make test    ruff, migrations check and the pytest suite on real PostgreSQL and Redis"
+	@echo "make stop    stop the embedded PostgreSQL and Redis"
+	@echo "make static  refresh htmx, Alpine.js and Chart.js under static/vendor from the npm registry"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-groups --quiet
+	@touch $@
+
+.env:
+	cp .env.example .env
+
+install: $(VENV)/.installed .env
+
+run: install
+	$(PY) -m erp.devserver
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+check: install
+	$(PY) -m erp.embedded exec -- $(PY) manage.py makemigrations --check --dry-run
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m erp.embedded exec -- bash -c '$(PY) manage.py makemigrations --check --dry-run && $(VENV)/bin/pytest $(PYTEST_ARGS)'
+
+# The production path: the same suite's smoke subset against servers named by the environment.
+smoke: install
+	$(VENV)/bin/pytest -m smoke $(PYTEST_ARGS)
+
+stop:
+	-$(PY) -m erp.embedded stop
+
+static:
+	bash scripts/vendor_static.sh
+
+clean: stop
+	rm -rf $(VENV) $(TOOLS) var

@@ -1,0 +1,1 @@
+"""The Django project and the base code every Concord app shares."""

@@ -1,0 +1,1 @@
+"""API conventions shared by every app: auth, errors, pagination, scoping, idempotency."""

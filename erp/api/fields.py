@@ -1,0 +1,20 @@
+"""Serializer fields that resolve natural keys inside the caller's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from erp.scoping import scope_queryset
+
+
+class ScopedSlugRelatedField(serializers.SlugRelatedField):
+    """A reference by natural key that only resolves objects in the caller's scope.
+
+    An object outside the scope is reported exactly like one that does not exist.
+    """
+
+    def get_queryset(self) -> Any:
+        queryset = super().get_queryset()
+        return scope_queryset(queryset, self.context.get("user"))

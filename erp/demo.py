@@ -1,0 +1,233 @@
+"""The demo network of product.md: three regions, six warehouses, ~200 items, customers, users.
+
+Loading is idempotent: every object is found by its natural key and updated in place, so a
+second ``make run`` creates nothing new. The data is generated from fixed tables, never from a
+random source, so every load produces the same network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from erp import services as platform
+from erp.roles import ROLE_BY_KEY
+from inventory import services as inventory
+from inventory.models import Item, UnitOfMeasure
+from orders import services as orders
+from orders.models import Customer
+from procurement import services as procurement
+from procurement.models import Supplier
+from warehouses import services as network
+from warehouses.models import LegalEntity, Location, Region, Warehouse
+
+LEGAL_ENTITIES = [
+    ("US01", "Concord Distribution Inc.", "USD"),
+    ("US02", "Gulf Supply LLC", "USD"),
+    ("EU01", "Concord Europe B.V.", "EUR"),
+]
+REGIONS = [("NE", "Northeast", "US01"), ("SE", "Southeast", "US02"), ("EU", "Europe", "EU01")]
+WAREHOUSES = [
+    # code, name, region, timezone, address, city, postal code, country
+    ("NE-BOS", "Boston", "NE", "America/New_York", "100 Summer St", "Boston", "02110", "US"),
+    ("NE-NYC", "Newark", "NE", "America/New_York", "1 Port St", "Newark", "07114", "US"),
+    ("SE-ATL", "Atlanta", "SE", "America/New_York", "500 Fulton Ind Blvd", "Atlanta", "30336", "US"),
+    ("SE-MIA", "Miami", "SE", "America/New_York", "2000 NW 72nd Ave", "Miami", "33122", "US"),
+    ("EU-RTM", "Rotterdam", "EU", "Europe/Amsterdam", "Maasvlakte 12", "Rotterdam", "3199", "NL"),
+    ("EU-DUS", "Duesseldorf", "EU", "Europe/Berlin", "Hafenstrasse 8", "Duesseldorf", "40213", "DE"),
+]
+UOMS = [("EA", "Each"), ("CS", "Case"), ("PL", "Pallet"), ("KG", "Kilogram")]
+CATEGORIES = [
+    # category, sku prefix, lot tracked, shelf life days, case size, cases per pallet, unit weight kg
+    ("Beverages", "BEV", True, 365, 24, 60, Decimal("0.3500")),
+    ("Snacks", "SNK", True, 180, 12, 80, Decimal("0.2000")),
+    ("Cleaning", "CLN", False, None, 6, 50, Decimal("1.1000")),
+    ("Paper goods", "PAP", False, None, 8, 40, Decimal("0.9000")),
+    ("Personal care", "PRC", True, 730, 12, 90, Decimal("0.2500")),
+    ("Hardware", "HDW", False, None, 10, 30, Decimal("1.5000")),
+    ("Dairy", "DRY", True, 21, 12, 70, Decimal("1.0300")),
+    ("Frozen", "FRZ", True, 270, 10, 60, Decimal("0.8000")),
+]
+ITEMS_PER_CATEGORY = 25  # 8 x 25 = 200 items
+NOUNS = ["Classic", "Premium", "Value", "Organic", "Family", "Compact", "Industrial", "Eco", "Select", "Pro"]
+SUPPLIERS = [
+    ("ACME", "Acme Wholesale", "USD", 5, 30),
+    ("GULF", "Gulf Coast Foods", "USD", 7, 45),
+    ("NORD", "Nordic Paper AB", "EUR", 14, 60),
+    ("RHEIN", "Rhein Chemie GmbH", "EUR", 10, 30),
+    ("PACIF", "Pacific Imports", "USD", 28, 60),
+    ("DAIRY", "Valley Dairy Co-op", "USD", 2, 14),
+]
+CARRIERS = [("UPS", "United Parcel Service"), ("FEDEX", "FedEx Freight"), ("DHL", "DHL Freight")]
+TRANSIT = {("NE", "NE"): 1, ("SE", "SE"): 1, ("EU", "EU"): 1, ("NE", "SE"): 3, ("SE", "NE"): 3,
+           ("NE", "EU"): 7, ("EU", "NE"): 7, ("SE", "EU"): 8, ("EU", "SE"): 8}
+CUSTOMERS = {
+    # region: [(code, name, home warehouse, city, country)]
+    "NE": [("C-NE-001", "Harbor Grocers", "NE-BOS", "Boston", "US"),
+           ("C-NE-002", "Empire Markets", "NE-NYC", "New York", "US"),
+           ("C-NE-003", "Liberty Foodservice", "NE-NYC", "Philadelphia", "US"),
+           ("C-NE-004", "Granite State Supply", "NE-BOS", "Manchester", "US")],
+    "SE": [("C-SE-001", "Peachtree Provisions", "SE-ATL", "Atlanta", "US"),
+           ("C-SE-002", "Biscayne Retail", "SE-MIA", "Miami", "US"),
+           ("C-SE-003", "Palmetto Wholesale", "SE-ATL", "Charleston", "US")],
+    "EU": [("C-EU-001", "Maas Retail B.V.", "EU-RTM", "Rotterdam", "NL"),
+           ("C-EU-002", "Rhein Handel GmbH", "EU-DUS", "Cologne", "DE"),
+           ("C-EU-003", "Benelux Horeca", "EU-RTM", "Antwerp", "BE")],
+}
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: str | None
+    enterprise: bool = False
+    regions: tuple[str, ...] = ()
+    warehouses: tuple[str, ...] = ()
+    superuser: bool = False
+    description: str = ""
+
+
+USERS = [
+    DemoUser("admin", None, superuser=True, description="superuser, everything"),
+    DemoUser("planner", "planner", enterprise=True, description="planner, all regions"),
+    DemoUser("ne.operator", "warehouse_operator", warehouses=("NE-BOS", "NE-NYC"),
+             description="warehouse operator, NE-BOS and NE-NYC"),
+    DemoUser("eu.operator", "warehouse_operator", regions=("EU",), description="warehouse operator, region EU"),
+    DemoUser("buyer", "buyer", enterprise=True, description="buyer, all regions"),
+    DemoUser("approver", "approver", enterprise=True, description="approver, all regions"),
+    DemoUser("owner", "process_owner", enterprise=True, description="process owner of every policy"),
+    DemoUser("finance", "finance", enterprise=True, description="finance, all legal entities"),
+    DemoUser("integrator", "integrator", enterprise=True, description="API integrator, all regions"),
+]
+
+# The location tree of every warehouse: (code, kind, parent code)
+LOCATION_TREE = (
+    [("RCV", "receiving", None), ("STOR", "storage", None), ("PICK", "pick", None), ("SHIP", "shipping", None),
+     ("QUAR", "quarantine", None), ("TRANSIT", "transit", None)]
+    + [(f"A-{aisle:02d}-{bin_:02d}", "storage", "STOR") for aisle in (1, 2, 3) for bin_ in (1, 2, 3, 4)]
+    + [(f"P-{slot:02d}", "pick", "PICK") for slot in range(1, 9)]
+    + [("DOCK-1", "receiving", "RCV"), ("DOCK-2", "shipping", "SHIP")]
+)
+
+
+def _items() -> list[dict[str, Any]]:
+    rows = []
+    for category, prefix, lot_tracked, shelf_life, case, per_pallet, weight in CATEGORIES:
+        for n in range(1, ITEMS_PER_CATEGORY + 1):
+            rows.append({
+                "sku": f"{prefix}-{n:04d}",
+                "name": f"{NOUNS[n % len(NOUNS)]} {category.lower()} item {n}",
+                "category": category,
+                "lot_tracked": lot_tracked,
+                "shelf_life_days": shelf_life,
+                "weight_kg": weight,
+                "case": Decimal(case),
+                "pallet": Decimal(case * per_pallet),
+            })
+    return rows
+
+
+def load(stdout: Any = None) -> dict[str, int]:
+    """Load or refresh the demo network; return how many objects of each kind it holds."""
+    say = stdout.write if stdout is not None else (lambda _msg: None)
+    platform.roles_sync(actor=None)
+
+    entities = {code: network.legal_entity_upsert(code=code, name=name, currency=cur, actor=None)
+                for code, name, cur in LEGAL_ENTITIES}
+    regions = {code: network.region_upsert(code=code, name=name, actor=None) for code, name, _ in REGIONS}
+    region_entity = {code: entity for code, _, entity in REGIONS}
+    warehouses: dict[str, Warehouse] = {}
+    for code, name, region, tz, address, city, postal, country in WAREHOUSES:
+        fields = dict(name=name, region=regions[region], legal_entity=entities[region_entity[region]], timezone=tz,
+                      address_line1=address, city=city, postal_code=postal, country=country, active=True)
+        existing = Warehouse.objects.filter(code=code).first()
+        warehouses[code] = (network.warehouse_update(warehouse=existing, actor=None, **fields) if existing
+                            else network.warehouse_create(code=code, actor=None, **fields))
+    say(f"network: {len(entities)} legal entities, {len(regions)} regions, {len(warehouses)} warehouses\n")
+
+    for warehouse in warehouses.values():
+        have = {loc.code: loc for loc in Location.objects.filter(warehouse=warehouse)}
+        for code, kind, parent_code in LOCATION_TREE:
+            if code not in have:
+                have[code] = network.location_create(warehouse=warehouse, code=code, kind=kind, actor=None,
+                                                     parent=have[parent_code] if parent_code else None,
+                                                     name=code.replace("-", " ").title())
+
+    uoms = {code: inventory.uom_upsert(code=code, name=name, actor=None) for code, name in UOMS}
+    have_items = {item.sku: item for item in Item.objects.all()}
+    for row in _items():
+        conversions = [(uoms["CS"], row["case"]), (uoms["PL"], row["pallet"])]
+        fields = dict(name=row["name"], category=row["category"], lot_tracked=row["lot_tracked"],
+                      shelf_life_days=row["shelf_life_days"], weight_kg=row["weight_kg"])
+        if row["sku"] in have_items:
+            inventory.item_update(item=have_items[row["sku"]], actor=None, uoms=conversions, **fields)
+        else:
+            inventory.item_create(sku=row["sku"], base_uom=uoms["EA"], actor=None, uoms=conversions, **fields)
+    say(f"items: {Item.objects.count()} with each/case/pallet conversions\n")
+
+    for code, name, currency, lead, terms in SUPPLIERS:
+        fields = dict(name=name, currency=currency, lead_time_days=lead, payment_terms_days=terms)
+        supplier = Supplier.objects.filter(code=code).first()
+        if supplier:
+            procurement.supplier_update(supplier=supplier, actor=None, **fields)
+        else:
+            procurement.supplier_create(code=code, actor=None, **fields)
+
+    for code, name in CARRIERS:
+        lanes = [(regions[o], regions[d], days) for (o, d), days in TRANSIT.items()]
+        network.carrier_upsert(code=code, name=name, actor=None, lanes=lanes)
+
+    for region_code, rows in CUSTOMERS.items():
+        for code, name, home, city, country in rows:
+            ship_tos = [
+                {"code": "MAIN", "name": f"{name} main dock", "address_line1": "1 Main St", "city": city,
+                 "postal_code": "", "country": country, "region": regions[region_code]},
+                {"code": "DC2", "name": f"{name} second DC", "address_line1": "2 Depot Rd", "city": city,
+                 "postal_code": "", "country": country, "region": regions[region_code]},
+            ]
+            fields = dict(name=name, region=regions[region_code], home_warehouse=warehouses[home],
+                          email=f"orders@{code.lower()}.example.com")
+            customer = Customer.objects.filter(code=code).first()
+            if customer:
+                orders.customer_update(customer=customer, actor=None, ship_tos=ship_tos, **fields)
+            else:
+                orders.customer_create(code=code, actor=None, ship_tos=ship_tos, **fields)
+    say(f"customers: {Customer.objects.count()}, suppliers: {Supplier.objects.count()}\n")
+
+    _load_users(regions, warehouses)
+    return {
+        "legal_entities": LegalEntity.objects.count(),
+        "regions": Region.objects.count(),
+        "warehouses": Warehouse.objects.count(),
+        "locations": Location.objects.count(),
+        "items": Item.objects.count(),
+        "uoms": UnitOfMeasure.objects.count(),
+        "customers": Customer.objects.count(),
+        "suppliers": Supplier.objects.count(),
+    }
+
+
+def _load_users(regions: dict[str, Region], warehouses: dict[str, Warehouse]) -> None:
+    User = get_user_model()
+    password = settings.DEMO_PASSWORD
+    for spec in USERS:
+        user = User.objects.filter(username=spec.username).first()
+        if user is None:
+            user = User(username=spec.username, email=f"{spec.username}@concord.example.com")
+        user.is_superuser = user.is_staff = spec.superuser
+        if spec.role in {"finance", "process_owner"} or spec.superuser:
+            user.is_staff = True  # finance and process owners work in the admin too
+        user.first_name = spec.username.split(".")[0].title()
+        user.set_password(password)
+        user.save()
+        if spec.role:
+            user.groups.set([Group.objects.get(name=ROLE_BY_KEY[spec.role].group)])
+        platform.scope_grant(
+            user=user, actor=None, enterprise=spec.enterprise,
+            regions=[regions[c] for c in spec.regions], warehouses=[warehouses[c] for c in spec.warehouses],
+        )

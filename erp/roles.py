@@ -1,0 +1,84 @@
+"""The roles of Concord as groups with model permissions, synced from this table.
+
+A role says what a user may do; the scope (``erp.scoping``) says where. ``sync_roles`` (run by
+``migrate`` through a post-migrate hook and by ``load_demo``) makes the groups match this table
+exactly, so a permission granted by hand to a role group is removed on the next sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MASTER_DATA_VIEW = [
+    "warehouses.view_legalentity",
+    "warehouses.view_region",
+    "warehouses.view_warehouse",
+    "warehouses.view_location",
+    "warehouses.view_carrier",
+    "warehouses.view_carrierlane",
+    "inventory.view_unitofmeasure",
+    "inventory.view_item",
+    "inventory.view_itemuom",
+    "orders.view_customer",
+    "orders.view_shipto",
+    "procurement.view_supplier",
+]
+
+
+def _crud(*models: str) -> list[str]:
+    perms = []
+    for dotted in models:
+        app, model = dotted.split(".")
+        perms += [f"{app}.{verb}_{model}" for verb in ("view", "add", "change")]
+    return perms
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    group: str
+    description: str
+    permissions: tuple[str, ...]
+    home: str  # the url name of the role's home page section
+
+
+ROLES: tuple[Role, ...] = (
+    Role("administrator", "Administrator", "Users, roles, scopes and master data.",
+         tuple(MASTER_DATA_VIEW + _crud("warehouses.warehouse", "warehouses.location", "warehouses.carrier",
+                                         "warehouses.carrierlane", "inventory.item", "inventory.unitofmeasure",
+                                         "orders.customer", "orders.shipto", "procurement.supplier",
+                                         "warehouses.legalentity", "warehouses.region")),
+         "master-data"),
+    Role("warehouse_operator", "Warehouse operator",
+         "Receives, puts away, picks, packs, ships and counts in their warehouses.",
+         tuple(MASTER_DATA_VIEW), "operations"),
+    Role("warehouse_supervisor", "Warehouse supervisor",
+         "Releases waves, approves count variances, resolves warehouse exceptions.",
+         tuple(MASTER_DATA_VIEW + _crud("warehouses.location")), "operations"),
+    Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
+         tuple(MASTER_DATA_VIEW + _crud("orders.customer", "orders.shipto")), "orders"),
+    Role("planner", "Planner", "Works shortages, transfers, replenishment and late receipts.",
+         tuple(MASTER_DATA_VIEW), "planning"),
+    Role("buyer", "Buyer", "Raises requisitions and purchase orders; manages suppliers.",
+         tuple(MASTER_DATA_VIEW + _crud("procurement.supplier")), "purchasing"),
+    Role("approver", "Approver", "Approves documents by the approval matrix.",
+         tuple(MASTER_DATA_VIEW), "approvals"),
+    Role("process_owner", "Process owner", "Owns standard policies; approves or rejects local deviations.",
+         tuple(MASTER_DATA_VIEW), "governance"),
+    Role("finance", "Finance", "Posting rules, journals, intercompany, period close.",
+         tuple(MASTER_DATA_VIEW), "finance"),
+    Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
+         tuple(MASTER_DATA_VIEW + _crud("warehouses.location", "inventory.item", "orders.customer",
+                                         "orders.shipto", "procurement.supplier")),
+         "api"),
+)
+
+ROLE_BY_KEY = {role.key: role for role in ROLES}
+ROLE_BY_GROUP = {role.group: role for role in ROLES}
+
+
+def roles_of(user: object) -> list[Role]:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    names = {group.name for group in user.groups.all()}  # type: ignore[attr-defined]
+    return [role for role in ROLES if role.group in names]

@@ -1,0 +1,93 @@
+"""Platform writes: role groups, scope grants and API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.db.models import Q
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from erp.exceptions import NotFound
+from erp.models import ApiToken
+from erp.roles import ROLES
+from erp.scoping import ENTERPRISE_PERMISSION, REGION_PERMISSION, WAREHOUSE_PERMISSION, forget_scope
+from erp.transactions import command
+
+
+def _permissions(dotted: Iterable[str]) -> list[Permission]:
+    wanted = {tuple(name.split(".", 1)) for name in dotted}
+    query = Q()
+    for app_label, codename in wanted:
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    found = list(Permission.objects.filter(query).select_related("content_type")) if wanted else []
+    missing = wanted - {(p.content_type.app_label, p.codename) for p in found}
+    if missing:
+        raise LookupError(f"roles name unknown permissions: {sorted(missing)}")
+    return found
+
+
+@command
+def roles_sync(*, actor: AbstractBaseUser | None = None) -> list[Group]:
+    """Make each role's group hold exactly the permissions of ``erp.roles.ROLES``."""
+    groups = []
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=role.group)
+        group.permissions.set(_permissions(role.permissions))
+        groups.append(group)
+    return groups
+
+
+@command
+def scope_grant(*, user: AbstractBaseUser, actor: AbstractBaseUser | None, enterprise: bool = False,
+                regions: Iterable[object] = (), warehouses: Iterable[object] = ()) -> None:
+    """Give ``user`` the enterprise scope, or access to the given regions and warehouses."""
+    if enterprise:
+        app_label, codename = ENTERPRISE_PERMISSION.split(".")
+        user.user_permissions.add(  # type: ignore[attr-defined]
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    for region in regions:
+        assign_perm(f"warehouses.{REGION_PERMISSION}", user, region)
+    for warehouse in warehouses:
+        assign_perm(f"warehouses.{WAREHOUSE_PERMISSION}", user, warehouse)
+    forget_scope(user)
+
+
+@command
+def scope_revoke(*, user: AbstractBaseUser, actor: AbstractBaseUser | None, regions: Iterable[object] = (),
+                 warehouses: Iterable[object] = ()) -> None:
+    for region in regions:
+        remove_perm(f"warehouses.{REGION_PERMISSION}", user, region)
+    for warehouse in warehouses:
+        remove_perm(f"warehouses.{WAREHOUSE_PERMISSION}", user, warehouse)
+    forget_scope(user)
+
+
+@command
+def api_token_issue(*, user: AbstractBaseUser, name: str = "", actor: AbstractBaseUser | None) -> str:
+    """Create a token for ``user`` and return it in plain text; only its digest is stored."""
+    raw = ApiToken.generate()
+    ApiToken.objects.create(
+        user=user, name=name[:100], digest=ApiToken.digest_of(raw), prefix=raw[:8],
+        expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_TTL_DAYS),
+    )
+    return raw
+
+
+@command
+def api_token_revoke(*, token_id: int, actor: AbstractBaseUser) -> ApiToken:
+    """Revoke a token; users revoke their own, superusers any."""
+    query = ApiToken.objects.select_for_update().filter(pk=token_id)
+    if not getattr(actor, "is_superuser", False):
+        query = query.filter(user=actor)
+    token = query.first()
+    if token is None:
+        raise NotFound()
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token

@@ -1,0 +1,80 @@
+"""One transaction per command, retried on deadlock or serialization failure.
+
+Every outermost service is decorated with ``@command``. It opens ``atomic(durable=True)`` so a
+service can never be silently nested inside another's transaction, and retries the whole
+command when PostgreSQL reports a deadlock (40P01), a serialization failure (40001) or a lock
+timeout (55P03), so those never reach a user. After the budget is spent the caller gets
+``ConcurrencyExhausted`` (503, "retry").
+
+A layer that must share the service's transaction (the API's idempotency record) opens it with
+``joined_command()``; services called inside it join instead of opening their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import ParamSpec, TypeVar
+
+from django.db import OperationalError, transaction
+
+from erp.exceptions import ConcurrencyExhausted
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+MAX_ATTEMPTS = 8
+
+_joined: ContextVar[bool] = ContextVar("concord_joined_command", default=False)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    cause = exc.__cause__ or exc
+    return getattr(cause, "pgcode", None) in RETRYABLE_SQLSTATES
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.5, 0.005 * (2**attempt)) * (0.5 + random.random()))
+
+
+def run_command(fn: Callable[[], R]) -> R:
+    """Run ``fn`` in a durable transaction, retrying the whole of it on transient conflicts."""
+    if _joined.get():
+        with transaction.atomic():
+            return fn()
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with transaction.atomic(durable=True):
+                return fn()
+        except OperationalError as exc:
+            if not is_retryable(exc):
+                raise
+            if attempt == MAX_ATTEMPTS - 1:
+                raise ConcurrencyExhausted() from exc
+            _backoff(attempt)
+    raise AssertionError("unreachable")
+
+
+def command(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorate an outermost service: one durable, retried transaction per call."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return run_command(lambda: fn(*args, **kwargs))
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def joined_command() -> Iterator[None]:
+    """Inside this block (already in a transaction opened by ``run_command``) services join it."""
+    token = _joined.set(True)
+    try:
+        yield
+    finally:
+        _joined.reset(token)

@@ -1,0 +1,1 @@
+"""The finance domain's tables arrive with its issue; the app exists so the layout is whole."""

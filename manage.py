@@ -1,0 +1,19 @@
+#!/usr/bin/env python
+"""Django's command-line utility; starts the embedded servers first when none are configured."""
+
+import os
+import sys
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erp.settings")
+    from erp import embedded
+
+    embedded.bootstrap()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+app_name = "warehouses"
+
+urlpatterns: list = []
