@@ -20,6 +20,9 @@ BIN = Path(sys.executable).parent
 
 
 def _banner(port: str) -> str:
+    import django
+
+    django.setup()
     from erp.demo import USERS
 
     password = os.environ.get("DEMO_PASSWORD", "demo")

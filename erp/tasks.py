@@ -1,0 +1,26 @@
+"""Platform tasks. ``beat_heartbeat`` proves that beat schedules and a worker runs what it schedules."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from celery import shared_task
+from django.conf import settings
+
+HEARTBEAT_KEY = "concord:beat:heartbeat"
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+@shared_task(name="erp.beat_heartbeat", ignore_result=True)
+def beat_heartbeat() -> None:
+    _redis().set(HEARTBEAT_KEY, str(time.time()), ex=3600)
+
+
+def heartbeat_age() -> float | None:
+    """Seconds since the last heartbeat, or None when there has been none."""
+    value = _redis().get(HEARTBEAT_KEY)
+    return None if value is None else max(0.0, time.time() - float(value))
