@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group
 from erp import services as platform
 from erp.roles import ROLE_BY_KEY
 from inventory import services as inventory
-from inventory.models import Item, UnitOfMeasure
+from inventory.models import Item, ItemUom, UnitOfMeasure
 from orders import services as orders
 from orders.models import Customer
 from procurement import services as procurement
@@ -132,8 +132,22 @@ def _items() -> list[dict[str, Any]]:
     return rows
 
 
-def load(stdout: Any = None) -> dict[str, int]:
-    """Load or refresh the demo network; return how many objects of each kind it holds."""
+def _item_unchanged(item: Item, fields: dict[str, Any], conversions: list[tuple[UnitOfMeasure, Decimal]],
+                    factors: dict[tuple[int, int], Decimal]) -> bool:
+    if any(getattr(item, name) != value for name, value in fields.items()):
+        return False
+    wanted = {(item.pk, uom.pk): factor for uom, factor in conversions}
+    wanted[(item.pk, item.base_uom_id)] = Decimal(1)
+    have = {key: value for key, value in factors.items() if key[0] == item.pk}
+    return have == wanted
+
+
+def load(stdout: Any = None, *, reset_passwords: bool = False) -> dict[str, int]:
+    """Load or refresh the demo network; return how many objects of each kind it holds.
+
+    Existing demo users keep their passwords unless ``reset_passwords`` (hashing is slow on
+    purpose, and a second ``make run`` should be serving within seconds).
+    """
     say = stdout.write if stdout is not None else (lambda _msg: None)
     platform.roles_sync(actor=None)
 
@@ -160,10 +174,13 @@ def load(stdout: Any = None) -> dict[str, int]:
 
     uoms = {code: inventory.uom_upsert(code=code, name=name, actor=None) for code, name in UOMS}
     have_items = {item.sku: item for item in Item.objects.all()}
+    factors = {(row.item_id, row.uom_id): row.factor for row in ItemUom.objects.all()}
     for row in _items():
         conversions = [(uoms["CS"], row["case"]), (uoms["PL"], row["pallet"])]
         fields = dict(name=row["name"], category=row["category"], lot_tracked=row["lot_tracked"],
                       shelf_life_days=row["shelf_life_days"], weight_kg=row["weight_kg"])
+        if row["sku"] in have_items and _item_unchanged(have_items[row["sku"]], fields, conversions, factors):
+            continue
         if row["sku"] in have_items:
             inventory.item_update(item=have_items[row["sku"]], actor=None, uoms=conversions, **fields)
         else:
@@ -199,7 +216,7 @@ def load(stdout: Any = None) -> dict[str, int]:
                 orders.customer_create(code=code, actor=None, ship_tos=ship_tos, **fields)
     say(f"customers: {Customer.objects.count()}, suppliers: {Supplier.objects.count()}\n")
 
-    _load_users(regions, warehouses)
+    _load_users(regions, warehouses, reset_passwords=reset_passwords)
     return {
         "legal_entities": LegalEntity.objects.count(),
         "regions": Region.objects.count(),
@@ -212,18 +229,20 @@ def load(stdout: Any = None) -> dict[str, int]:
     }
 
 
-def _load_users(regions: dict[str, Region], warehouses: dict[str, Warehouse]) -> None:
+def _load_users(regions: dict[str, Region], warehouses: dict[str, Warehouse], *, reset_passwords: bool) -> None:
     User = get_user_model()
     password = settings.DEMO_PASSWORD
     for spec in USERS:
         user = User.objects.filter(username=spec.username).first()
         if user is None:
             user = User(username=spec.username, email=f"{spec.username}@concord.example.com")
+            user.set_password(password)
+        elif reset_passwords:
+            user.set_password(password)
         user.is_superuser = user.is_staff = spec.superuser
         if spec.role in {"finance", "process_owner"} or spec.superuser:
             user.is_staff = True  # finance and process owners work in the admin too
         user.first_name = spec.username.split(".")[0].title()
-        user.set_password(password)
         user.save()
         if spec.role:
             user.groups.set([Group.objects.get(name=ROLE_BY_KEY[spec.role].group)])
