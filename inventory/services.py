@@ -67,6 +67,9 @@ def item_update(*, item: Item, actor: AbstractBaseUser | None,
                 uoms: list[tuple[UnitOfMeasure, Decimal]] | None = None, **changes: Any) -> Item:
     """Change an item; ``uoms``, when given, replaces its conversions. The SKU never changes."""
     locked = Item.objects.select_for_update(of=("self",)).select_related("base_uom").get(pk=item.pk)
+    if uoms is None and "base_uom" in changes and changes["base_uom"].pk != locked.base_uom_id:
+        # The stored factors count the old base unit; kept as they are they would silently change meaning.
+        raise BaseUnitConversion(detail={"uoms": ["Send the conversions relative to the new base unit."]})
     for field, value in changes.items():
         if field not in ITEM_FIELDS:
             raise TypeError(f"item_update got an unexpected field {field!r}")

@@ -13,16 +13,22 @@ from warehouses.models import LegalEntity, Location, LocationKind, Region, Wareh
 
 
 class RegionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Regions, addressed by code (read-only); a scoped user sees the regions of their warehouses."""
+
     serializer_class = s.RegionOutput
     lookup_field = "code"
+    lookup_value_regex = "[^/]+"  # codes may contain dots
 
     def base_queryset(self) -> QuerySet[Region]:
         return Region.objects.all()
 
 
 class LegalEntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Legal entities and their currencies, addressed by code (read-only)."""
+
     serializer_class = s.LegalEntityOutput
     lookup_field = "code"
+    lookup_value_regex = "[^/]+"
 
     def base_queryset(self) -> QuerySet[LegalEntity]:
         return LegalEntity.objects.all()
@@ -38,7 +44,10 @@ class WarehouseFilter(django_filters.FilterSet):
 
 
 class WarehouseViewSet(MasterDataViewSet):
+    """Warehouses, addressed by code; the code is the warehouse's identity and never changes."""
+
     lookup_field = "code"
+    lookup_value_regex = "[^/]+"
     output_serializer_class = s.WarehouseOutput
     create_serializer_class = s.WarehouseCreateInput
     update_serializer_class = s.WarehouseUpdateInput
@@ -66,6 +75,8 @@ class LocationFilter(django_filters.FilterSet):
 
 
 class LocationViewSet(MasterDataViewSet):
+    """The location tree of each warehouse in scope; locations are addressed by id."""
+
     output_serializer_class = s.LocationOutput
     create_serializer_class = s.LocationCreateInput
     filterset_class = LocationFilter

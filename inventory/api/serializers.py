@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from erp.api.fields import ScopedSlugRelatedField
+from erp.api.serializers import StrictInputSerializer, WholeObjectInput
+from erp.validators import sku_validator
+from inventory.models import Item, ItemUom, UnitOfMeasure
+
+# The largest number of base units one unit may hold: generous for a pallet of small parts, and
+# small enough that a typo (an extra few zeros) is refused instead of silently inflating stock.
+MAX_UOM_FACTOR = Decimal(1_000_000)
+MAX_SHELF_LIFE_DAYS = 36500
+MAX_UOMS_PER_ITEM = 20
+
+
+class UnitOfMeasureOutput(serializers.ModelSerializer):
+    """A unit of measure, addressed by its code."""
+
+    class Meta:
+        model = UnitOfMeasure
+        fields = ["code", "name"]
+
+
+class ItemUomOutput(serializers.ModelSerializer):
+    """One unit of an item: one ``uom`` holds ``factor`` base units."""
+
+    uom = serializers.CharField(source="uom.code")
+
+    class Meta:
+        model = ItemUom
+        fields = ["uom", "factor"]
+
+
+class ItemOutput(serializers.ModelSerializer):
+    """An item; quantities of it are kept in ``base_uom``."""
+
+    base_uom = serializers.CharField(source="base_uom.code")
+    uoms = ItemUomOutput(many=True, help_text="Every unit of the item, the base unit included with factor 1.")
+
+    class Meta:
+        model = Item
+        fields = ["sku", "name", "category", "base_uom", "lot_tracked", "shelf_life_days", "weight_kg", "active",
+                  "uoms"]
+
+
+class ItemUomInput(WholeObjectInput):
+    """One unit conversion: ``factor`` base units per ``uom`` (more than 0, at most 6 decimals)."""
+
+    uom = ScopedSlugRelatedField(slug_field="code", queryset=UnitOfMeasure.objects.all())
+    factor = serializers.DecimalField(
+        max_digits=18, decimal_places=settings.UOM_FACTOR_PLACES,
+        min_value=Decimal(1).scaleb(-settings.UOM_FACTOR_PLACES), max_value=MAX_UOM_FACTOR,
+        help_text="How many base units one of this unit holds.",
+    )
+
+
+class _ItemFields(StrictInputSerializer):
+    name = serializers.CharField(max_length=200)
+    category = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    base_uom = ScopedSlugRelatedField(slug_field="code", queryset=UnitOfMeasure.objects.all())
+    lot_tracked = serializers.BooleanField(required=False)
+    shelf_life_days = serializers.IntegerField(min_value=1, max_value=MAX_SHELF_LIFE_DAYS, required=False,
+                                               allow_null=True)
+    weight_kg = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=Decimal(0), required=False,
+                                         allow_null=True)
+    active = serializers.BooleanField(required=False)
+    uoms = ItemUomInput(many=True, required=False, max_length=MAX_UOMS_PER_ITEM,
+                        help_text="Replaces the item's unit conversions; the base unit is always kept with "
+                                  "factor 1.")
+
+    def validate_uoms(self, value: list[dict[str, Any]]) -> list[tuple[UnitOfMeasure, Decimal]]:
+        seen: set[str] = set()
+        for row in value:
+            code = row["uom"].code
+            if code in seen:
+                raise serializers.ValidationError(f"Unit {code} is listed more than once.")
+            seen.add(code)
+        return [(row["uom"], row["factor"]) for row in value]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance = self.context.get("instance")
+        base = attrs.get("base_uom") or (instance.base_uom if instance is not None else None)
+        if instance is not None and base is not None and base.pk != instance.base_uom_id and "uoms" not in attrs:
+            raise serializers.ValidationError(
+                {"uoms": ["Send the conversions relative to the new base unit when changing it."]}
+            )
+        for uom, factor in attrs.get("uoms") or []:
+            if base is not None and uom.pk == base.pk and factor != 1:
+                raise serializers.ValidationError(
+                    {"uoms": [f"{base.code} is the base unit; its factor must be 1."]}
+                )
+        return attrs
+
+
+class ItemCreateInput(_ItemFields):
+    """A new item with its unit conversions."""
+
+    sku = serializers.CharField(max_length=40, validators=[sku_validator])
+
+    def validate_sku(self, value: str) -> str:
+        if Item.objects.filter(sku=value).exists():
+            raise serializers.ValidationError("An item with this SKU already exists.")
+        return value
+
+
+class ItemUpdateInput(_ItemFields):
+    """Changes to an item; the SKU never changes. ``uoms``, when sent, replaces every conversion."""

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+
+from erp.api.serializers import ErrorSerializer
+from erp.api.views import MasterDataViewSet
+from procurement import services
+from procurement.api import serializers as s
+from procurement.models import Supplier
+
+
+class SupplierFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search", label="Part of the code or the name")
+
+    class Meta:
+        model = Supplier
+        fields = ["currency", "active"]
+
+    def filter_search(self, queryset: QuerySet[Supplier], name: str, value: str) -> QuerySet[Supplier]:
+        return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.SupplierCreateInput, responses={201: s.SupplierOutput, 400: ErrorSerializer}),
+    partial_update=extend_schema(request=s.SupplierUpdateInput,
+                                 responses={200: s.SupplierOutput, 400: ErrorSerializer}),
+)
+class SupplierViewSet(MasterDataViewSet):
+    """Suppliers, addressed by code (enterprise master data)."""
+
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"  # codes may contain dots
+    output_serializer_class = s.SupplierOutput
+    create_serializer_class = s.SupplierCreateInput
+    update_serializer_class = s.SupplierUpdateInput
+    filterset_class = SupplierFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def base_queryset(self) -> QuerySet[Supplier]:
+        return Supplier.objects.all()
+
+    def perform_create_service(self, data: dict[str, Any]) -> Supplier:
+        return services.supplier_create(actor=self.request.user, **data)
+
+    def perform_update_service(self, instance: Any, data: dict[str, Any]) -> Supplier:
+        return services.supplier_update(supplier=instance, actor=self.request.user, **data)
