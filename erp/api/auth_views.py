@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from erp import services
-from erp.api.serializers import StrictInputSerializer
+from erp.api.serializers import ErrorSerializer, StrictInputSerializer
 from erp.exceptions import DomainError
 from erp.models import ApiToken
 
@@ -23,6 +23,7 @@ class InvalidCredentials(DomainError):
     default_message = "Unable to log in with the given username and password."
 
 
+@extend_schema_serializer(component_name="Credentials")
 class TokenRequest(StrictInputSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
@@ -30,6 +31,12 @@ class TokenRequest(StrictInputSerializer):
 
 
 class TokenView(APIView):
+    """Exchange a username and password for an API token, shown once: send it as ``Authorization: Token <token>``.
+
+    Only a digest of the token is stored. Each call issues a new token; revoke one with
+    ``DELETE /api/v1/auth/token/revoke/``. A wrong password and an unknown user get the same 400.
+    """
+
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_scope = "auth"
@@ -51,9 +58,11 @@ class TokenView(APIView):
 
 
 class TokenRevokeView(APIView):
+    """Revoke the token this request is authenticated with; it is refused from then on."""
+
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, 400: ErrorSerializer})
     def delete(self, request: Any) -> Response:
         if not isinstance(request.auth, ApiToken):
             raise InvalidCredentials("Revoke a token by calling this with that token.")

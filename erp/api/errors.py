@@ -11,11 +11,14 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
+from erp.api.parsers import RequestTooLarge
 from erp.exceptions import DomainError
 
 logger = logging.getLogger("erp.api")
@@ -31,6 +34,7 @@ _DRF_CODES: list[tuple[type[Exception], str, str]] = [
     (drf.NotAcceptable, "not_acceptable", "The requested format is not available."),
     (drf.UnsupportedMediaType, "unsupported_media_type", "Send JSON (Content-Type: application/json)."),
     (drf.Throttled, "throttled", "Too many requests; slow down."),
+    (RequestTooLarge, "request_too_large", "The request body is too large."),
 ]
 
 
@@ -55,10 +59,18 @@ def _message(exc: drf.APIException, default: str) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    # Under ATOMIC_REQUESTS an error response must not commit what the view wrote before failing.
+    set_rollback()
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        # Django answers these 400 outside DRF; the request was bad, so it is not a 500 here either.
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+        return Response(error_body("bad_request", "The request could not be understood."), status=400)
 
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status)

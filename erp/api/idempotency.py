@@ -49,8 +49,11 @@ def idempotent(request: Any, produce: Callable[[], Response]) -> Response:
     if key is None:
         return produce()
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValidationFailed(detail={HEADER: [f"Send 1 to {MAX_KEY_LENGTH} characters."]})
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        # Control characters (a NUL above all, which PostgreSQL cannot store) are refused up front.
+        raise ValidationFailed(
+            detail={HEADER: [f"Send 1 to {MAX_KEY_LENGTH} printable characters, such as a UUID."]}
+        )
     fingerprint = request_fingerprint(request)
     user_id = request.user.pk
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -23,9 +24,25 @@ class StrictInputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The documented error shape (for the OpenAPI schema)."""
+class WholeObjectInput(StrictInputSerializer):
+    """A nested object that replaces a whole row, so it is validated in full even inside a PATCH.
 
-    code = serializers.CharField()
-    message = serializers.CharField()
-    detail = serializers.DictField()
+    DRF skips missing fields of every nested serializer when the root is partial; a list that
+    replaces rows (an item's unit conversions, a customer's ship-tos) must still carry each row's
+    required fields, or a PATCH could write half a row.
+    """
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if self.root is not self and getattr(self.root, "partial", False):
+            whole = type(self)(data=data, context=self.context)
+            whole.is_valid(raise_exception=True)
+            return whole.validated_data
+        return super().run_validation(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape (component ``Error``); ``erp.api.schema`` documents it on every operation."""
+
+    code = serializers.CharField(help_text="Stable and machine-readable: `validation_error`, `not_found`, ...")
+    message = serializers.CharField(help_text="For people; the wording may change between releases.")
+    detail = serializers.DictField(help_text="Field errors for a 400, context for other errors; may be empty.")
