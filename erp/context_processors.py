@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from erp.roles import roles_of
+from erp.scoping import scope_of
+from warehouses.selectors import warehouses_for
 
 # (label, url name, permission needed to see it)
 SECTIONS = [
@@ -18,16 +20,32 @@ SECTIONS = [
     ("Suppliers", "procurement:supplier-list", "procurement.view_supplier"),
 ]
 
+SCOPE_CODES_SHOWN = 3  # up to this many warehouses in scope are named in the header; more are counted
+
+
+def scope_label(user: Any) -> str:
+    """A short human description of where the user works, for the page header."""
+    scope = scope_of(user)
+    if scope.enterprise:
+        return "Enterprise: all regions"
+    if not scope.warehouse_ids:
+        return "No warehouses in scope"
+    if len(scope.warehouse_ids) <= SCOPE_CODES_SHOWN:
+        return ", ".join(warehouses_for(user).order_by("code").values_list("code", flat=True))
+    regions = len(scope.region_ids)
+    return f"{len(scope.warehouse_ids)} warehouses in {regions} region{'s' if regions != 1 else ''}"
+
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_sections": [], "nav_roles": []}
+        return {"nav_sections": [], "nav_roles": [], "nav_scope_label": ""}
     sections = []
     for label, url_name, perm in SECTIONS:
         if user.has_perm(perm):
             try:
-                sections.append({"label": label, "url": reverse(url_name)})
-            except Exception:  # a section whose screens are not installed yet is simply not shown
+                url = reverse(url_name)
+            except NoReverseMatch:  # a section whose screens are not installed yet is simply not shown
                 continue
-    return {"nav_sections": sections, "nav_roles": roles_of(user)}
+            sections.append({"label": label, "url": url, "active": request.path.startswith(url)})
+    return {"nav_sections": sections, "nav_roles": roles_of(user), "nav_scope_label": scope_label(user)}

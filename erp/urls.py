@@ -13,8 +13,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("data/", include("erp.csv_urls")),
     path("", views.home, name="home"),
     path("", include("warehouses.urls")),
+    path("", include("inventory.urls")),
+    path("", include("orders.urls")),
+    path("", include("procurement.urls")),
 ]
 
 handler400 = "erp.views.bad_request"

@@ -1,0 +1,100 @@
+"""What every browser list and detail screen shares: permission, scope, search, paging, htmx partials.
+
+A screen names its model, the view permission it needs and a base queryset; the queryset is always
+narrowed by ``scope_queryset`` before anything else touches it, so a detail URL outside the user's
+scope is a 404 exactly like one that does not exist. Lists answer an htmx request (``HX-Request``)
+with just their table rows and an out-of-band pager, so the search box can refresh the results in
+place, and the same URL without htmx is an ordinary page that works with JavaScript off.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+from django.views.generic import DetailView, ListView
+
+from erp.scoping import scope_queryset
+
+SEARCH_MAX_LENGTH = 100
+
+
+def is_htmx_partial(request: HttpRequest) -> bool:
+    """An htmx request for a fragment; a history restore wants the whole page back."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+class ScreenAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    """Anonymous users go to the login page; a signed-in user without the permission gets 403."""
+
+    raise_exception = False  # anonymous: redirect; authenticated without permission: PermissionDenied
+
+
+class ScopedQuerysetMixin:
+    """The one place a screen's rows come from: the screen's base queryset narrowed to the user's scope."""
+
+    model: ClassVar[type[Model]]
+    request: HttpRequest
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return self.model._default_manager.all()
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return scope_queryset(self.base_queryset(), self.request.user)
+
+
+class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin, ListView):
+    """A searchable, paginated list. Subclasses set ``model``, ``permission_required``,
+    ``search_fields``, ``template_name`` (the full page, extending ``screens/list.html``) and
+    ``rows_template_name`` (the table rows, also the body of the htmx answer)."""
+
+    paginate_by = 25
+    search_fields: ClassVar[tuple[str, ...]] = ()
+    rows_template_name: ClassVar[str]
+    title: ClassVar[str] = ""
+    search_placeholder: ClassVar[str] = "Search"
+
+    def search_term(self) -> str:
+        return self.request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        term = self.search_term()
+        if term and self.search_fields:
+            condition = Q()
+            for field in self.search_fields:
+                condition |= Q(**{f"{field}__icontains": term})
+            queryset = queryset.filter(condition)
+        return queryset
+
+    def get_template_names(self) -> list[str]:
+        if is_htmx_partial(self.request):
+            return ["screens/list_partial.html"]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            q=self.search_term(),
+            title=self.title or self.model._meta.verbose_name_plural.capitalize(),
+            search_placeholder=self.search_placeholder,
+            rows_template_name=self.rows_template_name,
+            list_url=self.request.path,
+        )
+        return context
+
+    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
+        response = super().render_to_response(context, **response_kwargs)
+        # The same URL answers a fragment or a page depending on this header; caches must tell them apart.
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+
+class ScreenDetailView(ScreenAccessMixin, ScopedQuerysetMixin, DetailView):
+    """One row found by its business key within the user's scope; anything else is a 404."""
+
+    slug_url_kwarg = "code"
+    slug_field = "code"
