@@ -14,9 +14,11 @@ from typing import Any, ClassVar
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.generic import DetailView, ListView
 
+from erp.csv_exchange import schema_for
 from erp.scoping import scope_queryset
 
 SEARCH_MAX_LENGTH = 100
@@ -56,6 +58,7 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin, ListView):
     rows_template_name: ClassVar[str]
     title: ClassVar[str] = ""
     search_placeholder: ClassVar[str] = "Search"
+    csv_kind: ClassVar[str | None] = None  # the erp.csv_exchange kind offered for export/import here
 
     def search_term(self) -> str:
         return self.request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
@@ -83,8 +86,19 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin, ListView):
             search_placeholder=self.search_placeholder,
             rows_template_name=self.rows_template_name,
             list_url=self.request.path,
+            **self._csv_actions(),
         )
         return context
+
+    def _csv_actions(self) -> dict[str, Any]:
+        """Export and import links, each shown only when the user's role allows it."""
+        if self.csv_kind is None:
+            return {}
+        schema = schema_for(self.csv_kind, self.request.user)
+        return {
+            "csv_export_url": reverse("csv:export", args=[self.csv_kind]) if schema.may_export() else None,
+            "csv_import_url": reverse("csv:import", args=[self.csv_kind]) if schema.may_import() else None,
+        }
 
     def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
         response = super().render_to_response(context, **response_kwargs)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from erp.exceptions import NotFound
-from erp.models import ApiToken
+from erp.models import ApiToken, IdempotencyKey
 from erp.roles import ROLES
 from erp.scoping import ENTERPRISE_PERMISSION, REGION_PERMISSION, WAREHOUSE_PERMISSION, forget_scope
 from erp.transactions import command
@@ -91,3 +91,10 @@ def api_token_revoke(*, token_id: int, actor: AbstractBaseUser) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     return token
+
+
+@command
+def idempotency_keys_purge(*, older_than: timedelta, actor: AbstractBaseUser | None = None) -> int:
+    """Forget stored responses older than ``older_than``; a key may then be used afresh."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

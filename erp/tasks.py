@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import redis
 from celery import shared_task
@@ -24,3 +25,10 @@ def heartbeat_age() -> float | None:
     """Seconds since the last heartbeat, or None when there has been none."""
     value = _redis().get(HEARTBEAT_KEY)
     return None if value is None else max(0.0, time.time() - float(value))
+
+
+@shared_task(name="erp.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> int:
+    from erp.services import idempotency_keys_purge
+
+    return idempotency_keys_purge(older_than=timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS))

@@ -33,6 +33,7 @@ class ItemQuerysetMixin:
 
 
 class ItemListView(ItemQuerysetMixin, ScreenListView):
+    csv_kind = "items"
     model = Item
     permission_required = "inventory.view_item"
     template_name = "inventory/item_list.html"

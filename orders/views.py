@@ -12,6 +12,7 @@ from orders.models import Customer, ShipTo
 
 
 class CustomerListView(ScreenListView):
+    csv_kind = "customers"
     model = Customer
     permission_required = "orders.view_customer"
     template_name = "orders/customer_list.html"

@@ -7,6 +7,7 @@ from procurement.models import Supplier
 
 
 class SupplierListView(ScreenListView):
+    csv_kind = "suppliers"
     model = Supplier
     permission_required = "procurement.view_supplier"
     template_name = "procurement/supplier_list.html"

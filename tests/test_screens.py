@@ -326,3 +326,24 @@ def test_list_pages_run_the_same_number_of_queries_for_one_row_and_a_full_page(
     full = _queries(client, url, {})
     assert one == full
     assert _queries(client, url, {"q": one_row}, **HTMX) == _queries(client, url, {}, **HTMX)
+
+
+@pytest.mark.parametrize(
+    ("username", "url", "export", "import_"),
+    [
+        ("admin", "/items/", "/data/items/export.csv", "/data/items/import/"),
+        ("integrator", "/customers/", "/data/customers/export.csv", "/data/customers/import/"),
+        ("ne.operator", "/items/", "/data/items/export.csv", None),
+        ("buyer", "/suppliers/", "/data/suppliers/export.csv", "/data/suppliers/import/"),
+    ],
+)
+def test_list_screens_offer_csv_export_and_import_only_to_roles_that_may_use_them(
+    client, user, username, url, export, import_
+):
+    client.force_login(user(username))
+    html = client.get(url).content.decode()
+    assert f'href="{export}"' in html
+    if import_:
+        assert f'href="{import_}"' in html
+    else:
+        assert "/import/" not in html

@@ -249,3 +249,35 @@ def test_idempotency_keys_are_read_only_in_the_admin(admin_client_logged_in):
     assert admin_client_logged_in.get(f"/admin/erp/idempotencykey/{row.pk}/change/").status_code == 200
     assert admin_client_logged_in.get("/admin/erp/idempotencykey/add/").status_code == 403
     assert admin_client_logged_in.get(f"/admin/erp/idempotencykey/{row.pk}/delete/").status_code == 403
+
+
+def test_repeated_wrong_passwords_lock_that_username_out_even_with_the_right_password(demo, settings):
+    from erp import login_guard
+
+    settings.LOGIN_FAILURE_LIMIT = 3
+    login_guard.clear("buyer")
+    client = APIClient()
+    try:
+        for _ in range(3):
+            wrong = client.post("/api/v1/auth/token/", {"username": "buyer", "password": "guess"}, format="json")
+            assert wrong.status_code == 400
+        locked = client.post("/api/v1/auth/token/", {"username": "buyer", "password": "demo"}, format="json")
+        assert locked.status_code == 429
+        assert locked.json()["code"] == "throttled"
+        other = client.post("/api/v1/auth/token/", {"username": "approver", "password": "demo"}, format="json")
+        assert other.status_code == 201
+    finally:
+        login_guard.clear("buyer")
+    assert client.post("/api/v1/auth/token/", {"username": "buyer", "password": "demo"},
+                       format="json").status_code == 201
+
+
+def test_stored_idempotency_responses_are_purged_after_their_time_to_live(demo):
+    user = get_user_model().objects.get(username="admin")
+    common = {"user": user, "method": "POST", "path": "/api/v1/locations/", "request_hash": "0" * 64,
+              "status_code": 201, "response_body": {}}
+    old = IdempotencyKey.objects.create(key="old", created_at=timezone.now() - timedelta(hours=100), **common)
+    fresh = IdempotencyKey.objects.create(key="fresh", **common)
+    assert services.idempotency_keys_purge(older_than=timedelta(hours=72)) == 1
+    assert not IdempotencyKey.objects.filter(pk=old.pk).exists()
+    assert IdempotencyKey.objects.filter(pk=fresh.pk).exists()

@@ -72,6 +72,7 @@ class WarehouseDetailView(ScreenDetailView):
 
 
 class LocationListView(ScreenListView):
+    csv_kind = "locations"
     model = Location
     permission_required = "warehouses.view_location"
     template_name = "warehouses/location_list.html"

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from erp import services
+from erp import login_guard, services
 from erp.api.serializers import ErrorSerializer, StrictInputSerializer
 from erp.exceptions import DomainError
 from erp.models import ApiToken
@@ -49,10 +49,13 @@ class TokenView(APIView):
     def post(self, request: Any) -> Response:
         data = TokenRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, username=data.validated_data["username"],
-                            password=data.validated_data["password"])
+        username = data.validated_data["username"]
+        login_guard.check_allowed(username)
+        user = authenticate(request, username=username, password=data.validated_data["password"])
         if user is None or not user.is_active:
+            login_guard.record_failure(username)
             raise InvalidCredentials()
+        login_guard.clear(username)
         token = services.api_token_issue(user=user, name=data.validated_data.get("name", ""), actor=user)
         return Response({"token": token}, status=status.HTTP_201_CREATED)
 
