@@ -242,7 +242,7 @@ def _load_users(regions: dict[str, Region], warehouses: dict[str, Warehouse], *,
         user.is_superuser = user.is_staff = spec.superuser
         if spec.role in {"finance", "process_owner"} or spec.superuser:
             user.is_staff = True  # finance and process owners work in the admin too
-        user.first_name = spec.username.split(".")[0].title()
+        user.first_name = "" if "." in spec.username else spec.username.title()
         user.save()
         if spec.role:
             user.groups.set([Group.objects.get(name=ROLE_BY_KEY[spec.role].group)])

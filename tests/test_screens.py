@@ -347,3 +347,14 @@ def test_list_screens_offer_csv_export_and_import_only_to_roles_that_may_use_the
         assert f'href="{import_}"' in html
     else:
         assert "/import/" not in html
+
+
+def test_home_shows_each_warehouses_local_time_in_its_own_time_zone(client, user):
+    import re
+
+    client.force_login(user("admin"))
+    html = client.get("/").content.decode()
+    offsets = dict(re.findall(r'href="/warehouses/([A-Z-]+)/".*?<time datetime="[^"]+([+-]\d\d:\d\d)"', html, re.S))
+    assert offsets["NE-BOS"] in {"-05:00", "-04:00"}
+    assert offsets["EU-RTM"] in {"+01:00", "+02:00"}
+    assert offsets["EU-DUS"] in {"+01:00", "+02:00"}
