@@ -75,7 +75,12 @@ def main() -> int:
         else:
             print("Stopped web, worker and beat.")
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # Set both explicitly: a shell that starts us in the background hands us SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         _manage("migrate", "--no-input", "-v", "0")
         _manage("load_demo")

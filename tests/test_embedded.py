@@ -95,10 +95,12 @@ def _get(url: str) -> tuple[int, bytes]:
 def test_make_run_serves_the_demo_network_and_ctrl_c_leaves_no_process_behind(tmp_path):
     """The supervisor behind ``make run``, end to end on its own embedded servers."""
     port = _free_port()
+    # Started with SIGINT ignored, as a shell's background job is: Ctrl-C must still stop it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "erp.devserver"], cwd=BASE_DIR,
         env=_env_without_servers(tmp_path, PORT=str(port)),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     output: list[str] = []
     try:
