@@ -4,10 +4,8 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, Q, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
-from erp.api.serializers import ErrorSerializer
 from erp.api.views import MasterDataViewSet, ScopedViewSet
 from inventory import services
 from inventory.api import serializers as s
@@ -37,10 +35,6 @@ class ItemFilter(django_filters.FilterSet):
         return queryset.filter(Q(sku__icontains=value) | Q(name__icontains=value))
 
 
-@extend_schema_view(
-    create=extend_schema(request=s.ItemCreateInput, responses={201: s.ItemOutput, 400: ErrorSerializer}),
-    partial_update=extend_schema(request=s.ItemUpdateInput, responses={200: s.ItemOutput, 400: ErrorSerializer}),
-)
 class ItemViewSet(MasterDataViewSet):
     """Items, addressed by SKU, with their unit conversions (the base unit is listed with factor 1)."""
 

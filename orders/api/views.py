@@ -4,9 +4,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, Q, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
 
-from erp.api.serializers import ErrorSerializer
 from erp.api.views import MasterDataViewSet
 from orders import services
 from orders.api import serializers as s
@@ -26,11 +24,6 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
 
 
-@extend_schema_view(
-    create=extend_schema(request=s.CustomerCreateInput, responses={201: s.CustomerOutput, 400: ErrorSerializer}),
-    partial_update=extend_schema(request=s.CustomerUpdateInput,
-                                 responses={200: s.CustomerOutput, 400: ErrorSerializer}),
-)
 class CustomerViewSet(MasterDataViewSet):
     """Customers in the caller's regions, addressed by code, with their ship-to addresses."""
 

@@ -4,9 +4,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
 
-from erp.api.serializers import ErrorSerializer
 from erp.api.views import MasterDataViewSet
 from procurement import services
 from procurement.api import serializers as s
@@ -24,11 +22,6 @@ class SupplierFilter(django_filters.FilterSet):
         return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
 
 
-@extend_schema_view(
-    create=extend_schema(request=s.SupplierCreateInput, responses={201: s.SupplierOutput, 400: ErrorSerializer}),
-    partial_update=extend_schema(request=s.SupplierUpdateInput,
-                                 responses={200: s.SupplierOutput, 400: ErrorSerializer}),
-)
 class SupplierViewSet(MasterDataViewSet):
     """Suppliers, addressed by code (enterprise master data)."""
 
