@@ -508,7 +508,7 @@ def import_csv(kind: str, file_text: str | bytes, user: Any, dry_run: bool = Fal
             raise _RolledBack()
 
     try:
-        run_command(apply_all)
+        run_command(apply_all, actor=user)
     except _RolledBack:
         return report
     report.applied = True

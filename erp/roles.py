@@ -25,6 +25,22 @@ MASTER_DATA_VIEW = [
 ]
 
 
+# Everyone reads policies, their deviations, approvals, exceptions and the audit trail of their scope;
+# anyone may request a deviation for a site in their scope (approval is by the policy's process owner,
+# through the approval engine, whatever the requester's role).
+GOVERNANCE_BASE = [
+    "governance.view_policy",
+    "governance.view_policydeviation",
+    "governance.add_policydeviation",
+    "governance.view_approvalrequest",
+    "governance.view_approvalstep",
+    "governance.view_operationalexception",
+    "governance.view_auditevent",
+]
+# Working an exception queue: acknowledge, resolve, cancel.
+WORK_EXCEPTIONS = ["governance.change_operationalexception"]
+
+
 def _crud(*models: str) -> list[str]:
     perms = []
     for dotted in models:
@@ -44,31 +60,38 @@ class Role:
 
 ROLES: tuple[Role, ...] = (
     Role("administrator", "Administrator", "Users, roles, scopes and master data.",
-         tuple(MASTER_DATA_VIEW + _crud("warehouses.warehouse", "warehouses.location", "warehouses.carrier",
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE
+               + _crud("warehouses.warehouse", "warehouses.location", "warehouses.carrier",
                                          "warehouses.carrierlane", "inventory.item", "inventory.unitofmeasure",
                                          "orders.customer", "orders.shipto", "procurement.supplier",
-                                         "warehouses.legalentity", "warehouses.region")),
+                                         "warehouses.legalentity", "warehouses.region", "governance.approvalrule",
+                                         "governance.approvalrulestep", "governance.exchangerate")
+               + WORK_EXCEPTIONS + ["governance.view_delegation", "governance.add_delegation"]),
          "master-data"),
     Role("warehouse_operator", "Warehouse operator",
          "Receives, puts away, picks, packs, ships and counts in their warehouses.",
-         tuple(MASTER_DATA_VIEW), "operations"),
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE), "operations"),
     Role("warehouse_supervisor", "Warehouse supervisor",
          "Releases waves, approves count variances, resolves warehouse exceptions.",
-         tuple(MASTER_DATA_VIEW + _crud("warehouses.location")), "operations"),
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + _crud("warehouses.location")), "operations"),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
-         tuple(MASTER_DATA_VIEW + _crud("orders.customer", "orders.shipto")), "orders"),
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + _crud("orders.customer", "orders.shipto")),
+         "orders"),
     Role("planner", "Planner", "Works shortages, transfers, replenishment and late receipts.",
-         tuple(MASTER_DATA_VIEW), "planning"),
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS), "planning"),
     Role("buyer", "Buyer", "Raises requisitions and purchase orders; manages suppliers.",
-         tuple(MASTER_DATA_VIEW + _crud("procurement.supplier")), "purchasing"),
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + _crud("procurement.supplier")), "purchasing"),
     Role("approver", "Approver", "Approves documents by the approval matrix.",
-         tuple(MASTER_DATA_VIEW), "approvals"),
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + ["governance.view_delegation", "governance.add_delegation"]),
+         "approvals"),
     Role("process_owner", "Process owner", "Owns standard policies; approves or rejects local deviations.",
-         tuple(MASTER_DATA_VIEW), "governance"),
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + ["governance.view_delegation",
+                                                                      "governance.add_delegation"]),
+         "governance"),
     Role("finance", "Finance", "Posting rules, journals, intercompany, period close.",
-         tuple(MASTER_DATA_VIEW), "finance"),
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + _crud("governance.exchangerate")), "finance"),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
-         tuple(MASTER_DATA_VIEW + _crud("warehouses.location", "inventory.item", "orders.customer",
+         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + _crud("warehouses.location", "inventory.item", "orders.customer",
                                          "orders.shipto", "procurement.supplier")),
          "api"),
 )

@@ -38,10 +38,22 @@ class ScopedBy:
 
     kind: str
     path: str = ""
+    region_path: str = ""
+    unscoped_visible: bool = False
 
     @classmethod
     def enterprise(cls) -> ScopedBy:
         return cls("enterprise")
+
+    @classmethod
+    def site(cls, warehouse: str = "warehouse", region: str = "region", *, unscoped_visible: bool = False) -> ScopedBy:
+        """Rows that belong to a warehouse, or (with no warehouse) to a region.
+
+        A row with a warehouse is visible when that warehouse is in scope; a row with only a region
+        when the region is; a row with neither only when ``unscoped_visible`` (enterprise-level
+        records such as an item's audit history).
+        """
+        return cls("site", warehouse, region, unscoped_visible)
 
 
 @dataclass(frozen=True)
@@ -134,4 +146,11 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     scope = scope_of(user)
     if scope.enterprise:
         return queryset
+    if rule.kind == "site":
+        condition = Q(**{f"{rule.path}__in": scope.warehouse_ids}) | Q(
+            **{f"{rule.path}__isnull": True, f"{rule.region_path}__in": scope.region_ids}
+        )
+        if rule.unscoped_visible:
+            condition |= Q(**{f"{rule.path}__isnull": True, f"{rule.region_path}__isnull": True})
+        return queryset.filter(condition)
     return queryset.filter(**{f"{rule.path}__in": scope.ids_for(rule.kind)})

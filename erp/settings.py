@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -233,6 +234,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "erp.beat_heartbeat", "schedule": 30.0},
     "purge-idempotency-keys": {"task": "erp.purge_idempotency_keys", "schedule": 3600.0},
+    "governance-deviations-expire": {"task": "governance.deviations_expire", "schedule": 900.0},
+    "governance-exceptions-escalate": {"task": "governance.exceptions_escalate", "schedule": 60.0},
 }
 
 # --- Email (notifications leave through Django's backend after commit) ----------------------

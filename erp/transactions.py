@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 
 from erp.exceptions import ConcurrencyExhausted
+from erp.logging import request_id_var
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,14 +43,30 @@ def _backoff(attempt: int) -> None:
     time.sleep(min(0.5, 0.005 * (2**attempt)) * (0.5 + random.random()))
 
 
-def run_command(fn: Callable[[], R]) -> R:
-    """Run ``fn`` in a durable transaction, retrying the whole of it on transient conflicts."""
+def stamp_transaction(actor: object | None) -> None:
+    """Tell the audit trigger who acts and for which request, for the rest of this transaction."""
+    actor_id = getattr(actor, "pk", None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('concord.actor_id', %s, true), set_config('concord.request_id', %s, true)",
+            ["" if actor_id is None else str(actor_id), request_id_var.get()],
+        )
+
+
+def run_command(fn: Callable[[], R], *, actor: object | None = None) -> R:
+    """Run ``fn`` in a durable transaction, retrying the whole of it on transient conflicts.
+
+    The transaction is stamped with ``actor`` (and the request id) for the audit trail.
+    """
     if _joined.get():
         with transaction.atomic():
+            if actor is not None:
+                stamp_transaction(actor)
             return fn()
     for attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic(durable=True):
+                stamp_transaction(actor)
                 return fn()
         except OperationalError as exc:
             if not is_retryable(exc):
@@ -65,7 +82,7 @@ def command(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        return run_command(lambda: fn(*args, **kwargs))
+        return run_command(lambda: fn(*args, **kwargs), actor=kwargs.get("actor"))
 
     return wrapper
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("inventory.urls")),
     path("", include("orders.urls")),
     path("", include("procurement.urls")),
+    path("", include("governance.urls")),
 ]
 
 handler400 = "erp.views.bad_request"

@@ -269,10 +269,39 @@ COVERAGE: dict[str, Check] = {
     "carrier-detail": DetailRoute(CARRIERS),
 }
 
+
+
+def _contributed_coverage() -> tuple[dict[str, Any], dict[str, str]]:
+    """Coverage from the apps: each ``<app>/tests/scope_<area>.py`` exports ``COVERAGE``.
+
+    A contributed check is any object with ``check(name, client, username)``; it builds the data it
+    needs (inside and outside each operator's scope) and asserts lists, details and 404s itself. A
+    module whose routes let operators write (request a deviation, acknowledge an exception) lists
+    them in ``WRITES_TESTED_ELSEWHERE`` with where their scope rule is tested.
+    """
+    import importlib
+    from pathlib import Path
+
+    base = Path(__file__).resolve().parent.parent
+    found: dict[str, Any] = {}
+    writes: dict[str, str] = {}
+    for path in sorted(base.glob("*/tests/scope_*.py")):
+        module = importlib.import_module(".".join(path.relative_to(base).with_suffix("").parts))
+        overlap = set(found) & set(module.COVERAGE)
+        assert not overlap, f"{path} covers routes already covered: {sorted(overlap)}"
+        found.update(module.COVERAGE)
+        writes.update(getattr(module, "WRITES_TESTED_ELSEWHERE", {}))
+    return found, writes
+
+
+_CONTRIBUTED, _CONTRIBUTED_WRITES = _contributed_coverage()
+COVERAGE.update(_CONTRIBUTED)
+
 # Routes whose writes are not role-gated master data; each says where its rule is tested instead.
 WRITES_TESTED_ELSEWHERE = {
     "auth-token": "anyone may log in; TokenIssueRoute checks the token carries only the user's scope",
     "auth-token-revoke": "revokes only the caller's own token; TokenRevokeRoute checks it",
+    **_CONTRIBUTED_WRITES,
 }
 
 ROUTES = api_routes()

@@ -81,6 +81,6 @@ def idempotent(request: Any, produce: Callable[[], Response]) -> Response:
         return response
 
     try:
-        return run_command(attempt)
+        return run_command(attempt, actor=request.user)
     except _RollBack as rolled_back:
         return rolled_back.response

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("inventory.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("procurement.api.urls")),
+    path("", include("governance.api.urls")),
 ]
 schema_urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

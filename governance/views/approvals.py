@@ -1,0 +1,5 @@
+"""Governance screens: approvals."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

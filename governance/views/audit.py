@@ -1,0 +1,5 @@
+"""Governance screens: audit."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

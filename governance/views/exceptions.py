@@ -1,0 +1,5 @@
+"""Governance screens: exceptions."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Governance screens: policies."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,30 @@
+"""Policies of procure to pay: approvals, receiving tolerance, replenishment."""
+
+from decimal import Decimal
+
+from erp.policies import ApprovalMatrix, Choice, DecimalValue, PolicySpec
+from erp.roles import ROLE_BY_KEY
+
+POLICIES = [
+    PolicySpec(
+        "procurement.approval_matrix",
+        "Who approves a purchase order, by amount in the legal entity's currency.",
+        ApprovalMatrix(roles=tuple(ROLE_BY_KEY)),
+        [
+            {"up_to": "5000.00", "steps": ["buyer"]},
+            {"up_to": "50000.00", "steps": ["buyer", "approver"]},
+            {"up_to": None, "steps": ["buyer", "approver", "finance"]},
+        ],
+        "procure_to_pay",
+    ),
+    PolicySpec(
+        "procurement.over_receipt_tolerance",
+        "How far a receipt may exceed the ordered quantity, in percent, before it is refused.",
+        DecimalValue(minimum=Decimal(0), maximum=Decimal(100), places=2, unit="%"), "5.00", "procure_to_pay",
+    ),
+    PolicySpec(
+        "replenishment.method",
+        "How replenishment proposals are computed: reorder point or min/max.",
+        Choice(options=("reorder_point", "min_max")), "min_max", "procure_to_pay",
+    ),
+]
