@@ -17,6 +17,9 @@ from django.contrib.auth.models import Group
 
 from erp import services as platform
 from erp.roles import ROLE_BY_KEY
+from governance.demo import raise_demo_exceptions
+from governance.services.approvals import approval_rules_seed
+from governance.services.policies import policies_sync
 from inventory import services as inventory
 from inventory.models import Item, ItemUom, UnitOfMeasure
 from orders import services as orders
@@ -150,6 +153,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False) -> dict[str, int]
     """
     say = stdout.write if stdout is not None else (lambda _msg: None)
     platform.roles_sync(actor=None)
+    policies_sync(actor=None)
 
     entities = {code: network.legal_entity_upsert(code=code, name=name, currency=cur, actor=None)
                 for code, name, cur in LEGAL_ENTITIES}
@@ -216,7 +220,9 @@ def load(stdout: Any = None, *, reset_passwords: bool = False) -> dict[str, int]
                 orders.customer_create(code=code, actor=None, ship_tos=ship_tos, **fields)
     say(f"customers: {Customer.objects.count()}, suppliers: {Supplier.objects.count()}\n")
 
+    approval_rules_seed(actor=None)
     _load_users(regions, warehouses, reset_passwords=reset_passwords)
+    say(f"demo exceptions raised: {raise_demo_exceptions()}\n")  # so the exception dashboard is not empty
     return {
         "legal_entities": LegalEntity.objects.count(),
         "regions": Region.objects.count(),

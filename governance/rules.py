@@ -59,3 +59,56 @@ def is_effective(effective_from: date, effective_to: date, on: date) -> bool:
 
 def sla_due(raised_at: datetime, hours: Decimal) -> datetime:
     return raised_at + timedelta(seconds=float(hours) * 3600)
+
+
+# --- Exception queues: the lifecycle --------------------------------------------------------------
+
+EXCEPTION_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"acknowledged", "resolved", "cancelled"}),
+    "acknowledged": frozenset({"resolved", "cancelled"}),
+    "resolved": frozenset(),
+    "cancelled": frozenset(),
+}
+EXCEPTION_OPEN_STATUSES = ("open", "acknowledged")
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+# An open exception is "due soon" when its SLA deadline falls within this many hours.
+DUE_SOON_HOURS = 4
+
+
+def exception_may_move(current: str, target: str) -> bool:
+    return target in EXCEPTION_TRANSITIONS.get(current, frozenset())
+
+
+def higher_severity(old: str, new: str) -> str:
+    """Raising again never lowers an exception's severity."""
+    return new if SEVERITY_RANK[new] > SEVERITY_RANK[old] else old
+
+
+def next_escalation_role(type_code: str, level: int) -> str | None:
+    """The role an exception at ``level`` escalates to, or None at the top of its ladder."""
+    ladder = EXCEPTION_KINDS[type_code].escalation
+    return ladder[level] if level < len(ladder) else None
+
+
+# --- Policies and deviations ------------------------------------------------------------------
+
+# A deviation's lifecycle: the only moves ``governance.services.deviations`` makes. Decided states
+# are final except that an approved deviation may still be withdrawn or expire (the database
+# trigger on governance_policydeviation enforces the same table).
+DEVIATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    "requested": frozenset({"approved", "rejected", "withdrawn"}),
+    "approved": frozenset({"expired", "withdrawn"}),
+    "rejected": frozenset(),
+    "expired": frozenset(),
+    "withdrawn": frozenset(),
+}
+DEVIATION_RATIONALE_MIN_LENGTH = 10
+
+
+def deviation_may_move(from_status: str, to_status: str) -> bool:
+    return to_status in DEVIATION_TRANSITIONS.get(from_status, frozenset())
+
+
+def ranges_overlap(a_from: date, a_to: date, b_from: date, b_to: date) -> bool:
+    """Two inclusive date ranges share at least one day."""
+    return a_from <= b_to and b_from <= a_to

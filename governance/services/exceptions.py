@@ -1,0 +1,414 @@
+"""Exception queues: raise (deduplicated by business key), work, escalate past SLA, notify by email.
+
+Entry points:
+
+- ``exception_raise(...)`` joins the caller's transaction (a domain service raising an exception as
+  part of its own command calls this one); ``exception_raise_command(...)`` is the same in its own
+  command, for callers outside a transaction (management commands, tasks, the shell).
+- ``exception_acknowledge``, ``exception_resolve``, ``exception_cancel``: commands of a user who works
+  the queue (``governance.change_operationalexception`` and the exception in their scope).
+- ``exceptions_escalate(now=...)``: the beat task's service; each exception escalates in its own short
+  command, exactly once per level (compare-and-set on the level, and a unique (exception, level)
+  escalation row as the database guarantee).
+- ``notification_send(notification_id=...)``: the outbox sender; a sent notification is never sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from erp.exceptions import NotFound, PermissionDenied, ValidationFailed
+from erp.roles import ROLE_BY_KEY
+from erp.scoping import scope_of, scope_queryset
+from erp.transactions import command
+from governance import rules
+from governance.exceptions import InvalidTransition
+from governance.models import EscalationEvent, ExceptionStatus, Notification, OperationalException
+from governance.selectors import policy_value
+
+logger = logging.getLogger(__name__)
+
+WORK_PERMISSION = "governance.change_operationalexception"
+SLA_POLICY = "exceptions.sla"
+
+
+# --- SLA ------------------------------------------------------------------------------------------
+
+
+def exception_sla_hours(type_code: str, *, warehouse: Any = None, region: Any = None) -> Decimal:
+    """Hours an exception of ``type_code`` may stay open at this site (``exceptions.sla``, localizable)."""
+    return Decimal(str(policy_value(SLA_POLICY, warehouse=warehouse, region=region).value[type_code]))
+
+
+# --- Raising --------------------------------------------------------------------------------------
+
+_RAISE_SQL = """
+WITH new AS (SELECT nextval(pg_get_serial_sequence('governance_operationalexception', 'id')) AS id)
+INSERT INTO governance_operationalexception AS e (
+    id, number, created_at, updated_at, type, severity, status, warehouse_id, region_id, owner_role,
+    business_key, reference, title, detail, raised_count, first_raised_at, last_raised_at, due_at,
+    escalation_level, root_cause, resolution_note
+)
+SELECT new.id,
+       'EXC-' || CASE WHEN new.id < 1000000 THEN lpad(new.id::text, 6, '0') ELSE new.id::text END,
+       %(now)s, %(now)s, %(type)s, %(severity)s, 'open', %(warehouse_id)s, %(region_id)s, %(owner_role)s,
+       %(business_key)s, %(reference)s, %(title)s, %(detail)s::jsonb, 1, %(now)s, %(now)s, %(due_at)s,
+       0, '', ''
+FROM new
+ON CONFLICT (type, business_key) WHERE status IN ('open', 'acknowledged')
+DO UPDATE SET
+    raised_count = e.raised_count + 1,
+    last_raised_at = GREATEST(e.last_raised_at, EXCLUDED.last_raised_at),
+    updated_at = now(),
+    title = EXCLUDED.title,
+    detail = EXCLUDED.detail,
+    reference = CASE WHEN EXCLUDED.reference <> '' THEN EXCLUDED.reference ELSE e.reference END,
+    severity = CASE
+        WHEN array_position(%(severities)s::text[], EXCLUDED.severity)
+             > array_position(%(severities)s::text[], e.severity)
+        THEN EXCLUDED.severity ELSE e.severity END
+RETURNING e.id
+"""
+
+
+def _validate_raise(type: str, business_key: str, title: str, severity: str | None, warehouse: Any,
+                    region: Any, reference: str, detail: Any) -> None:
+    errors: dict[str, list[str]] = {}
+    if type not in rules.EXCEPTION_KINDS:
+        errors["type"] = [f"Unknown exception type; one of: {', '.join(rules.EXCEPTION_KINDS)}."]
+    if not isinstance(business_key, str) or not business_key.strip() or len(business_key) > 200:
+        errors["business_key"] = ["Give a business key of 1 to 200 characters."]
+    if not isinstance(title, str) or not title.strip() or len(title) > 300:
+        errors["title"] = ["Give a title of 1 to 300 characters."]
+    if severity is not None and severity not in rules.SEVERITIES:
+        errors["severity"] = [f"One of: {', '.join(rules.SEVERITIES)}."]
+    if not isinstance(reference, str) or len(reference) > 200:
+        errors["reference"] = ["At most 200 characters."]
+    if detail is not None and not isinstance(detail, dict):
+        errors["detail"] = ["Must be an object."]
+    if warehouse is not None and region is not None and warehouse.region_id != region.pk:
+        errors["region"] = ["The warehouse is not in this region."]
+    if errors:
+        raise ValidationFailed(detail=errors)
+
+
+def exception_raise(*, type: str, business_key: str, title: str, warehouse: Any = None, region: Any = None,
+                    reference: str = "", detail: dict[str, Any] | None = None, severity: str | None = None,
+                    raised_at: datetime | None = None, actor: Any = None) -> OperationalException:
+    """Raise an exception, or raise again the open (or acknowledged) one with this type and business key.
+
+    Joins the caller's transaction: call it inside your command. Raising again updates the open
+    exception (``raised_count``, ``last_raised_at``, title, detail, severity never lowered) instead of
+    creating a twin; one ``INSERT ... ON CONFLICT`` on the partial unique index makes that hold under
+    concurrent raises too. After a resolve or cancel, the same business key opens a new exception.
+    ``region`` defaults to the warehouse's; the owner role and default severity come from the kind; the
+    deadline from the ``exceptions.sla`` policy resolved at the site, counted from ``raised_at`` (when the
+    problem was observed; default now, never in the future).
+    """
+    _validate_raise(type, business_key, title, severity, warehouse, region, reference, detail)
+    kind = rules.EXCEPTION_KINDS[type]
+    if warehouse is not None and region is None:
+        region = warehouse.region
+    now = timezone.now()
+    if raised_at is not None:
+        if raised_at.tzinfo is None or raised_at > now:
+            raise ValidationFailed(detail={"raised_at": ["Give a past instant with its time zone."]})
+        now = raised_at
+    due_at = rules.sla_due(now, exception_sla_hours(type, warehouse=warehouse, region=region))
+    params = {
+        "now": now,
+        "type": type,
+        "severity": severity or kind.severity,
+        "warehouse_id": getattr(warehouse, "pk", None),
+        "region_id": getattr(region, "pk", None),
+        "owner_role": kind.owner_role,
+        "business_key": business_key.strip(),
+        "reference": reference,
+        "title": title.strip(),
+        "detail": json.dumps(detail or {}, cls=DjangoJSONEncoder),
+        "due_at": due_at,
+        "severities": list(rules.SEVERITIES),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RAISE_SQL, params)
+        (exception_id,) = cursor.fetchone()
+    return OperationalException.objects.select_related("warehouse", "region").get(pk=exception_id)
+
+
+@command
+def exception_raise_command(*, type: str, business_key: str, title: str, warehouse: Any = None,
+                            region: Any = None, reference: str = "", detail: dict[str, Any] | None = None,
+                            severity: str | None = None, raised_at: datetime | None = None,
+                            actor: Any = None) -> OperationalException:
+    """``exception_raise`` in its own command, for callers that are not inside a transaction."""
+    return exception_raise(type=type, business_key=business_key, title=title, warehouse=warehouse, region=region,
+                           reference=reference, detail=detail, severity=severity, raised_at=raised_at, actor=actor)
+
+
+# --- Working the queue ----------------------------------------------------------------------------
+
+
+def _locked_for_work(exception: OperationalException, actor: Any) -> OperationalException:
+    """The exception, locked, after checking the actor may work it (permission, then scope)."""
+    if actor is not None:
+        if not scope_queryset(OperationalException.objects.filter(pk=exception.pk), actor).exists():
+            raise NotFound()
+        if not actor.has_perm(WORK_PERMISSION):
+            raise PermissionDenied("Your role may not work exception queues.")
+    try:
+        return OperationalException.objects.select_for_update(of=("self",)).get(pk=exception.pk)
+    except OperationalException.DoesNotExist as exc:
+        raise NotFound() from exc
+
+
+def _exception_move(locked: OperationalException, target: str, **fields: Any) -> OperationalException:
+    """The one function that changes an exception's status; refuses any move not in the lifecycle."""
+    if not rules.exception_may_move(locked.status, target):
+        raise InvalidTransition(
+            f"An exception that is {locked.status} cannot become {target}.",
+            detail={"status": locked.status, "target": target},
+        )
+    fields["status"] = target
+    fields["updated_at"] = timezone.now()
+    OperationalException.objects.filter(pk=locked.pk).update(**fields)
+    return OperationalException.objects.select_related(
+        "warehouse", "region", "acknowledged_by", "resolved_by").get(pk=locked.pk)
+
+
+@command
+def exception_acknowledge(*, exception: OperationalException, actor: Any) -> OperationalException:
+    """Take ownership of an open exception; its SLA clock keeps running until it is resolved."""
+    locked = _locked_for_work(exception, actor)
+    return _exception_move(locked, ExceptionStatus.ACKNOWLEDGED, acknowledged_by=actor,
+                           acknowledged_at=timezone.now())
+
+
+@command
+def exception_resolve(*, exception: OperationalException, actor: Any, root_cause: str,
+                      note: str = "") -> OperationalException:
+    """Close an exception with a root-cause code (``rules.ROOT_CAUSES``); "other" needs a note."""
+    errors: dict[str, list[str]] = {}
+    if root_cause not in rules.ROOT_CAUSES:
+        errors["root_cause"] = [f"One of: {', '.join(rules.ROOT_CAUSES)}."]
+    note = (note or "").strip() if isinstance(note, str) else note
+    if not isinstance(note, str):
+        errors["note"] = ["Must be text."]
+    elif root_cause == "other" and not note:
+        errors["note"] = ["Explain the root cause when it is 'other'."]
+    if errors:
+        raise ValidationFailed(detail=errors)
+    locked = _locked_for_work(exception, actor)
+    return _exception_move(locked, ExceptionStatus.RESOLVED, resolved_by=actor, resolved_at=timezone.now(),
+                           root_cause=root_cause, resolution_note=note)
+
+
+@command
+def exception_cancel(*, exception: OperationalException, actor: Any, note: str = "") -> OperationalException:
+    """Withdraw an exception raised in error (no root cause); the note says why."""
+    if not isinstance(note, str):
+        raise ValidationFailed(detail={"note": ["Must be text."]})
+    locked = _locked_for_work(exception, actor)
+    return _exception_move(locked, ExceptionStatus.CANCELLED, resolved_by=actor, resolved_at=timezone.now(),
+                           resolution_note=note.strip())
+
+
+# --- Escalation -----------------------------------------------------------------------------------
+
+
+def escalation_recipients(role_key: str, exception: OperationalException) -> list[str]:
+    """E-mail addresses of the active users holding ``role_key`` whose scope covers the exception's site."""
+    role = ROLE_BY_KEY.get(role_key)
+    if role is None:
+        return []
+    users = get_user_model().objects.filter(groups__name=role.group, is_active=True).exclude(email="").order_by("pk")
+    recipients = []
+    for user in users:
+        scope = scope_of(user)
+        if exception.warehouse_id is not None:
+            covered = scope.covers_warehouse(exception.warehouse_id)
+        elif exception.region_id is not None:
+            covered = scope.covers_region(exception.region_id)
+        else:
+            covered = scope.enterprise
+        if covered:
+            recipients.append(user.email)
+    return recipients
+
+
+def _escalation_message(exception: OperationalException, level: int, role_key: str,
+                        missed: datetime) -> tuple[str, str]:
+    kind = rules.EXCEPTION_KINDS[exception.type]
+    role = ROLE_BY_KEY.get(role_key)
+    site = exception.warehouse.code if exception.warehouse else (exception.region.code if exception.region
+                                                                  else "enterprise")
+    subject = f"[Concord] {exception.number} {kind.label} at {site} escalated to level {level}"
+    body = "\n".join([
+        f"{exception.number}: {exception.title}",
+        f"Type: {kind.label}   Severity: {exception.severity}   Site: {site}",
+        f"Business key: {exception.business_key}" + (f"   Reference: {exception.reference}"
+                                                     if exception.reference else ""),
+        f"It missed its SLA deadline of {missed.isoformat()} and is now owned by "
+        f"{role.group if role else role_key} (escalation level {level}).",
+        f"New deadline: {exception.due_at.isoformat()}.",
+    ])
+    return subject, body
+
+
+@command
+def _exception_escalate_one(*, exception_id: int, level: int, now: datetime, actor: Any = None) -> bool:
+    """Escalate one exception from ``level`` to ``level + 1``; False when someone else already did."""
+    from governance.tasks import notification_send as notification_send_task
+
+    current = OperationalException.objects.select_related("warehouse", "region").filter(pk=exception_id).first()
+    if current is None:
+        return False
+    role_key = rules.next_escalation_role(current.type, level)
+    if role_key is None:
+        return False
+    new_due = rules.sla_due(now, exception_sla_hours(current.type, warehouse=current.warehouse,
+                                                     region=current.region))
+    # Compare-and-set: a concurrent run that escalated first has moved the level on, so this matches nothing.
+    moved = OperationalException.objects.filter(
+        pk=exception_id, escalation_level=level, status__in=rules.EXCEPTION_OPEN_STATUSES, due_at__lt=now,
+    ).update(escalation_level=level + 1, owner_role=role_key, due_at=new_due, updated_at=now)
+    if not moved:
+        return False
+    EscalationEvent.objects.create(exception_id=exception_id, level=level + 1, to_role=role_key,
+                                   escalated_at=now, due_at=current.due_at)
+    missed = current.due_at
+    current.refresh_from_db()
+    subject, body = _escalation_message(current, level + 1, role_key, missed)
+    notification = Notification.objects.create(
+        dedupe_key=f"escalation:{exception_id}:{level + 1}", kind="exception_escalated",
+        recipients=escalation_recipients(role_key, current), subject=subject, body=body,
+        exception_id=exception_id, created_at=now,
+    )
+    transaction.on_commit(partial(notification_send_task.delay, notification_id=notification.pk))
+    return True
+
+
+def exceptions_escalate(*, actor: Any = None, now: datetime | None = None) -> int:
+    """Escalate every open or acknowledged exception past its deadline by one level; return how many.
+
+    Safe to run twice at once and to retry: each escalation is its own short command that
+    compare-and-sets the level, and ``EscalationEvent`` is unique per (exception, level). One failing
+    exception is logged and does not stop the rest. An exception at the top of its ladder stays there.
+    """
+    now = now or timezone.now()
+    due = (OperationalException.objects
+           .filter(status__in=rules.EXCEPTION_OPEN_STATUSES, due_at__lt=now)
+           .order_by("due_at", "pk")
+           .values_list("pk", "type", "escalation_level"))
+    escalated = 0
+    for exception_id, type_code, level in due.iterator(chunk_size=500):
+        if rules.next_escalation_role(type_code, level) is None:
+            continue
+        try:
+            if _exception_escalate_one(exception_id=exception_id, level=level, now=now, actor=actor):
+                escalated += 1
+        except Exception:
+            logger.exception("escalating exception %s from level %s failed", exception_id, level)
+    return escalated
+
+
+# --- The outbox -----------------------------------------------------------------------------------
+
+
+@command
+def _notification_deliver(*, notification_id: int, actor: Any = None) -> bool:
+    notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+    if notification is None or notification.sent_at is not None:
+        return False
+    if notification.recipients:
+        EmailMessage(subject=notification.subject, body=notification.body, to=list(notification.recipients)).send()
+    Notification.objects.filter(pk=notification_id).update(sent_at=timezone.now(), attempts=notification.attempts + 1,
+                                                           last_error="")
+    return True
+
+
+@command
+def _notification_record_failure(*, notification_id: int, error: str, actor: Any = None) -> None:
+    notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+    if notification is not None:
+        Notification.objects.filter(pk=notification_id).update(attempts=notification.attempts + 1,
+                                                               last_error=error[:2000])
+
+
+def notification_send(*, notification_id: int, actor: Any = None) -> bool:
+    """Send one outbox notification by email, once: True when it was sent now.
+
+    The row is locked while sending, so two deliveries of the task send one email. A failure is
+    recorded (attempts, last error) in its own transaction and re-raised so the task retries.
+    A notification without recipients is marked sent without an email.
+    """
+    try:
+        return _notification_deliver(notification_id=notification_id, actor=actor)
+    except Exception as exc:
+        _notification_record_failure(notification_id=notification_id, error=f"{type(exc).__name__}: {exc}",
+                                     actor=actor)
+        raise
+
+
+# --- Reads shared by the API and the dashboard ----------------------------------------------------
+
+
+def exceptions_for(user: Any) -> Any:
+    """The exceptions ``user`` may see, with what a list shows, in one query."""
+    return scope_queryset(
+        OperationalException.objects.select_related("warehouse", "region", "acknowledged_by", "resolved_by"),
+        user,
+    )
+
+
+def sla_state_filters(now: datetime) -> dict[str, Any]:
+    """Q objects for the SLA states of a live (open or acknowledged) exception."""
+    from django.db.models import Q
+
+    soon = now + timedelta(hours=rules.DUE_SOON_HOURS)
+    live = Q(status__in=rules.EXCEPTION_OPEN_STATUSES)
+    return {
+        "overdue": live & Q(due_at__lt=now),
+        "due_soon": live & Q(due_at__gte=now, due_at__lt=soon),
+        "on_time": live & Q(due_at__gte=soon),
+    }
+
+
+def exceptions_summary(queryset: Any, *, now: datetime | None = None) -> dict[str, Any]:
+    """Counts of ``queryset`` (already scoped) in one SQL query.
+
+    ``by_status`` counts every exception; ``by_type``, ``by_severity`` and ``by_sla`` count the live
+    queue (open and acknowledged), which is what a planner works.
+    """
+    from django.db.models import Count, Q
+
+    now = now or timezone.now()
+    live = Q(status__in=rules.EXCEPTION_OPEN_STATUSES)
+    aggregates: dict[str, Any] = {"total": Count("pk"), "live": Count("pk", filter=live)}
+    for status in ExceptionStatus.values:
+        aggregates[f"status__{status}"] = Count("pk", filter=Q(status=status))
+    for code in rules.EXCEPTION_KINDS:
+        aggregates[f"type__{code}"] = Count("pk", filter=live & Q(type=code))
+    for severity in rules.SEVERITIES:
+        aggregates[f"severity__{severity}"] = Count("pk", filter=live & Q(severity=severity))
+    for state, condition in sla_state_filters(now).items():
+        aggregates[f"sla__{state}"] = Count("pk", filter=condition)
+    row = queryset.order_by().aggregate(**aggregates)
+    return {
+        "total": row["total"],
+        "open": row["live"],
+        "by_status": {status: row[f"status__{status}"] for status in ExceptionStatus.values},
+        "by_type": {code: row[f"type__{code}"] for code in rules.EXCEPTION_KINDS},
+        "by_severity": {severity: row[f"severity__{severity}"] for severity in rules.SEVERITIES},
+        "by_sla": {state: row[f"sla__{state}"] for state in ("on_time", "due_soon", "overdue")},
+    }

@@ -1,0 +1,60 @@
+"""Writing the policy catalog: the declarations in code are the source of truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+
+from erp.roles import ROLE_BY_KEY
+from erp.transactions import command, joined_command
+from governance.models import Policy
+from governance.registry import declared_policies
+
+PROCESS_OWNER_GROUP = ROLE_BY_KEY["process_owner"].group
+
+
+@command
+def policies_sync(*, actor: Any) -> dict[str, int]:
+    """Upsert a Policy row per declaration, retire rows no app declares any more.
+
+    A policy keeps its owner across syncs (owners are assigned by people, not code); a new one is
+    owned by the "Process owner" group, created through ``roles_sync`` when it is missing. Returns
+    how many were created, updated, retired.
+    """
+    group = Group.objects.filter(name=PROCESS_OWNER_GROUP).first()
+    if group is None:
+        from erp.services import roles_sync
+
+        with joined_command():
+            roles_sync(actor=actor)
+        group = Group.objects.get(name=PROCESS_OWNER_GROUP)
+
+    declared = declared_policies()
+    existing = {policy.key: policy for policy in Policy.objects.select_for_update(of=("self",)).order_by("pk")}
+    counts = {"created": 0, "updated": 0, "retired": 0}
+    for key, spec in declared.items():
+        fields = {
+            "description": spec.description,
+            "process": spec.process,
+            "value_type": spec.value_type.name,
+            "type_spec": spec.value_type.describe(),
+            "standard_value": spec.value_type.validate(spec.standard),
+            "localizable": spec.localizable,
+            "retired": False,
+        }
+        policy = existing.get(key)
+        if policy is None:
+            Policy.objects.create(key=key, owner_group=group, **fields)
+            counts["created"] += 1
+            continue
+        changed = [name for name, value in fields.items() if getattr(policy, name) != value]
+        if changed:
+            for name in changed:
+                setattr(policy, name, fields[name])
+            policy.save(update_fields=[*changed, "updated_at"])
+            counts["updated"] += 1
+    stale = [policy.pk for key, policy in existing.items() if key not in declared and not policy.retired]
+    if stale:
+        counts["retired"] = Policy.objects.filter(pk__in=stale).update(retired=True)
+    return counts

@@ -1,0 +1,115 @@
+"""The "My approvals" screen, the step ladder and the delegation form."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from governance.models import ApprovalStep, Delegation
+from governance.services import approvals as engine
+from governance.tests.scope_approvals import open_request, register_test_document
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def recorder(demo):
+    return register_test_document()
+
+
+@pytest.fixture
+def browser(client, user):
+    def login(username: str):
+        client.force_login(user(username))
+        return client
+
+    return login
+
+
+def test_my_approvals_lists_what_waits_for_me_with_requester_and_amount(recorder, user, browser):
+    request = open_request(user("buyer"), warehouse="NE-BOS", title="Forklift lease")
+
+    page = browser("approver").get(reverse("governance:approval-list"))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Forklift lease" in html and "buyer" in html and f"approval-{request.pk}" in html
+    assert reverse("governance:approval-list") in html  # the nav entry "Approvals"
+    assert "Forklift lease" not in browser("planner").get(reverse("governance:approval-list")).content.decode()
+
+
+def test_approving_from_the_list_with_htmx_swaps_the_row(recorder, user, browser):
+    request = open_request(user("buyer"), warehouse="NE-BOS")
+
+    response = browser("approver").post(reverse("governance:approval-decide", args=[request.pk]),
+                                        {"decision": "approve", "target": "row"}, **HTMX)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith("<tr") and "Approved." in html
+    assert ApprovalStep.objects.get(request=request).status == "approved"
+
+
+def test_the_requester_is_refused_on_the_screen_with_a_message_not_a_500(recorder, user, browser):
+    request = open_request(user("approver"), warehouse="NE-BOS")
+    client = browser("approver")
+
+    panel = client.post(reverse("governance:approval-decide", args=[request.pk]),
+                        {"decision": "approve", "target": "panel"}, **HTMX)
+    assert panel.status_code == 200 and "someone else must decide it" in panel.content.decode()
+
+    plain = client.post(reverse("governance:approval-decide", args=[request.pk]), {"decision": "approve"},
+                        follow=True)
+    assert plain.status_code == 200 and "someone else must decide it" in plain.content.decode()
+    assert ApprovalStep.objects.get(request=request).status == "pending"
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"decision": "reject"}, "Say why you reject it"),
+    ({"decision": "maybe"}, "Choose approve or reject"),
+])
+def test_a_bad_decision_form_shows_what_is_wrong(recorder, user, browser, form, message):
+    request = open_request(user("buyer"), warehouse="NE-BOS")
+    response = browser("approver").post(reverse("governance:approval-decide", args=[request.pk]),
+                                        {**form, "target": "panel"}, **HTMX)
+    assert response.status_code == 200 and message in response.content.decode()
+    assert ApprovalStep.objects.get(request=request).status == "pending"
+
+
+def test_the_detail_shows_the_ladder_and_buttons_only_to_who_may_decide(recorder, user, browser):
+    request = open_request(user("buyer"), warehouse="NE-BOS",
+                           steps=[engine.StepSpec(role="approver"), engine.StepSpec(role="finance")])
+    url = reverse("governance:approval-detail", args=[request.pk])
+
+    approver_view = browser("approver").get(url).content.decode()
+    assert "approver" in approver_view and "finance" in approver_view and 'value="approve"' in approver_view
+    planner_view = browser("planner").get(url).content.decode()
+    assert 'value="approve"' not in planner_view and "Waiting for approver" in planner_view
+
+
+def test_a_request_outside_the_scope_is_404_on_the_screen(recorder, user, browser):
+    request = open_request(user("buyer"), warehouse="EU-RTM")
+    client = browser("ne.operator")
+    assert client.get(reverse("governance:approval-detail", args=[request.pk])).status_code == 404
+    assert client.post(reverse("governance:approval-decide", args=[request.pk]),
+                       {"decision": "approve"}).status_code == 404
+
+
+def test_the_delegation_form_creates_one_and_shows_refusals(demo, user, browser):
+    client = browser("approver")
+    today = dt.date.today()
+    url = reverse("governance:approval-delegations")
+    form = {"delegate": "finance", "starts_on": today.isoformat(), "ends_on": (today + dt.timedelta(days=3))
+            .isoformat(), "note": "leave"}
+
+    created = client.post(url, form, follow=True)
+    assert created.status_code == 200 and "finance may now decide" in created.content.decode()
+    again = client.post(url, form)
+    assert again.status_code == 400 and "already covers" in again.content.decode()
+    to_self = client.post(url, {**form, "delegate": "approver"})
+    assert to_self.status_code == 400 and "Nobody delegates to themselves" in to_self.content.decode()
+    assert Delegation.objects.filter(delegator=user("approver")).count() == 1

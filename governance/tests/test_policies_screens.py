@@ -1,0 +1,85 @@
+"""The policy screens: the issue's "done when" path in the browser (Django test client)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from governance.models import PolicyDeviation
+
+pytestmark = pytest.mark.django_db
+
+CUTOFF = "fulfillment.shipping_cutoff"
+
+
+def browser(user, username):
+    client = Client()
+    client.force_login(user(username))
+    return client
+
+
+def test_the_done_when_path_through_the_screens(user):
+    operator, owner = browser(user, "eu.operator"), browser(user, "owner")
+    catalog = operator.get(reverse("governance:policy-list"), {"q": "cutoff"})
+    assert catalog.status_code == 200 and CUTOFF.encode() in catalog.content
+    assert b"Policies" in catalog.content  # the navigation entry
+
+    form = operator.get(reverse("governance:policy-deviation-request", args=[CUTOFF]))
+    assert b"warehouse:EU-RTM" in form.content and b"warehouse:NE-BOS" not in form.content
+    today = timezone.now().date()
+    posted = operator.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
+        "site": "warehouse:EU-RTM", "value": "17:30", "rationale": "Carriers collect at 18:00 now.",
+        "effective_from": str(today), "effective_to": str(today + timedelta(days=30))})
+    assert posted.status_code == 302, posted.content
+    deviation = PolicyDeviation.objects.get()
+    page = operator.get(reverse("governance:policy-deviation-detail", args=[deviation.pk]))
+    assert b'value="approve"' not in page.content and b"You requested this deviation" in page.content
+
+    refused = operator.post(reverse("governance:policy-deviation-act", args=[deviation.pk]), {"action": "approve"},
+                            follow=True)
+    assert refused.status_code == 200 and b"someone else must decide it" in refused.content
+    assert PolicyDeviation.objects.get().status == "requested"
+
+    owner_page = owner.get(reverse("governance:policy-deviation-detail", args=[deviation.pk]))
+    assert b'value="approve"' in owner_page.content
+    owner.post(reverse("governance:policy-deviation-act", args=[deviation.pk]), {"action": "approve", "note": "ok"})
+    assert PolicyDeviation.objects.get().status == "approved"
+
+    report = operator.get(reverse("governance:policy-difference"), {"warehouse": "EU-RTM"})
+    assert deviation.number.encode() in report.content and b"17:30" in report.content
+    csv = operator.get(reverse("governance:policy-difference"), {"warehouse": "EU-RTM", "format": "csv"})
+    assert csv["Content-Type"].startswith("text/csv") and deviation.number.encode() in csv.content
+    network = operator.get(reverse("governance:policy-difference"))
+    assert b"EU-RTM" in network.content and b"NE-BOS" not in network.content
+
+
+def test_bad_input_on_the_request_form_is_shown_and_writes_nothing(user):
+    operator = browser(user, "eu.operator")
+    response = operator.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
+        "site": "warehouse:EU-RTM", "value": "25:99", "rationale": "short",
+        "effective_from": "2000-01-01", "effective_to": "2000-01-02"})
+    assert response.status_code == 400 and b"HH:MM" in response.content
+    outside = operator.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
+        "site": "warehouse:NE-BOS", "value": "17:30", "rationale": "A long enough rationale.",
+        "effective_from": str(timezone.now().date()), "effective_to": str(timezone.now().date())})
+    assert outside.status_code == 400
+    assert PolicyDeviation.objects.count() == 0
+
+
+def test_screens_outside_the_scope_are_404(user):
+    deviation_owner = browser(user, "eu.operator")
+    today = timezone.now().date()
+    deviation_owner.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
+        "site": "warehouse:EU-RTM", "value": "17:30", "rationale": "Carriers collect at 18:00 now.",
+        "effective_from": str(today), "effective_to": str(today)})
+    ne = browser(user, "ne.operator")
+    pk = PolicyDeviation.objects.get().pk
+    assert ne.get(reverse("governance:policy-deviation-detail", args=[pk])).status_code == 404
+    assert ne.post(reverse("governance:policy-deviation-act", args=[pk]), {"action": "withdraw"}).status_code == 404
+    assert ne.get(reverse("governance:policy-difference"), {"warehouse": "EU-RTM"}).status_code == 404
+    assert ne.get(reverse("governance:policy-detail", args=["no.such"])).status_code == 404
+    assert b"EU-RTM" not in ne.get(reverse("governance:policy-detail", args=[CUTOFF])).content
