@@ -18,6 +18,10 @@ SECTIONS = [
     ("Items", "inventory:item-list", "inventory.view_item"),
     ("Customers", "orders:customer-list", "orders.view_customer"),
     ("Suppliers", "procurement:supplier-list", "procurement.view_supplier"),
+    ("Policies", "governance:policy-list", "governance.view_policy"),
+    ("Approvals", "governance:approval-list", "governance.view_approvalrequest"),
+    ("Exceptions", "governance:exception-dashboard", "governance.view_operationalexception"),
+    ("Audit", "governance:audit-list", "governance.view_auditevent"),
 ]
 
 SCOPE_CODES_SHOWN = 3  # up to this many warehouses in scope are named in the header; more are counted

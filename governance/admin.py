@@ -1,0 +1,303 @@
+"""Admin for governance: policies, deviations, approvals, delegations, rates, exceptions, the audit trail.
+
+Every page is scoped (``erp.admin_scoping.ScopedAdminMixin``); nothing here writes a row itself.
+Policies come from the apps' declarations, deviations and approvals move only through the approval
+engine, exceptions through their services: those pages are read-only, with admin actions that
+call the services (a refusal becomes an error message, never a 500). Delegations and exchange
+rates are added through their services. Audit events are written by the database trigger alone and
+are strictly read-only here (no add, change or delete), and shown within the reader's scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from erp.admin_scoping import ReadOnlyInlineMixin, ScopedAdminMixin, ServiceAdminMixin
+from erp.exceptions import DomainError
+from erp.scoping import scope_queryset
+from governance.audit import audit_events_for, field_changes, model_label_of
+from governance.exceptions import SelfApprovalForbidden
+from governance.models import (
+    ApprovalRequest,
+    ApprovalRule,
+    ApprovalRuleStep,
+    ApprovalStep,
+    AuditEvent,
+    Delegation,
+    EscalationEvent,
+    ExchangeRate,
+    Notification,
+    OperationalException,
+    Policy,
+    PolicyDeviation,
+)
+from governance.services import approvals as approval_services
+from governance.services import deviations as deviation_services
+from governance.services import exceptions as exception_services
+
+SELF_APPROVAL_MESSAGE = "You cannot approve your own request"
+
+
+class ReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Scoped, viewable, never written from the admin (the services and the engine write these rows)."""
+
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [field.name for field in self.model._meta.fields]
+
+
+def _run_per_object(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], verb: str,
+                    call: Callable[[Any], Any], explain: Callable[[DomainError, Any], str] | None = None) -> None:
+    """Call a service once per selected object (each its own command); report successes and refusals."""
+    done = 0
+    for obj in queryset:
+        try:
+            call(obj)
+        except DomainError as error:
+            message = explain(error, obj) if explain else f"{obj}: {error.message}"
+            modeladmin.message_user(request, message, messages.ERROR)
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(request, f"{verb.capitalize()} {done} of {len(queryset)}.", messages.SUCCESS)
+
+
+# --- policies and deviations --------------------------------------------------------------------------
+
+
+@admin.register(Policy)
+class PolicyAdmin(ReadOnlyAdmin):
+    """The catalog as synced from the apps' declarations; standard values change in code, not here."""
+
+    list_display = ["key", "process", "value_type", "standard_value", "localizable", "owner_user", "owner_group",
+                    "retired"]
+    list_filter = ["process", "value_type", "localizable", "retired"]
+    search_fields = ["key", "description"]
+    list_select_related = ["owner_user", "owner_group"]
+    ordering = ["key"]
+
+
+@admin.register(PolicyDeviation)
+class PolicyDeviationAdmin(ReadOnlyAdmin):
+    """Deviations, read-only: approve and reject are actions through the approval engine."""
+
+    list_display = ["number", "policy", "scope_type", "warehouse", "region", "value", "effective_from",
+                    "effective_to", "status", "requested_by", "decided_by"]
+    list_filter = ["status", "scope_type", ("policy", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["number", "policy__key", "rationale"]
+    list_select_related = ["policy", "warehouse", "region", "requested_by", "decided_by"]
+    date_hierarchy = "effective_from"
+    actions = ["approve", "reject"]
+
+    @staticmethod
+    def _explain(error: DomainError, deviation: PolicyDeviation) -> str:
+        if isinstance(error, SelfApprovalForbidden):
+            return f"{deviation.number}: {SELF_APPROVAL_MESSAGE}."
+        return f"{deviation.number}: {error.message}"
+
+    @admin.action(description="Approve the selected deviations", permissions=["view"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[PolicyDeviation]) -> None:
+        _run_per_object(self, request, queryset, "approved",
+                        lambda d: deviation_services.deviation_approve(deviation=d, actor=request.user),
+                        self._explain)
+
+    @admin.action(description="Reject the selected deviations", permissions=["view"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[PolicyDeviation]) -> None:
+        _run_per_object(self, request, queryset, "rejected",
+                        lambda d: deviation_services.deviation_reject(deviation=d, actor=request.user),
+                        self._explain)
+
+
+# --- the approval engine ----------------------------------------------------------------------------
+
+
+class ApprovalRuleStepInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = ApprovalRuleStep
+    fields = ["sequence", "role", "scope_level"]
+
+
+@admin.register(ApprovalRule)
+class ApprovalRuleAdmin(ReadOnlyAdmin):
+    """Approval rules with their steps (seeded by ``approval_rules_seed``; no service edits them yet)."""
+
+    list_display = ["document_type", "name", "min_amount", "max_amount", "category", "region", "priority", "active"]
+    list_filter = ["document_type", "active", ("region", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "document_type", "category"]
+    list_select_related = ["region"]
+    inlines = [ApprovalRuleStepInline]
+
+
+@admin.register(ApprovalRuleStep)
+class ApprovalRuleStepAdmin(ReadOnlyAdmin):
+    list_display = ["rule", "sequence", "role", "scope_level"]
+    list_filter = ["role", "scope_level"]
+    search_fields = ["rule__name", "role"]
+    list_select_related = ["rule"]
+
+
+class ApprovalStepInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = ApprovalStep
+    fields = ["sequence", "role", "scope_level", "approver_group", "approver_user", "status", "decided_by",
+              "on_behalf_of", "decided_at", "comment"]
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(ReadOnlyAdmin):
+    list_display = ["id", "document_type", "document_id", "title", "amount", "currency", "warehouse", "region",
+                    "status", "requested_by", "created_at"]
+    list_filter = ["status", "document_type"]
+    search_fields = ["title", "document_type"]
+    list_select_related = ["warehouse", "region", "requested_by"]
+    date_hierarchy = "created_at"
+    inlines = [ApprovalStepInline]
+
+
+@admin.register(ApprovalStep)
+class ApprovalStepAdmin(ReadOnlyAdmin):
+    list_display = ["request", "sequence", "role", "scope_level", "status", "decided_by", "decided_at"]
+    list_filter = ["status", "role"]
+    search_fields = ["request__title"]
+    list_select_related = ["request", "decided_by"]
+
+
+class DelegationForm(forms.ModelForm):
+    class Meta:
+        model = Delegation
+        fields = ["delegator", "delegate", "starts_on", "ends_on", "note"]
+
+
+@admin.register(Delegation)
+class DelegationAdmin(ServiceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Delegations are created through ``delegation_create`` and ended with the revoke action, never edited."""
+
+    form = DelegationForm
+    list_display = ["delegator", "delegate", "starts_on", "ends_on", "revoked_at", "note"]
+    list_filter = ["revoked_at", "starts_on"]
+    search_fields = ["delegator__username", "delegate__username", "note"]
+    list_select_related = ["delegator", "delegate"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delegation]:
+        return scope_queryset(approval_services.delegations_visible_to(request.user), request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> Model:
+        return approval_services.delegation_create(actor=request.user, **self.fields_for(
+            form, ("delegator", "delegate", "starts_on", "ends_on", "note")))
+
+    @admin.action(description="Revoke the selected delegations", permissions=["view"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Delegation]) -> None:
+        _run_per_object(self, request, queryset, "revoked",
+                        lambda d: approval_services.delegation_revoke(delegation=d, actor=request.user))
+
+
+class ExchangeRateForm(forms.ModelForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ["from_currency", "to_currency", "rate", "effective_from"]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(ServiceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Rates are recorded (or corrected) through ``exchange_rate_set``; a pair and date is its identity."""
+
+    form = ExchangeRateForm
+    list_display = ["from_currency", "to_currency", "rate", "effective_from", "updated_at"]
+    list_filter = ["from_currency", "to_currency"]
+    search_fields = ["from_currency", "to_currency"]
+    date_hierarchy = "effective_from"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["from_currency", "to_currency", "effective_from"] if obj is not None else []
+
+    def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> Model:
+        return approval_services.exchange_rate_set(
+            from_currency=obj.from_currency, to_currency=obj.to_currency, effective_from=obj.effective_from,
+            rate=form.cleaned_data["rate"], actor=request.user)
+
+
+# --- exception queues ---------------------------------------------------------------------------------
+
+
+class EscalationInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = EscalationEvent
+    fields = ["level", "to_role", "escalated_at", "due_at"]
+
+
+@admin.register(OperationalException)
+class OperationalExceptionAdmin(ReadOnlyAdmin):
+    list_display = ["number", "type", "severity", "status", "warehouse", "region", "owner_role", "due_at",
+                    "escalation_level", "raised_count"]
+    list_filter = ["status", "type", "severity", ("warehouse", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["number", "business_key", "reference", "title"]
+    list_select_related = ["warehouse", "region"]
+    date_hierarchy = "due_at"
+    inlines = [EscalationInline]
+    actions = ["acknowledge"]
+
+    @admin.action(description="Acknowledge the selected exceptions", permissions=["view"])
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[OperationalException]) -> None:
+        _run_per_object(self, request, queryset, "acknowledged",
+                        lambda e: exception_services.exception_acknowledge(exception=e, actor=request.user))
+
+
+@admin.register(EscalationEvent)
+class EscalationEventAdmin(ReadOnlyAdmin):
+    list_display = ["exception", "level", "to_role", "escalated_at", "due_at"]
+    list_filter = ["to_role", "level"]
+    search_fields = ["exception__number"]
+    list_select_related = ["exception"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["dedupe_key", "kind", "subject", "created_at", "sent_at", "attempts"]
+    list_filter = ["kind", "sent_at"]
+    search_fields = ["dedupe_key", "subject"]
+    date_hierarchy = "created_at"
+
+
+# --- the audit trail ------------------------------------------------------------------------------------
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The trail, strictly read-only: the database trigger writes it and refuses any change."""
+
+    list_display = ["id", "occurred_at", "table_name", "model", "row_id", "operation", "actor", "request_id",
+                    "changed_fields"]
+    list_filter = ["table_name", "operation", "occurred_at"]
+    search_fields = ["=row_id", "=request_id"]
+    list_select_related = ["actor"]
+    date_hierarchy = "occurred_at"
+    actions = None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        return audit_events_for(request.user)
+
+    @admin.display(description="model")
+    def model(self, event: AuditEvent) -> str:
+        return model_label_of(event.table_name) or ""
+
+    @admin.display(description="fields")
+    def changed_fields(self, event: AuditEvent) -> str:
+        return ", ".join(change.field for change in field_changes(event))
