@@ -54,7 +54,7 @@ def policy_detail(request: HttpRequest, key: str) -> HttpResponse:
     policy = get_object_or_404(selectors.policies_for(request.user), key=key)
     deviations = selectors.deviations_for(request.user).filter(policy=policy).order_by("-id")[:100]
     return render(request, "governance/policies/policy_detail.html", {
-        "policy": policy, "deviations": deviations, "standard": json.dumps(policy.standard_value),
+        "policy": policy, "deviations": deviations, "standard": policy.standard_value,
         "may_request": policy.localizable and request.user.has_perm(ADD_DEVIATION),
     })
 
@@ -166,8 +166,8 @@ def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     may_withdraw = deviation.status in ("requested", "approved") and (
         deviation.requested_by_id == request.user.pk or services.is_process_owner_of(request.user, deviation.policy))
     return render(request, "governance/policies/deviation_detail.html", {
-        "deviation": deviation, "value": json.dumps(deviation.value),
-        "standard": json.dumps(deviation.policy.standard_value), "may_decide": may_decide,
+        "deviation": deviation, "value": deviation.value,
+        "standard": deviation.policy.standard_value, "may_decide": may_decide,
         "may_withdraw": may_withdraw, "is_requester": deviation.requested_by_id == request.user.pk,
     })
 
@@ -227,8 +227,6 @@ def difference(request: HttpRequest) -> HttpResponse:
         if site is not None else []
     if site is not None and request.GET.get("format") == "csv":
         return difference_csv(site.code, rows)
-    for row in rows:
-        row["standard_json"], row["value_json"] = json.dumps(row["standard_value"]), json.dumps(row["value"])
     return render(request, "governance/policies/difference.html", {
         "site": site, "site_type": ScopeType.WAREHOUSE if warehouse else ScopeType.REGION, "rows": rows,
         "warehouses": scope_queryset(Warehouse.objects.order_by("code"), request.user),
