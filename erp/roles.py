@@ -66,7 +66,8 @@ ROLES: tuple[Role, ...] = (
                                          "orders.customer", "orders.shipto", "procurement.supplier",
                                          "warehouses.legalentity", "warehouses.region", "governance.approvalrule",
                                          "governance.approvalrulestep", "governance.exchangerate")
-               + WORK_EXCEPTIONS + ["governance.view_delegation", "governance.add_delegation"]),
+               + WORK_EXCEPTIONS + ["governance.view_delegation", "governance.add_delegation",
+                                    "governance.change_policy"]),
          "master-data"),
     Role("warehouse_operator", "Warehouse operator",
          "Receives, puts away, picks, packs, ships and counts in their warehouses.",

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from django.apps import apps
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 M = TypeVar("M", bound=models.Model)
 
@@ -62,6 +62,11 @@ class Scope:
     warehouse_ids: frozenset[int] = frozenset()
     region_ids: frozenset[int] = frozenset()
     legal_entity_ids: frozenset[int] = frozenset()
+    # Regions covered WHOLLY: granted as a region, or every one of their warehouses granted.
+    # ``region_ids`` also holds the region of any single granted warehouse (so rows of that
+    # region are readable); acting FOR a region (a region deviation, a region-level approval)
+    # needs the region wholly.
+    full_region_ids: frozenset[int] = frozenset()
 
     def label(self) -> str:
         if self.enterprise:
@@ -81,12 +86,16 @@ class Scope:
     def covers_region(self, region_id: int) -> bool:
         return self.enterprise or region_id in self.region_ids
 
+    def covers_whole_region(self, region_id: int) -> bool:
+        """Every warehouse of the region, present and future by grant or all present ones one by one."""
+        return self.enterprise or region_id in self.full_region_ids
+
 
 EMPTY_SCOPE = Scope(enterprise=False)
 
 
 def scope_of(user: Any) -> Scope:
-    """The user's scope, computed once per user object (a request or a task) in three queries."""
+    """The user's scope, computed once per user object (a request or a task) in a few queries."""
     cached = getattr(user, "_concord_scope", None)
     if cached is not None:
         return cached
@@ -105,21 +114,27 @@ def _compute_scope(user: Any) -> Scope:
 
     Region = apps.get_model("warehouses", "Region")
     Warehouse = apps.get_model("warehouses", "Warehouse")
-    region_ids = get_objects_for_user(
+    granted_regions = set(get_objects_for_user(
         user, f"warehouses.{REGION_PERMISSION}", klass=Region, accept_global_perms=False
-    ).values("pk")
-    warehouse_ids = get_objects_for_user(
+    ).values_list("pk", flat=True))
+    granted_warehouses = get_objects_for_user(
         user, f"warehouses.{WAREHOUSE_PERMISSION}", klass=Warehouse, accept_global_perms=False
     ).values("pk")
-    rows = Warehouse.objects.filter(Q(region_id__in=region_ids) | Q(pk__in=warehouse_ids)).values_list(
-        "pk", "region_id", "legal_entity_id"
-    )
-    rows = list(rows)
+    # Every warehouse of each region touched by a grant (one query): which are in scope, and
+    # whether a region touched through single warehouses is covered wholly.
+    touched = Warehouse.objects.filter(pk__in=granted_warehouses).values("region_id")
+    rows = list(Warehouse.objects.filter(Q(region_id__in=granted_regions) | Q(region_id__in=touched)).values_list(
+        "pk", "region_id", "legal_entity_id",
+        ExpressionWrapper(Q(region_id__in=granted_regions) | Q(pk__in=granted_warehouses),
+                          output_field=BooleanField())))
+    in_scope = [r for r in rows if r[3]]
+    partial = {r[1] for r in rows if not r[3]}
     return Scope(
         enterprise=False,
-        warehouse_ids=frozenset(r[0] for r in rows),
-        region_ids=frozenset(r[1] for r in rows),
-        legal_entity_ids=frozenset(r[2] for r in rows),
+        warehouse_ids=frozenset(r[0] for r in in_scope),
+        region_ids=frozenset(r[1] for r in in_scope),
+        legal_entity_ids=frozenset(r[2] for r in in_scope),
+        full_region_ids=frozenset(granted_regions | ({r[1] for r in in_scope} - partial)),
     )
 
 

@@ -236,6 +236,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "erp.purge_idempotency_keys", "schedule": 3600.0},
     "governance-deviations-expire": {"task": "governance.deviations_expire", "schedule": 900.0},
     "governance-exceptions-escalate": {"task": "governance.exceptions_escalate", "schedule": 60.0},
+    "governance-notifications-relay": {"task": "governance.notifications_relay", "schedule": 300.0},
 }
 
 # --- Email (notifications leave through Django's backend after commit) ----------------------

@@ -3,8 +3,8 @@
 Every page is scoped (``erp.admin_scoping.ScopedAdminMixin``); nothing here writes a row itself.
 Policies come from the apps' declarations, deviations and approvals move only through the approval
 engine, exceptions through their services: those pages are read-only, with admin actions that
-call the services (a refusal becomes an error message, never a 500). Delegations and exchange
-rates are added through their services. Audit events are written by the database trigger alone and
+call the services (a refusal becomes an error message, never a 500). Delegations, exchange
+rates and approval rules are written through their services. Audit events are written by the database trigger alone and
 are strictly read-only here (no add, change or delete), and shown within the reader's scope.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
@@ -40,6 +41,7 @@ from governance.models import (
 from governance.services import approvals as approval_services
 from governance.services import deviations as deviation_services
 from governance.services import exceptions as exception_services
+from governance.services import policies as policy_services
 
 SELF_APPROVAL_MESSAGE = "You cannot approve your own request"
 
@@ -83,8 +85,12 @@ def _run_per_object(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
 
 
 @admin.register(Policy)
-class PolicyAdmin(ReadOnlyAdmin):
-    """The catalog as synced from the apps' declarations; standard values change in code, not here."""
+class PolicyAdmin(ServiceAdminMixin, ReadOnlyAdmin):
+    """The catalog as synced from the apps' declarations; standard values change in code, not here.
+
+    Only the owner is edited here (by roles with ``governance.change_policy``), through
+    ``policy_owner_set``: exactly one of owner user and owner group.
+    """
 
     list_display = ["key", "process", "value_type", "standard_value", "localizable", "owner_user", "owner_group",
                     "retired"]
@@ -92,6 +98,23 @@ class PolicyAdmin(ReadOnlyAdmin):
     search_fields = ["key", "description"]
     list_select_related = ["owner_user", "owner_group"]
     ordering = ["key"]
+    owner_fields = ("owner_user", "owner_group")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin.ModelAdmin.has_change_permission(self, request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [field.name for field in self.model._meta.fields if field.name not in self.owner_fields]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "owner_user":
+            kwargs["queryset"] = get_user_model().objects.filter(
+                is_active=True, groups__name=policy_services.PROCESS_OWNER_GROUP).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> Model:
+        return policy_services.policy_owner_set(policy=obj, actor=request.user, **self.fields_for(
+            form, self.owner_fields))
 
 
 @admin.register(PolicyDeviation)
@@ -128,20 +151,82 @@ class PolicyDeviationAdmin(ReadOnlyAdmin):
 # --- the approval engine ----------------------------------------------------------------------------
 
 
-class ApprovalRuleStepInline(ReadOnlyInlineMixin, admin.TabularInline):
-    model = ApprovalRuleStep
-    fields = ["sequence", "role", "scope_level"]
+STEPS_HELP = (
+    "The steps in order, separated by commas: role@scope_level, for example "
+    "\"warehouse_supervisor@warehouse, planner@region, finance@enterprise\". Roles: {roles}. "
+    "Scope levels: warehouse (the document's warehouse), region (every warehouse of its region), "
+    "enterprise (anyone holding the role). Saving replaces all the steps. Requests already open keep "
+    "the steps they were opened with; the change applies to requests opened from now on."
+)
+
+
+def steps_text(rule: ApprovalRule | None) -> str:
+    """A rule's steps as the admin edits them: ``role@scope_level, role@scope_level``."""
+    if rule is None or rule.pk is None:
+        return ""
+    return ", ".join(f"{step.role}@{step.scope_level}" for step in rule.steps.order_by("sequence"))
+
+
+class ApprovalRuleForm(forms.ModelForm):
+    """The rule's own fields, and its steps as one line of text (parsed here, validated by the service)."""
+
+    steps = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 80}))
+
+    class Meta:
+        model = ApprovalRule
+        fields = ["document_type", "name", "min_amount", "max_amount", "category", "region", "priority", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["steps"].help_text = STEPS_HELP.format(roles=", ".join(approval_services.step_roles()))
+        if not self.is_bound:
+            self.initial["steps"] = steps_text(self.instance)
+
+    def clean_steps(self) -> list[tuple[str, str]]:
+        parsed = []
+        for number, part in enumerate(self.cleaned_data["steps"].replace("\n", ",").split(","), start=1):
+            part = part.strip()
+            if not part:
+                continue
+            role, at, level = part.partition("@")
+            if not at or not role.strip() or not level.strip():
+                raise forms.ValidationError(f"Step {number} ({part!r}): write it as role@scope_level.")
+            parsed.append((role.strip(), level.strip()))
+        return parsed
 
 
 @admin.register(ApprovalRule)
-class ApprovalRuleAdmin(ReadOnlyAdmin):
-    """Approval rules with their steps (seeded by ``approval_rules_seed``; no service edits them yet)."""
+class ApprovalRuleAdmin(ServiceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Approval rules, added and changed through ``approval_rule_save`` (never deleted: deactivate instead).
 
-    list_display = ["document_type", "name", "min_amount", "max_amount", "category", "region", "priority", "active"]
+    The steps are edited as one text field (``role@scope_level, ...``) and replaced as a whole on save,
+    so a rule and its steps change together in one command and the service validates both.
+    """
+
+    form = ApprovalRuleForm
+    list_display = ["document_type", "name", "min_amount", "max_amount", "category", "region", "priority", "active",
+                    "step_list"]
     list_filter = ["document_type", "active", ("region", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "document_type", "category"]
     list_select_related = ["region"]
-    inlines = [ApprovalRuleStepInline]
+    list_per_page = 100
+    fields = ["document_type", "name", "min_amount", "max_amount", "category", "region", "priority", "active",
+              "steps"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApprovalRule]:
+        return super().get_queryset(request).prefetch_related("steps")
+
+    @admin.display(description="steps")
+    def step_list(self, rule: ApprovalRule) -> str:
+        return ", ".join(f"{step.role}@{step.scope_level}" for step in rule.steps.all())
+
+    def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> Model:
+        data = form.cleaned_data
+        return approval_services.approval_rule_save(
+            actor=request.user, rule=obj if change else None, document_type=data["document_type"],
+            name=data["name"], min_amount=data["min_amount"], max_amount=data["max_amount"],
+            category=data["category"], region=data["region"], priority=data["priority"], active=data["active"],
+            steps=data["steps"])
 
 
 @admin.register(ApprovalRuleStep)

@@ -12,7 +12,11 @@ The trigger copies the row's own site columns into the event, so an event is sco
   neither, which every reader with ``governance.view_auditevent`` may see;
 - a table whose scope the row cannot tell (a path through a parent, a legal entity, the users and
   their grants) is *restricted*: its events are shown to enterprise-scope readers only, so the
-  trail never shows a regional reader a row they could not see in the first place.
+  trail never shows a regional reader a row they could not see in the first place;
+- so is every table in ``ENTERPRISE_READERS_ONLY`` (delegations, users and grants): enterprise by
+  its scope rule, or by no rule, but not meant for every reader.
+The one read selector, ``audit_events_for``, applies both rules (the API, the screens and the admin
+read through it).
 """
 
 from __future__ import annotations
@@ -45,6 +49,20 @@ EXCLUDED_MODELS: dict[str, str] = {
 # Security-relevant tables outside those apps: users, role membership, direct and scope grants.
 EXTRA_MODELS = ("auth.user", "auth.user_groups", "auth.user_user_permissions", "guardian.userobjectpermission")
 
+# Tables whose events only enterprise-scope readers see, whatever their scope rule says. A row that is
+# enterprise-wide by its scope rule is not thereby everyone's to read: delegations are shown only to the
+# two people involved and administrators (``delegations_visible_to``), so their history (with its notes)
+# is not the trail's to broadcast. The security tables are restricted by derivation already (they have
+# no scope rule); they are named here too so that giving one a scope rule never opens its history.
+ENTERPRISE_READERS_ONLY: dict[str, str] = {
+    "governance.delegation": "who may decide for whom, with private notes; listed to its parties and "
+                             "administrators only",
+    "auth.user": "users and their credentials' metadata",
+    "auth.user_groups": "role membership",
+    "auth.user_user_permissions": "direct permission grants",
+    "guardian.userobjectpermission": "scope grants",
+}
+
 
 @dataclass(frozen=True)
 class AuditedTable:
@@ -59,6 +77,8 @@ class AuditedTable:
     @property
     def restricted(self) -> bool:
         """Events of this table are shown to enterprise-scope readers only."""
+        if self.label in ENTERPRISE_READERS_ONLY:
+            return True
         return not self.enterprise and not (self.warehouse_column or self.region_column)
 
 

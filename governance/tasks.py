@@ -29,3 +29,11 @@ def notification_send(notification_id: int) -> None:
     from governance.services.exceptions import notification_send as send
 
     send(notification_id=notification_id, actor=None)
+
+
+@shared_task(name="governance.notifications_relay", ignore_result=True)
+def notifications_relay() -> int:
+    """Queue again the outbox notifications whose send was lost (broker down, retries spent)."""
+    from governance.services.exceptions import notifications_relay as relay
+
+    return relay(actor=None)

@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 import django_filters
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -30,6 +32,7 @@ from erp.scoping import scope_queryset
 from governance import selectors
 from governance.models import DeviationStatus, Policy, PolicyDeviation, ScopeType
 from governance.services import deviations as services
+from governance.services.policies import policy_owner_set
 from warehouses.models import Region, Warehouse
 
 SITE_PARAMETERS = [
@@ -113,16 +116,49 @@ class PolicyFilter(django_filters.FilterSet):
         return queryset.filter(Q(key__icontains=value) | Q(description__icontains=value))
 
 
+class PolicyOwnerInput(StrictInputSerializer):
+    owner_user = serializers.CharField(max_length=150, required=False,
+                                       help_text="Username of a member of the \"Process owner\" group.")
+    owner_group = serializers.CharField(max_length=150, required=False, help_text="A group's name.")
+
+
 class PolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    """The policy catalog, addressed by key: each policy's enterprise standard and owner."""
+    """The policy catalog, addressed by key: each policy's enterprise standard and owner. PATCH
+    assigns the owner (administrators only): ``{"owner_user": "<username>"}`` or
+    ``{"owner_group": "<group name>"}``."""
 
     serializer_class = PolicyOutput
     lookup_field = "key"
     lookup_value_regex = "[^/]+"
     filterset_class = PolicyFilter
+    http_method_names = ["get", "patch", "head", "options"]
 
     def base_queryset(self) -> QuerySet[Policy]:
         return Policy.objects.filter(retired=False).select_related("owner_user", "owner_group").order_by("key")
+
+    def get_serializer_class(self) -> Any:
+        return PolicyOwnerInput if self.action == "partial_update" else PolicyOutput
+
+    @extend_schema(request=PolicyOwnerInput, responses=PolicyOutput)
+    def partial_update(self, request: Request, key: str | None = None) -> Response:
+        """Assign the policy's process owner: exactly one of ``owner_user`` and ``owner_group``."""
+        policy = self.get_object()
+        data = PolicyOwnerInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        if len(fields) != 1:
+            raise ValidationFailed(detail={"owner": ["Give exactly one of owner_user and owner_group."]})
+        owner_user = owner_group = None
+        if "owner_user" in fields:
+            owner_user = get_user_model().objects.filter(username=fields["owner_user"]).first()
+            if owner_user is None:
+                raise ValidationFailed(detail={"owner_user": [f"No user {fields['owner_user']!r}."]})
+        else:
+            owner_group = Group.objects.filter(name=fields["owner_group"]).first()
+            if owner_group is None:
+                raise ValidationFailed(detail={"owner_group": [f"No group {fields['owner_group']!r}."]})
+        policy_owner_set(policy=policy, actor=request.user, owner_user=owner_user, owner_group=owner_group)
+        return Response(PolicyOutput(self.base_queryset().get(pk=policy.pk)).data)
 
     @extend_schema(parameters=SITE_PARAMETERS, responses=ResolvedOutput)
     @action(detail=True, methods=["get"], url_path="resolve")

@@ -25,6 +25,7 @@ Locking order: the request row, then its steps by sequence.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,6 +33,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -69,6 +71,7 @@ CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.00000001")
 ADMINISTRATOR = "administrator"
 PURCHASE_ORDER_MATRIX = "procurement.approval_matrix"
+ONE_PENDING_PER_DOCUMENT = "approvalrequest_one_pending_per_document"  # the partial unique index
 
 
 # --- the registry of approvable document types ------------------------------------------------------
@@ -191,13 +194,16 @@ def exchange_rate_set(*, from_currency: str, to_currency: str, rate: Decimal, ef
         errors["rate"] = ["At most 10 digits before and 8 after the decimal point."]
     if errors:
         raise ValidationFailed(detail=errors)
-    row = ExchangeRate.objects.select_for_update().filter(
-        from_currency=from_currency, to_currency=to_currency, effective_from=effective_from).first()
-    if row is None:
-        row = ExchangeRate(from_currency=from_currency, to_currency=to_currency, effective_from=effective_from)
-    row.rate = rate
-    row.save()
-    return row
+    # One statement, INSERT ... ON CONFLICT (pair, date) DO UPDATE: two concurrent posts of the same pair
+    # and date both succeed (the later one's rate stands) instead of one hitting the unique constraint.
+    ExchangeRate.objects.bulk_create(
+        [ExchangeRate(from_currency=from_currency, to_currency=to_currency, effective_from=effective_from,
+                      rate=rate)],
+        update_conflicts=True, unique_fields=["from_currency", "to_currency", "effective_from"],
+        update_fields=["rate", "updated_at"],
+    )
+    return ExchangeRate.objects.get(from_currency=from_currency, to_currency=to_currency,
+                                    effective_from=effective_from)
 
 
 # --- opening a request --------------------------------------------------------------------------------
@@ -271,11 +277,19 @@ def approval_request_open(*, document_type: str, document_id: int, title: str, a
         steps = [StepSpec(role=s.role, scope_level=s.scope_level) for s in rule_steps]
     if not steps:
         raise ValidationFailed(detail={"steps": ["An approval needs at least one step."]})
-    request = ApprovalRequest.objects.create(
-        document_type=document_type, document_id=document_id, title=title[:300], amount=amount,
-        currency=currency or "", base_amount=base_amount, legal_entity=legal_entity, region=region,
-        warehouse=warehouse, category=category or "", rule=rule, requested_by=actor,
-    )
+    try:
+        # A savepoint: a concurrent open of the same document that committed after the check above trips
+        # the partial unique index; the caller's transaction survives and gets the same 409.
+        with transaction.atomic():
+            request = ApprovalRequest.objects.create(
+                document_type=document_type, document_id=document_id, title=title[:300], amount=amount,
+                currency=currency or "", base_amount=base_amount, legal_entity=legal_entity, region=region,
+                warehouse=warehouse, category=category or "", rule=rule, requested_by=actor,
+            )
+    except IntegrityError as exc:
+        if ONE_PENDING_PER_DOCUMENT not in str(exc):
+            raise
+        raise ApprovalAlreadyOpen(detail={"document_type": document_type, "document_id": document_id}) from exc
     for sequence, spec in enumerate(steps, start=1):
         if spec.scope_level not in ScopeLevel.values:
             raise ValidationFailed(detail={"steps": [f"Unknown scope level {spec.scope_level!r}."]})
@@ -316,27 +330,17 @@ class _Principal:
     user_id: int
     group_ids: frozenset[int]
     scope: Scope
-    full_region_ids: frozenset[int]
 
 
 def _principals(users: list[Any]) -> dict[int, _Principal]:
     """Groups and scope of several users in a constant number of queries (plus each scope, cached)."""
-    from warehouses.models import Warehouse
-
     ids = [u.pk for u in users]
     groups: dict[int, set[int]] = {pk: set() for pk in ids}
     for user_id, group_id in get_user_model().groups.through.objects.filter(user_id__in=ids).values_list(
             "user_id", "group_id"):
         groups[user_id].add(group_id)
-    by_region: dict[int, set[int]] = {}
-    for warehouse_id, region_id in Warehouse.objects.values_list("pk", "region_id"):
-        by_region.setdefault(region_id, set()).add(warehouse_id)
-    result = {}
-    for user in users:
-        scope = scope_of(user)
-        full = frozenset(r for r, whs in by_region.items() if scope.enterprise or whs <= scope.warehouse_ids)
-        result[user.pk] = _Principal(user.pk, frozenset(groups[user.pk]), scope, full)
-    return result
+    # Region-level reach is the scope's own notion of a region covered wholly (Scope.full_region_ids).
+    return {user.pk: _Principal(user.pk, frozenset(groups[user.pk]), scope_of(user)) for user in users}
 
 
 def _decidable_by(p: _Principal, prefix: str = "") -> Q:
@@ -352,9 +356,10 @@ def _decidable_by(p: _Principal, prefix: str = "") -> Q:
     else:
         warehouse_level = (Q(**{f("request__warehouse_id__in"): p.scope.warehouse_ids})
                            | Q(**{f("request__warehouse__isnull"): True,
-                                  f("request__region_id__in"): p.full_region_ids}))
-        region_level = (Q(**{f("request__warehouse__region_id__in"): p.full_region_ids})
-                        | Q(**{f("request__warehouse__isnull"): True, f("request__region_id__in"): p.full_region_ids}))
+                                  f("request__region_id__in"): p.scope.full_region_ids}))
+        region_level = (Q(**{f("request__warehouse__region_id__in"): p.scope.full_region_ids})
+                        | Q(**{f("request__warehouse__isnull"): True,
+                               f("request__region_id__in"): p.scope.full_region_ids}))
         reach = (Q(**{f("scope_level"): ScopeLevel.ENTERPRISE})
                  | Q(**{f("scope_level"): ScopeLevel.WAREHOUSE}) & warehouse_level
                  | Q(**{f("scope_level"): ScopeLevel.REGION}) & region_level)
@@ -385,8 +390,8 @@ def approvals_waiting_for(user: Any) -> QuerySet[ApprovalStep]:
     return (
         ApprovalStep.objects.filter(status=StepStatus.PENDING, request__status=ApprovalStatus.PENDING)
         .filter(_waiting_q(user, timezone.localdate()))
-        .select_related("request", "request__warehouse", "request__region", "request__requested_by",
-                        "approver_group", "approver_user")
+        .select_related("request", "request__warehouse", "request__region", "request__legal_entity",
+                        "request__requested_by", "approver_group", "approver_user")
         .order_by("request__created_at", "request_id")
     )
 
@@ -562,6 +567,118 @@ def delegations_visible_to(user: Any) -> QuerySet[Delegation]:
     if _is_administrator(user):
         return qs
     return qs.filter(Q(delegator=user) | Q(delegate=user))
+
+
+# --- editing rules ------------------------------------------------------------------------------------------
+
+MAX_RULE_STEPS = 10
+
+
+def step_roles() -> list[str]:
+    """The roles a rule step may name: the roles of ``erp.roles``.
+
+    A policy's owner is not a rule role: documents decided by an owner (deviations) open their
+    request with explicit steps naming that owner.
+    """
+    return list(ROLE_BY_KEY)
+
+
+def _clean_amount(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError:
+        errors[field] = ["Must be a number."]
+        return None
+    if not amount.is_finite() or amount < 0:
+        errors[field] = ["Must be zero or more."]
+    elif amount.quantize(CENT) != amount or amount >= Decimal("1e16"):
+        errors[field] = ["At most 16 digits before and 2 after the decimal point."]
+    return amount
+
+
+def _validate_rule(*, rule: ApprovalRule | None, document_type: Any, name: Any, min_amount: Any, max_amount: Any,
+                   category: Any, priority: Any, active: Any, steps: Any,
+                   ) -> tuple[Decimal | None, Decimal | None, list[tuple[str, str]]]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(document_type, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", document_type):
+        errors["document_type"] = ["A document type code: lower-case letters, digits and _, at most 50."]
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
+        errors["name"] = ["Give a name of 1 to 200 characters."]
+    elif "document_type" not in errors:
+        twins = ApprovalRule.objects.filter(document_type=document_type, name=name.strip())
+        if rule is not None:
+            twins = twins.exclude(pk=rule.pk)
+        if twins.exists():
+            errors["name"] = ["Another rule of this document type has this name."]
+    low = _clean_amount(min_amount, "min_amount", errors)
+    high = _clean_amount(max_amount, "max_amount", errors)
+    if low is not None and high is not None and "min_amount" not in errors and "max_amount" not in errors \
+            and high <= low:
+        errors["max_amount"] = ["Must be above the lower bound (the band is min inclusive, max exclusive)."]
+    if not isinstance(category, str) or len(category) > 100:
+        errors["category"] = ["At most 100 characters."]
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 32767:
+        errors["priority"] = ["A whole number from 0 to 32767."]
+    if not isinstance(active, bool):
+        errors["active"] = ["True or false."]
+    clean_steps: list[tuple[str, str]] = []
+    step_errors: list[str] = []
+    if not isinstance(steps, list | tuple) or not steps:
+        step_errors.append("A rule needs at least one step.")
+    elif len(steps) > MAX_RULE_STEPS:
+        step_errors.append(f"At most {MAX_RULE_STEPS} steps.")
+    else:
+        roles = step_roles()
+        for number, step in enumerate(steps, start=1):
+            if not isinstance(step, list | tuple) or len(step) != 2:
+                step_errors.append(f"Step {number}: give a role and a scope level.")
+                continue
+            role, level = step
+            if role not in roles:
+                step_errors.append(f"Step {number}: unknown role {role!r}; one of: {', '.join(roles)}.")
+            if level not in ScopeLevel.values:
+                step_errors.append(f"Step {number}: unknown scope level {level!r}; one of: "
+                                   f"{', '.join(ScopeLevel.values)}.")
+            clean_steps.append((role, level))
+    if step_errors:
+        errors["steps"] = step_errors
+    if errors:
+        raise ValidationFailed(detail=errors)
+    return low, high, clean_steps
+
+
+@command
+def approval_rule_save(*, actor: Any, rule: ApprovalRule | None = None, document_type: str, name: str,
+                       min_amount: Decimal | None, max_amount: Decimal | None, category: str, region: Any,
+                       priority: int, active: bool, steps: list[tuple[str, str]]) -> ApprovalRule:
+    """Create a rule (``rule=None``) or change one, with its steps, replaced as given and in that order.
+
+    ``steps`` are (role, scope level) pairs: a role key of ``erp.roles`` and a
+    ``ScopeLevel``. The band is min inclusive, max exclusive (either may be None). Requests already
+    open keep their steps: a request copies its rule's steps when it opens, so editing or deactivating
+    a rule changes only the requests opened afterwards. Rules are never deleted (requests refer to
+    them); set ``active=False`` instead.
+    """
+    if actor is not None and not actor.has_perm(
+            "governance.change_approvalrule" if rule is not None else "governance.add_approvalrule"):
+        raise PermissionDenied("Your role may not edit approval rules.")
+    locked = ApprovalRule.objects.select_for_update().get(pk=rule.pk) if rule is not None else None
+    low, high, clean_steps = _validate_rule(
+        rule=locked, document_type=document_type, name=name, min_amount=min_amount, max_amount=max_amount,
+        category=category, priority=priority, active=active, steps=steps)
+    target = locked or ApprovalRule()
+    target.document_type, target.name = document_type, name.strip()
+    target.min_amount, target.max_amount = low, high
+    target.category, target.region, target.priority, target.active = category.strip(), region, priority, active
+    target.save()
+    ApprovalRuleStep.objects.filter(rule=target).delete()
+    ApprovalRuleStep.objects.bulk_create([
+        ApprovalRuleStep(rule=target, sequence=sequence, role=role, scope_level=level)
+        for sequence, (role, level) in enumerate(clean_steps, start=1)
+    ])
+    return target
 
 
 # --- default rules ------------------------------------------------------------------------------------------

@@ -7,21 +7,23 @@ database refuses a deviation decided by its requester (check constraint) or chan
 gives the 409, the exclusion constraint is the guarantee when two approvals race.
 
 Dates are inclusive local dates of the site (see ``governance.selectors``): the warehouse's own
-calendar for a warehouse deviation; the UTC calendar for a region deviation and for the nightly
-expiry and review notice, which run for the whole network at once.
+calendar for a warehouse deviation; the UTC calendar for a region deviation. The expiry and review
+notice run for the whole network at once, on the calendar that is behind every site (UTC-12), so
+they never come before a site's local last day is over.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
-from erp.scoping import scope_queryset
+from erp.scoping import scope_of, scope_queryset
 from erp.transactions import command
 from governance.exceptions import (
     DeviationOverlap,
@@ -35,6 +37,7 @@ from governance.models import (
     DeviationStatus,
     Policy,
     PolicyDeviation,
+    ScopeLevel,
     ScopeType,
     StepStatus,
 )
@@ -112,8 +115,10 @@ def _site_for(scope_type: Any, scope_code: Any, actor: Any) -> tuple[Warehouse |
         if warehouse is None:
             raise ValidationFailed(detail={"scope": [f"Warehouse {scope_code!r} does not exist."]})
         return warehouse, None
+    # A region deviation changes every warehouse of the region: the actor must cover it wholly,
+    # not merely one of its warehouses (that region reads as not existing, like one out of scope).
     region = scope_queryset(Region.objects.all(), actor).filter(code=scope_code).first()
-    if region is None:
+    if region is None or not scope_of(actor).covers_whole_region(region.pk):
         raise ValidationFailed(detail={"scope": [f"Region {scope_code!r} does not exist."]})
     return None, region
 
@@ -158,6 +163,23 @@ def _next_deviation_id() -> int:
         return int(cursor.fetchone()[0])
 
 
+def _owner_step(policy: Policy, warehouse: Warehouse | None) -> Any:
+    """The one approval step: the policy's owner decides.
+
+    A named owner user needs no scope (enterprise level). An owner group is reached through its
+    members' scopes, like any group step: warehouse level for a warehouse deviation, region level
+    (the region wholly) for a region deviation, so a member scoped elsewhere can decide it neither
+    on the deviation nor through ``approvals/``.
+    """
+    from governance.services.approvals import StepSpec
+
+    if policy.owner_group is None:
+        return StepSpec(role="process_owner", approver_user=policy.owner_user)
+    level = ScopeLevel.WAREHOUSE if warehouse is not None else ScopeLevel.REGION
+    return StepSpec(role="process_owner", scope_level=level, approver_user=policy.owner_user,
+                    approver_group=policy.owner_group)
+
+
 @command
 def deviation_request(*, policy_key: str, scope_type: str, scope_code: str, value: Any, rationale: str,
                       effective_from: date, effective_to: date, actor: Any) -> PolicyDeviation:
@@ -167,7 +189,7 @@ def deviation_request(*, policy_key: str, scope_type: str, scope_code: str, valu
     date; the dates must not overlap an already approved deviation of the policy at that site (409
     ``deviation_overlap``). The approval has one step, decided by the policy's process owner.
     """
-    from governance.services.approvals import StepSpec, approval_request_open
+    from governance.services.approvals import approval_request_open
 
     policy = (Policy.objects.select_related("owner_user", "owner_group")
               .filter(key=policy_key, retired=False).first() if isinstance(policy_key, str) else None)
@@ -197,7 +219,7 @@ def deviation_request(*, policy_key: str, scope_type: str, scope_code: str, valu
         actor=actor, legal_entity=warehouse.legal_entity if warehouse is not None else None,
         region=region if region is not None else warehouse.region,  # type: ignore[union-attr]
         warehouse=warehouse, category=policy.process,
-        steps=[StepSpec(role="process_owner", approver_user=policy.owner_user, approver_group=policy.owner_group)],
+        steps=[_owner_step(policy, warehouse)],
     )
     deviation.approval_request = request
     deviation.save(update_fields=["approval_request", "updated_at"])
@@ -293,13 +315,31 @@ def deviation_withdraw(*, deviation: PolicyDeviation, actor: Any) -> PolicyDevia
     return locked
 
 
+# The zone whose calendar is the last to leave any date: UTC-12 (POSIX names invert the sign).
+LAST_CALENDAR = ZoneInfo("Etc/GMT+12")
+
+
+def earliest_date_anywhere(at: datetime | None = None) -> date:
+    """The date of ``at`` (default now) on the calendar that is behind every site's calendar.
+
+    A date before it has ended at every site, wherever the site is.
+    """
+    return (at or timezone.now()).astimezone(LAST_CALENDAR).date()
+
+
 @command
-def deviations_expire(*, actor: Any, today: date | None = None) -> int:
-    """Approved deviations whose last day is before today (UTC date) become expired; returns how many.
+def deviations_expire(*, actor: Any, today: date | None = None, at: datetime | None = None) -> int:
+    """Approved deviations whose last day has passed at every site become expired; returns how many.
+
+    ``effective_to`` is a local date of the site. The resolver already stops applying a deviation
+    once its site's local last day is over, so expiry is bookkeeping and must never come early: a
+    deviation expires only when its last day is before the date at UTC-12 (``today`` overrides that
+    date; ``at`` the instant it is taken from). Comparing with the UTC date would expire a Boston
+    deviation at 19:00 (20:00 in summer) New York time on its last day, while it still applies.
 
     Safe to run twice: an expired deviation is no longer approved.
     """
-    day = today or timezone.now().date()
+    day = today or earliest_date_anywhere(at)
     due = list(PolicyDeviation.objects.select_for_update(of=("self",))
                .filter(status=DeviationStatus.APPROVED, effective_to__lt=day).order_by("pk"))
     for deviation in due:
@@ -308,16 +348,18 @@ def deviations_expire(*, actor: Any, today: date | None = None) -> int:
 
 
 @command
-def deviations_review_notify(*, actor: Any, today: date | None = None) -> int:
+def deviations_review_notify(*, actor: Any, today: date | None = None, at: datetime | None = None) -> int:
     """Raise one ``deviation_expiring`` exception per approved deviation within the review notice.
 
-    The notice is ``governance.deviation_review_notice_days`` before ``effective_to`` (UTC date).
+    The notice is ``governance.deviation_review_notice_days`` before ``effective_to``, counted on
+    the same calendar as expiry (the date at UTC-12, see ``deviations_expire``), so a deviation
+    still in effect at its site is never skipped because the UTC date has moved on.
     ``review_notified_at`` marks a deviation done, so running twice raises nothing new (and the
     exception's business key ``deviation:<id>`` would fold a second raise into the first anyway).
     """
     from governance.services.exceptions import exception_raise
 
-    day = today or timezone.now().date()
+    day = today or earliest_date_anywhere(at)
     notice_days = int(policy_value(REVIEW_NOTICE_POLICY).value)
     due = list(
         PolicyDeviation.objects.select_for_update(of=("self",)).select_related("policy", "warehouse", "region")

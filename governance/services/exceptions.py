@@ -11,6 +11,7 @@ Entry points:
   command, exactly once per level (compare-and-set on the level, and a unique (exception, level)
   escalation row as the database guarantee).
 - ``notification_send(notification_id=...)``: the outbox sender; a sent notification is never sent again.
+- ``notifications_relay(...)``: the beat task's service that queues again what the sender lost.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 WORK_PERMISSION = "governance.change_operationalexception"
 SLA_POLICY = "exceptions.sla"
+RELAY_BATCH = 1000
 
 
 # --- SLA ------------------------------------------------------------------------------------------
@@ -160,9 +162,16 @@ def exception_raise_command(*, type: str, business_key: str, title: str, warehou
 
 
 def _locked_for_work(exception: OperationalException, actor: Any) -> OperationalException:
-    """The exception, locked, after checking the actor may work it (permission, then scope)."""
+    """The exception, locked, after checking the actor may work it (scope, then permission).
+
+    An exception with neither warehouse nor region (an enterprise-level one, such as most anomalies)
+    is listed to every reader (``unscoped_visible``) but worked by enterprise-scope users only, the
+    same people ``escalation_recipients`` notifies; to anyone else it does not exist (404).
+    """
     if actor is not None:
-        if not scope_queryset(OperationalException.objects.filter(pk=exception.pk), actor).exists():
+        site = scope_queryset(OperationalException.objects.filter(pk=exception.pk), actor).values_list(
+            "warehouse_id", "region_id").first()
+        if site is None or (site == (None, None) and not scope_of(actor).enterprise):
             raise NotFound()
         if not actor.has_perm(WORK_PERMISSION):
             raise PermissionDenied("Your role may not work exception queues.")
@@ -358,6 +367,29 @@ def notification_send(*, notification_id: int, actor: Any = None) -> bool:
         _notification_record_failure(notification_id=notification_id, error=f"{type(exc).__name__}: {exc}",
                                      actor=actor)
         raise
+
+
+@command
+def notifications_relay(*, actor: Any = None, older_than_seconds: int = 300, max_attempts: int = 8) -> int:
+    """Queue again the unsent notifications the send task lost; return how many were queued.
+
+    The outbox row is written in the deciding transaction and its send task queued after commit; a
+    broker that was down then, or a task that ran out of retries, leaves the row unsent for good.
+    This relay (a beat task) picks up every unsent notification created more than
+    ``older_than_seconds`` ago with fewer than ``max_attempts`` failed attempts and queues its send
+    task again, after commit. Queuing one twice is harmless: ``notification_send`` locks the row and
+    never sends a sent notification again. A notification that failed ``max_attempts`` times stays
+    for a person to look at (its ``last_error`` says why). At most ``RELAY_BATCH`` per run, oldest first.
+    """
+    from governance.tasks import notification_send as notification_send_task
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(Notification.objects.filter(sent_at__isnull=True, created_at__lt=cutoff, attempts__lt=max_attempts)
+               .order_by("created_at", "pk").values_list("pk", flat=True)[:RELAY_BATCH])
+    for notification_id in ids:
+        # robust: one enqueue failing (the broker still down) is logged and does not stop the rest.
+        transaction.on_commit(partial(notification_send_task.delay, notification_id=notification_id), robust=True)
+    return len(ids)
 
 
 # --- Reads shared by the API and the dashboard ----------------------------------------------------

@@ -4,14 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from erp.exceptions import PermissionDenied, ValidationFailed
 from erp.roles import ROLE_BY_KEY
 from erp.transactions import command, joined_command
 from governance.models import Policy
 from governance.registry import declared_policies
 
 PROCESS_OWNER_GROUP = ROLE_BY_KEY["process_owner"].group
+ADMINISTRATOR_GROUP = ROLE_BY_KEY["administrator"].group
+
+
+def _may_assign_owners(actor: Any) -> bool:
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return False
+    return bool(actor.is_superuser or actor.groups.filter(name=ADMINISTRATOR_GROUP).exists())
+
+
+@command
+def policy_owner_set(*, policy: Policy, actor: Any, owner_user: Any = None, owner_group: Any = None) -> Policy:
+    """Make one user or one group the policy's process owner (the other is cleared).
+
+    Exactly one of ``owner_user`` and ``owner_group``; an owner user must be an active member of
+    the "Process owner" group. Only a superuser or an administrator assigns owners. The owner
+    decides the deviations requested from now on; those already waiting keep their approver.
+    ``policies_sync`` keeps an assigned owner.
+    """
+    if not _may_assign_owners(actor):
+        raise PermissionDenied("Only an administrator assigns policy owners.")
+    if (owner_user is None) == (owner_group is None):
+        raise ValidationFailed(detail={"owner": ["Give exactly one of owner_user and owner_group."]})
+    if owner_user is not None:
+        if not isinstance(owner_user, get_user_model()) or owner_user.pk is None:
+            raise ValidationFailed(detail={"owner_user": ["Must be an existing user."]})
+        if not owner_user.is_active or not owner_user.groups.filter(name=PROCESS_OWNER_GROUP).exists():
+            raise ValidationFailed(detail={"owner_user": [
+                f"{owner_user.get_username()} is not an active member of the {PROCESS_OWNER_GROUP!r} group."]})
+    elif not isinstance(owner_group, Group) or owner_group.pk is None:
+        raise ValidationFailed(detail={"owner_group": ["Must be an existing group."]})
+    locked = Policy.objects.select_for_update(of=("self",)).get(pk=policy.pk)
+    locked.owner_user, locked.owner_group = owner_user, owner_group
+    locked.save(update_fields=["owner_user", "owner_group", "updated_at"])
+    return locked
 
 
 @command

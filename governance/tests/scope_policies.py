@@ -7,6 +7,7 @@ the operator's scope through the services and asserts lists, details, actions an
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,10 @@ from django.utils import timezone
 
 from governance.models import Policy, PolicyDeviation
 from governance.services import deviations as services
+
+# The matrix collects this module while it is itself being imported; its route classes are defined
+# by then. A route with writes must be a ``DetailRoute`` so the write test can address one object.
+from tests.test_scope_matrix import DetailRoute, Kind
 
 CUTOFF = "fulfillment.shipping_cutoff"
 SITES = {"ne.operator": {"NE-BOS", "NE-NYC", "NE"}, "eu.operator": {"EU-RTM", "EU-DUS", "EU"}}
@@ -50,7 +55,18 @@ class CatalogList:
             Policy.objects.filter(retired=False).values_list("key", flat=True))
 
 
-class CatalogDetail:
+def _policy_keys() -> set[str]:
+    return set(Policy.objects.filter(retired=False).values_list("key", flat=True))
+
+
+@dataclass(frozen=True)
+class CatalogDetail(DetailRoute):
+    """Every operator reads every policy; PATCH (assigning the owner) is refused to operators with
+    403 by the matrix's write test, which writes to ``keys_for_writes`` (a policy key: the catalog
+    has no "outside")."""
+
+    kind: Kind = field(default_factory=lambda: Kind("policy", "key", _policy_keys))
+
     def check(self, name: str, client: Any, username: str) -> None:
         assert client.get(reverse(f"api:{name}", args=[CUTOFF])).json()["key"] == CUTOFF
         _assert_404(client.get(reverse(f"api:{name}", args=["no.such_policy"])))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from governance.models import ApprovalStep, Delegation
@@ -31,15 +34,43 @@ def browser(client, user):
 
 
 def test_my_approvals_lists_what_waits_for_me_with_requester_and_amount(recorder, user, browser):
-    request = open_request(user("buyer"), warehouse="NE-BOS", title="Forklift lease")
+    request = open_request(user("buyer"), warehouse="NE-BOS", title="Forklift lease",
+                           amount=Decimal("1250.00"), currency="EUR", steps=[engine.StepSpec(role="approver")])
 
     page = browser("approver").get(reverse("governance:approval-list"))
 
     assert page.status_code == 200
     html = page.content.decode()
     assert "Forklift lease" in html and "buyer" in html and f"approval-{request.pk}" in html
+    assert "1250.00 EUR" in html  # the amount as asked, in its currency
+    assert f"{request.base_amount} {request.legal_entity.currency}" in html  # and in the legal entity's
     assert reverse("governance:approval-list") in html  # the nav entry "Approvals"
     assert "Forklift lease" not in browser("planner").get(reverse("governance:approval-list")).content.decode()
+
+
+def test_my_approvals_reads_in_the_same_number_of_queries_for_one_row_and_for_several(recorder, user, browser):
+    client = browser("approver")
+    buyer = user("buyer")
+
+    def open_one(n: int) -> None:
+        open_request(buyer, warehouse=("NE-BOS", "EU-RTM", "SE-ATL")[n % 3], title=f"Lease {n}",
+                     amount=Decimal("100.00") + n, currency=("EUR", "USD")[n % 2],
+                     steps=[engine.StepSpec(role="approver")])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("governance:approval-list"))
+        assert response.status_code == 200
+        return len(captured)
+
+    open_one(0)
+    client.get(reverse("governance:approval-list"))  # warm the session and the caches
+    one = queries()
+    for n in range(1, 7):
+        open_one(n)
+    several = queries()
+
+    assert several == one, f"{one} queries for one row, {several} for seven"
 
 
 def test_approving_from_the_list_with_htmx_swaps_the_row(recorder, user, browser):

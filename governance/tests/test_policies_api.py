@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from erp import services as platform
 from governance.models import ApprovalRequest, Policy, PolicyDeviation
+from governance.services.policies import policy_owner_set
 
 pytestmark = pytest.mark.django_db
 
@@ -69,11 +74,20 @@ def test_the_done_when_path_a_requested_cutoff_is_approved_by_the_owner_only_and
 
 
 def test_a_process_owner_who_is_not_the_policy_owner_and_a_stranger_are_refused(api_as, user):
+    named = get_user_model().objects.create_user("cutoff.owner", password="x-unused-x")
+    named.groups.add(Group.objects.get(name="Process owner"))
+    platform.scope_grant(user=named, actor=None, enterprise=True)
+    policy_owner_set(policy=Policy.objects.get(key=CUTOFF), actor=user("admin"), owner_user=named)
     deviation = request_cutoff(api_as("eu.operator")).json()
-    refused = api_as("planner").post(reverse("api:policy-deviation-approve", args=[deviation["id"]]), {},
-                                     format="json")
-    assert refused.status_code == 403 and refused.json()["code"] == "not_an_approver"
+    url = reverse("api:policy-deviation-approve", args=[deviation["id"]])
+    for other in ("owner", "planner"):  # a process owner of other policies, and a stranger
+        refused = api_as(other).post(url, {}, format="json")
+        assert refused.status_code == 403 and refused.json()["code"] == "not_an_approver", (other, refused.content)
     assert PolicyDeviation.objects.get(pk=deviation["id"]).status == "requested"
+    client = APIClient()
+    client.force_authenticate(named)
+    approved = client.post(url, {}, format="json")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved", approved.content
 
 
 def test_the_owner_rejects_and_the_deviation_never_applies(api_as):

@@ -160,11 +160,37 @@ def test_the_resolver_agrees_with_a_reference_implementation(wanted, at, people)
         transaction.savepoint_rollback(sid)
 
 
-@settings(max_examples=40, deadline=None)
-@given(at=st.datetimes(min_value=datetime(2030, 1, 1), max_value=datetime(2032, 1, 1), timezones=st.just(UTC)))
-def test_local_dates_around_midnight_differ_between_new_york_and_amsterdam(at):
-    ny = Warehouse(code="X", timezone="America/New_York")
-    ams = Warehouse(code="Y", timezone="Europe/Amsterdam")
-    assert local_date(at, ny) == at.astimezone(ZoneInfo("America/New_York")).date()
-    assert local_date(at, ams) == at.astimezone(ZoneInfo("Europe/Amsterdam")).date()
-    assert local_date(at, ny) <= local_date(at, ams)
+def _utc(text):
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("instant", "boston_date", "rotterdam_date"), [
+    ("2026-03-08T04:30", date(2026, 3, 7), date(2026, 3, 8)),   # 23:30 EST in New York, 05:30 CET in Rotterdam
+    ("2026-03-09T03:30", date(2026, 3, 8), date(2026, 3, 9)),   # 23:30 EDT: New York is on summer time since 8 March
+    ("2026-03-09T04:30", date(2026, 3, 9), date(2026, 3, 9)),   # 00:30 EDT (it would still be 8 March at UTC-5)
+    ("2026-03-29T22:30", date(2026, 3, 29), date(2026, 3, 30)),  # 00:30 CEST: Rotterdam on summer time since 29 March
+])
+def test_local_dates_are_pinned_to_concrete_instants_across_the_dst_changes(instant, boston_date, rotterdam_date):
+    at = _utc(instant)
+    assert local_date(at, Warehouse(code="X", timezone="America/New_York")) == boston_date
+    assert local_date(at, Warehouse(code="Y", timezone="Europe/Amsterdam")) == rotterdam_date
+    assert local_date(at) == at.date()  # without a warehouse: the UTC calendar
+
+
+def test_a_deviation_starting_on_8_march_applies_in_rotterdam_hours_before_boston(people):
+    boston, rotterdam = Warehouse.objects.get(code="NE-BOS"), Warehouse.objects.get(code="EU-RTM")
+    for site in (boston, rotterdam):
+        approved(site=site, value="17:45", start=date(2026, 3, 8), end=date(2026, 3, 8), **people)
+
+    at = _utc("2026-03-08T04:30")  # 23:30 on 7 March in Boston, 05:30 on 8 March in Rotterdam
+    assert policy_value(CUTOFF, warehouse=boston, at=at).source == "enterprise"
+    assert policy_value(CUTOFF, warehouse=rotterdam, at=at).source == "warehouse:EU-RTM"
+    assert policy_value(CUTOFF, warehouse=boston, at=_utc("2026-03-08T05:00")).source == "warehouse:NE-BOS"
+
+
+def test_a_deviation_ending_on_the_us_dst_change_day_stops_at_local_midnight_of_summer_time(people):
+    boston = Warehouse.objects.get(code="NE-BOS")
+    approved(site=boston, value="17:45", start=date(2026, 3, 1), end=date(2026, 3, 8), **people)
+
+    assert policy_value(CUTOFF, warehouse=boston, at=_utc("2026-03-09T03:59")).value == "17:45"  # 23:59 EDT, 8 March
+    assert policy_value(CUTOFF, warehouse=boston, at=_utc("2026-03-09T04:00")).source == "enterprise"  # 00:00 EDT

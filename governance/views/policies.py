@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from erp.exceptions import DomainError
-from erp.scoping import scope_queryset
+from erp.scoping import scope_of, scope_queryset
 from erp.screens import ScreenListView
 from governance import selectors
 from governance.api.policies import difference_csv, difference_rows
@@ -73,7 +73,10 @@ class DeviationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.policy = policy
         warehouses = scope_queryset(Warehouse.objects.order_by("code"), user).values_list("code", "name")
-        regions = scope_queryset(Region.objects.order_by("code"), user).values_list("code", "name")
+        # A region deviation needs the whole region, not one of its warehouses (see deviation_request).
+        scope = scope_of(user)
+        regions = [(code, name) for pk, code, name in scope_queryset(Region.objects.order_by("code"), user)
+                   .values_list("pk", "code", "name") if scope.covers_whole_region(pk)]
         self.fields["site"].choices = (
             [(f"warehouse:{code}", f"Warehouse {code} ({name})") for code, name in warehouses]
             + [(f"region:{code}", f"Region {code} ({name})") for code, name in regions]
