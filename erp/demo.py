@@ -222,6 +222,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False) -> dict[str, int]
 
     approval_rules_seed(actor=None)
     _load_users(regions, warehouses, reset_passwords=reset_passwords)
+    say(f"opening stock posted for {_load_opening_stock(warehouses)} warehouse(s)\n")
     say(f"demo exceptions raised: {raise_demo_exceptions()}\n")  # so the exception dashboard is not empty
     return {
         "legal_entities": LegalEntity.objects.count(),
@@ -233,6 +234,49 @@ def load(stdout: Any = None, *, reset_passwords: bool = False) -> dict[str, int]
         "customers": Customer.objects.count(),
         "suppliers": Supplier.objects.count(),
     }
+
+
+def _opening_lines(warehouse_index: int, warehouse: Warehouse, items: list[Item]) -> list[Any]:
+    """Deterministic opening stock: every item somewhere in each warehouse's bins, with gaps.
+
+    Every tenth item (SKUs ending in 3, 13, 23...) is missing at NE-BOS but held at NE-NYC and
+    SE-ATL: the whitepaper's case of stock trapped in the wrong place.
+    """
+    from inventory.services import OpeningLine
+
+    bins = list(Location.objects.filter(warehouse=warehouse, code__startswith="A-").order_by("code"))
+    lines = []
+    for index, item in enumerate(items):
+        if warehouse.code == "NE-BOS" and index % 10 == 2:
+            continue
+        cases = (index * 37 + warehouse_index * 11) % 40 + 5
+        quantity = Decimal(cases) * (item.uoms_by_code.get("CS") or Decimal(1))
+        lines.append(OpeningLine(
+            item=item, location=bins[index % len(bins)], quantity=quantity,
+            unit_cost=Decimal("1.25") + Decimal(index % 20) / 4,
+            lot_number=f"L{warehouse_index}{index:04d}" if item.lot_tracked else None,
+        ))
+    return lines
+
+
+def _load_opening_stock(warehouses: dict[str, Warehouse]) -> int:
+    """Opening balances once per warehouse (a warehouse that has an opening document keeps it)."""
+    from inventory.models import StockMove
+    from inventory.services import stock_opening_post, stock_statuses_seed
+
+    stock_statuses_seed()
+    opened = set(StockMove.objects.filter(reference_type="opening").values_list("warehouse__code", flat=True))
+    items = list(Item.objects.order_by("sku").prefetch_related("uoms__uom"))
+    for item in items:
+        item.uoms_by_code = {row.uom.code: row.factor for row in item.uoms.all()}
+    posted = 0
+    for index, (code, warehouse) in enumerate(sorted(warehouses.items())):
+        if code in opened:
+            continue
+        stock_opening_post(warehouse=warehouse, lines=_opening_lines(index, warehouse, items),
+                           reference=f"Opening balance {code}", actor=None)
+        posted += 1
+    return posted
 
 
 def _load_users(regions: dict[str, Region], warehouses: dict[str, Warehouse], *, reset_passwords: bool) -> None:

@@ -22,7 +22,13 @@ MASTER_DATA_VIEW = [
     "orders.view_customer",
     "orders.view_shipto",
     "procurement.view_supplier",
+    "inventory.view_stockstatus",
+    "inventory.view_reasoncode",
+    "inventory.view_statustransition",
+    "inventory.view_lot",
 ]
+# Reading stock: the ledger, balances and per-warehouse summaries of the user's scope.
+STOCK_VIEW = ["inventory.view_stockmove", "inventory.view_stockbalance", "inventory.view_itemwarehousesummary"]
 
 
 # Everyone reads policies, their deviations, approvals, exceptions and the audit trail of their scope;
@@ -37,6 +43,8 @@ GOVERNANCE_BASE = [
     "governance.view_operationalexception",
     "governance.view_auditevent",
 ]
+# What every role reads (scoped): master data, stock, governance records.
+EVERYONE = MASTER_DATA_VIEW + STOCK_VIEW + GOVERNANCE_BASE
 # Working an exception queue: acknowledge, resolve, cancel.
 WORK_EXCEPTIONS = ["governance.change_operationalexception"]
 
@@ -60,39 +68,40 @@ class Role:
 
 ROLES: tuple[Role, ...] = (
     Role("administrator", "Administrator", "Users, roles, scopes and master data.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE
+         tuple(EVERYONE
                + _crud("warehouses.warehouse", "warehouses.location", "warehouses.carrier",
                                          "warehouses.carrierlane", "inventory.item", "inventory.unitofmeasure",
                                          "orders.customer", "orders.shipto", "procurement.supplier",
                                          "warehouses.legalentity", "warehouses.region", "governance.approvalrule",
                                          "governance.approvalrulestep", "governance.exchangerate")
                + WORK_EXCEPTIONS + ["governance.view_delegation", "governance.add_delegation",
-                                    "governance.change_policy"]),
+                                    "governance.change_policy", "inventory.view_itemcost"]),
          "master-data"),
     Role("warehouse_operator", "Warehouse operator",
          "Receives, puts away, picks, packs, ships and counts in their warehouses.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE), "operations"),
+         tuple(EVERYONE), "operations"),
     Role("warehouse_supervisor", "Warehouse supervisor",
          "Releases waves, approves count variances, resolves warehouse exceptions.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + _crud("warehouses.location")), "operations"),
+         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("warehouses.location")), "operations"),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + _crud("orders.customer", "orders.shipto")),
+         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("orders.customer", "orders.shipto")),
          "orders"),
     Role("planner", "Planner", "Works shortages, transfers, replenishment and late receipts.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS), "planning"),
+         tuple(EVERYONE + WORK_EXCEPTIONS), "planning"),
     Role("buyer", "Buyer", "Raises requisitions and purchase orders; manages suppliers.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + _crud("procurement.supplier")), "purchasing"),
+         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("procurement.supplier")), "purchasing"),
     Role("approver", "Approver", "Approves documents by the approval matrix.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + ["governance.view_delegation", "governance.add_delegation"]),
+         (*EVERYONE, "governance.view_delegation", "governance.add_delegation"),
          "approvals"),
     Role("process_owner", "Process owner", "Owns standard policies; approves or rejects local deviations.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + ["governance.view_delegation",
+         tuple(EVERYONE + WORK_EXCEPTIONS + ["governance.view_delegation",
                                                                       "governance.add_delegation"]),
          "governance"),
     Role("finance", "Finance", "Posting rules, journals, intercompany, period close.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + WORK_EXCEPTIONS + _crud("governance.exchangerate")), "finance"),
+         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("governance.exchangerate")
+               + ["inventory.view_itemcost"]), "finance"),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
-         tuple(MASTER_DATA_VIEW + GOVERNANCE_BASE + _crud("warehouses.location", "inventory.item", "orders.customer",
+         tuple(EVERYONE + _crud("warehouses.location", "inventory.item", "orders.customer",
                                          "orders.shipto", "procurement.supplier")),
          "api"),
 )

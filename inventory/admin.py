@@ -1,4 +1,5 @@
-"""Admin for the item master and units of measure (enterprise-wide: every user sees all of them).
+"""Admin for the item master and units of measure (enterprise-wide: every user sees all of them), and
+read-only, scoped admins for the stock ledger, balances, lots, statuses and costs.
 
 Saves go through ``inventory.services``; an item's unit conversions are shown read-only here.
 """
@@ -12,9 +13,21 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
-from erp.admin_scoping import MasterDataAdmin, ReadOnlyInlineMixin
+from erp.admin_scoping import MasterDataAdmin, ReadOnlyInlineMixin, ScopedAdminMixin
 from inventory import services
-from inventory.models import Item, ItemUom, UnitOfMeasure
+from inventory.models import (
+    Item,
+    ItemCost,
+    ItemUom,
+    ItemWarehouseSummary,
+    Lot,
+    ReasonCode,
+    StatusTransition,
+    StockBalance,
+    StockMove,
+    StockStatus,
+    UnitOfMeasure,
+)
 
 
 @admin.register(UnitOfMeasure)
@@ -56,3 +69,81 @@ class ItemAdmin(MasterDataAdmin):
         if change:
             return services.item_update(item=obj, actor=request.user, **data)
         return services.item_create(sku=obj.sku, actor=request.user, **data)
+
+
+class LedgerReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Stock rows are written by ``inventory.services`` only: viewable here, scoped, never edited."""
+
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(StockStatus)
+class StockStatusAdmin(LedgerReadOnlyAdmin):
+    list_display = ["code", "name", "counts_toward_available", "allocatable", "valued", "gl_account_code",
+                    "sort_order"]
+    ordering = ["sort_order"]
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(LedgerReadOnlyAdmin):
+    list_display = ["code", "description", "applies_to"]
+    list_filter = ["applies_to"]
+
+
+@admin.register(StatusTransition)
+class StatusTransitionAdmin(LedgerReadOnlyAdmin):
+    list_display = ["from_status", "to_status"]
+    list_select_related = ["from_status", "to_status"]
+
+
+@admin.register(Lot)
+class LotAdmin(LedgerReadOnlyAdmin):
+    list_display = ["item", "lot_number", "expiry_date", "received_on"]
+    list_select_related = ["item"]
+    search_fields = ["lot_number", "item__sku"]
+    list_filter = ["expiry_date"]
+
+
+@admin.register(StockMove)
+class StockMoveAdmin(LedgerReadOnlyAdmin):
+    list_display = ["created_at", "item", "warehouse", "location", "lot", "status", "quantity", "unit_cost", "value",
+                    "reference_type", "reference"]
+    list_select_related = ["item", "warehouse", "location__warehouse", "lot", "status"]
+    search_fields = ["item__sku", "reference", "reference_id"]
+    list_filter = ["reference_type", "status", ("warehouse", admin.RelatedOnlyFieldListFilter)]
+
+
+@admin.register(StockBalance)
+class StockBalanceAdmin(LedgerReadOnlyAdmin):
+    list_display = ["item", "warehouse", "location", "lot", "status", "on_hand"]
+    list_select_related = ["item", "warehouse", "location__warehouse", "lot", "status"]
+    search_fields = ["item__sku"]
+    list_filter = ["status", ("warehouse", admin.RelatedOnlyFieldListFilter)]
+
+
+@admin.register(ItemWarehouseSummary)
+class ItemWarehouseSummaryAdmin(LedgerReadOnlyAdmin):
+    list_display = ["item", "warehouse", "on_hand", "allocatable_on_hand", "blocked", "allocated"]
+    list_select_related = ["item", "warehouse"]
+    search_fields = ["item__sku"]
+    list_filter = [("warehouse", admin.RelatedOnlyFieldListFilter)]
+
+
+@admin.register(ItemCost)
+class ItemCostAdmin(LedgerReadOnlyAdmin):
+    list_display = ["item", "legal_entity", "quantity", "unit_cost"]
+    list_select_related = ["item", "legal_entity"]
+    search_fields = ["item__sku"]

@@ -1,6 +1,6 @@
 """Domain errors of the inventory app."""
 
-from erp.exceptions import ValidationFailed
+from erp.exceptions import Conflict, ValidationFailed
 
 
 class UnknownUnit(ValidationFailed):
@@ -11,3 +11,50 @@ class UnknownUnit(ValidationFailed):
 class BaseUnitConversion(ValidationFailed):
     code = "invalid_uom_conversion"
     default_message = "The base unit's conversion factor must be exactly 1."
+
+
+class UomPrecision(ValidationFailed):
+    code = "uom_precision"
+    default_message = "The quantity converts to more than 4 decimal places of the base unit."
+
+
+class InvalidQuantity(ValidationFailed):
+    code = "invalid_quantity"
+    default_message = "The quantity must be a finite, non-zero number with at most 4 decimal places."
+
+
+class LotRequired(ValidationFailed):
+    code = "lot_required"
+    default_message = "This item is lot-tracked: every move needs a lot."
+
+
+class LotNotAllowed(ValidationFailed):
+    code = "lot_not_allowed"
+    default_message = "This item is not lot-tracked: a move may not name a lot."
+
+
+class UnknownStatus(ValidationFailed):
+    code = "unknown_status"
+    default_message = "There is no such stock status."
+
+
+class UnknownReason(ValidationFailed):
+    code = "unknown_reason"
+    default_message = "The reason code does not exist or does not apply to this operation."
+
+
+class LocationMismatch(ValidationFailed):
+    code = "location_not_in_warehouse"
+    default_message = "The location does not belong to the warehouse."
+
+
+class InsufficientStock(Conflict):
+    """A move would take a balance below zero, or below what is already allocated."""
+
+    code = "insufficient_stock"
+    default_message = "Not enough stock."
+
+
+class UnknownLot(ValidationFailed):
+    code = "unknown_lot"
+    default_message = "There is no such lot of this item."

@@ -1,9 +1,13 @@
-"""Items and units of measure (the ledger, lots and balances come with the inventory core)."""
+"""Items and units of measure; the inventory core: stock statuses, lots, the append-only ledger, balances, cost."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from erp.models import TimeStampedModel
 from erp.scoping import ScopedBy
@@ -73,3 +77,234 @@ class ItemUom(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.item.sku}: 1 {self.uom.code} = {self.factor}"
+
+
+# --- the inventory core: statuses, lots, the ledger, balances and cost ---------------------------------
+
+
+class StockStatus(TimeStampedModel):
+    """A status stock can be in, identical in every warehouse (seeded by migration ``0003``).
+
+    ``counts_toward_available``: the quantity is part of "available" (only ``available`` today);
+    everything else is reported as blocked. ``allocatable``: orders may be promised from it.
+    ``valued``: the quantity is on the books and enters the moving-average cost.
+    """
+
+    code = models.CharField(max_length=32, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=100)
+    counts_toward_available = models.BooleanField(default=False)
+    allocatable = models.BooleanField(default=False)
+    valued = models.BooleanField(default=True)
+    gl_account_code = models.CharField(max_length=32, blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    scoped_by = ScopedBy.enterprise()
+
+    class Meta(TimeStampedModel.Meta):
+        ordering = ["sort_order", "code"]
+        verbose_name_plural = "stock statuses"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(allocatable=False) | Q(counts_toward_available=True),
+                name="stockstatus_allocatable_counts_toward_available",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ReasonCodeUse(models.TextChoices):
+    ADJUSTMENT = "adjustment", "Adjustment"
+    STATUS_CHANGE = "status_change", "Status change"
+
+
+class ReasonCode(TimeStampedModel):
+    code = models.CharField(max_length=32, unique=True, validators=[code_validator])
+    description = models.CharField(max_length=200)
+    applies_to = models.CharField(max_length=16, choices=ReasonCodeUse.choices)
+
+    scoped_by = ScopedBy.enterprise()
+
+    class Meta(TimeStampedModel.Meta):
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(applies_to__in=ReasonCodeUse.values),
+                                   name="reasoncode_applies_to_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class StatusTransition(TimeStampedModel):
+    """An allowed status change, and the reasons that may justify it."""
+
+    from_status = models.ForeignKey(StockStatus, on_delete=models.PROTECT, related_name="transitions_out")
+    to_status = models.ForeignKey(StockStatus, on_delete=models.PROTECT, related_name="transitions_in")
+    reason_codes = models.ManyToManyField(ReasonCode, related_name="transitions", blank=True)
+
+    scoped_by = ScopedBy.enterprise()
+
+    class Meta(TimeStampedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["from_status", "to_status"], name="statustransition_unique"),
+            models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="statustransition_not_same"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status_id}->{self.to_status_id}"
+
+
+class Lot(TimeStampedModel):
+    """A lot of one item. ``expiry_date`` is given at receipt or is ``received_on`` plus the shelf life."""
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="lots")
+    lot_number = models.CharField(max_length=64)
+    expiry_date = models.DateField(null=True, blank=True)
+    received_on = models.DateField()
+
+    scoped_by = ScopedBy.enterprise()
+
+    class Meta(TimeStampedModel.Meta):
+        ordering = ["item_id", "expiry_date", "lot_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "lot_number"], name="lot_number_unique_per_item"),
+            models.CheckConstraint(condition=~Q(lot_number=""), name="lot_number_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.lot_number
+
+
+QUANTITY = {"max_digits": 18, "decimal_places": 4}
+UNIT_COST = {"max_digits": 18, "decimal_places": 6}
+
+
+class StockMove(models.Model):
+    """One signed line of the append-only stock ledger, in the item's base unit.
+
+    Never updated or deleted: the trigger ``stockmove_append_only`` (migration ``0002``) refuses it;
+    a correction is a new move. ``value`` is ``quantity * unit_cost`` rounded once to 4 places.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey("warehouses.Location", on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    status = models.ForeignKey(StockStatus, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QUANTITY)
+    unit_cost = models.DecimalField(**UNIT_COST)
+    value = models.DecimalField(**QUANTITY)
+    reason = models.ForeignKey(ReasonCode, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reference_type = models.CharField(max_length=32)
+    reference_id = models.CharField(max_length=64, blank=True)
+    reference = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="stockmove_quantity_nonzero"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="stockmove_unit_cost_non_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["warehouse", "item", "created_at"]),
+            models.Index(fields=["item", "location", "lot", "status"]),
+            models.Index(fields=["reference_type", "reference_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of item {self.item_id} at {self.location_id}"
+
+
+class StockBalance(models.Model):
+    """On hand per item, location, lot and status: always the sum of its moves (checked by
+    ``check_inventory_invariants``), changed only by ``stock_moves_post`` in the moves' transaction."""
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey("warehouses.Location", on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    status = models.ForeignKey(StockStatus, on_delete=models.PROTECT, related_name="+")
+    on_hand = models.DecimalField(**QUANTITY, default=Decimal(0))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta:
+        ordering = ["item_id", "location_id", "lot_id", "status_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "location", "lot", "status"], nulls_distinct=False,
+                                    name="stockbalance_unique_key"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stockbalance_on_hand_non_negative"),
+        ]
+        indexes = [models.Index(fields=["warehouse", "item"])]
+
+    def __str__(self) -> str:
+        return f"{self.on_hand} of item {self.item_id} at {self.location_id}"
+
+
+class ItemWarehouseSummary(models.Model):
+    """Per item and warehouse: on hand, the allocatable part, the blocked part and what is allocated.
+
+    ``allocatable_on_hand`` sums balances in allocatable statuses (expired lots included: FEFO and
+    allocation skip them, see ``inventory.selectors.fefo_lots``); ``blocked`` sums statuses that do
+    not count toward available. ``0 <= allocated <= allocatable_on_hand`` is a check constraint.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    on_hand = models.DecimalField(**QUANTITY, default=Decimal(0))
+    allocatable_on_hand = models.DecimalField(**QUANTITY, default=Decimal(0))
+    blocked = models.DecimalField(**QUANTITY, default=Decimal(0))
+    allocated = models.DecimalField(**QUANTITY, default=Decimal(0))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta:
+        ordering = ["item_id", "warehouse_id"]
+        verbose_name = "item-warehouse summary"
+        verbose_name_plural = "item-warehouse summaries"
+        constraints = [
+            models.UniqueConstraint(fields=["item", "warehouse"], name="itemwarehousesummary_unique"),
+            models.CheckConstraint(
+                condition=Q(on_hand__gte=0, allocatable_on_hand__gte=0, blocked__gte=0),
+                name="itemwarehousesummary_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(allocated__gte=0, allocated__lte=models.F("allocatable_on_hand")),
+                name="itemwarehousesummary_allocated_within_allocatable",
+            ),
+        ]
+        indexes = [models.Index(fields=["warehouse", "item"])]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} at warehouse {self.warehouse_id}"
+
+
+class ItemCost(models.Model):
+    """Moving-average unit cost of an item in a legal entity, over its valued on-hand ``quantity``."""
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    legal_entity = models.ForeignKey("warehouses.LegalEntity", on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QUANTITY, default=Decimal(0))
+    unit_cost = models.DecimalField(**UNIT_COST, default=Decimal(0))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scoped_by = ScopedBy("legal_entity", "legal_entity")
+
+    class Meta:
+        ordering = ["item_id", "legal_entity_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "legal_entity"], name="itemcost_unique"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="itemcost_unit_cost_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} in {self.legal_entity_id}: {self.unit_cost}"

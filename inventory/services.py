@@ -1,16 +1,55 @@
-"""Every write to items and units of measure. Each public function is one command."""
+"""Every write to items, units of measure and stock. Each public ``@command`` function is one command.
+
+The stock ledger is written by one function, ``stock_moves_post``: it joins the caller's transaction
+and is called by the thin commands (``stock_receive``, ``stock_adjust_post``, later transfers,
+counts and order shipments). See its docstring for the locking order and the query budget.
+
+Valuation is a moving average per item and legal entity (``ItemCost``): a legal entity is where the
+books are kept, so stock of one item in two warehouses of the same entity has one cost, and a
+transfer between them moves no value. Receipts with a cost move the average over the entity's
+valued on-hand; every other move carries the current average; every move stores its ``value``.
+"""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.utils import timezone
 
+from erp.exceptions import ValidationFailed
 from erp.transactions import command
 from erp.validation import clean_or_raise
-from inventory.exceptions import BaseUnitConversion
-from inventory.models import Item, ItemUom, UnitOfMeasure
+from inventory import rules
+from inventory.exceptions import (
+    BaseUnitConversion,
+    InsufficientStock,
+    InvalidQuantity,
+    LocationMismatch,
+    LotNotAllowed,
+    LotRequired,
+    UnknownLot,
+    UnknownReason,
+    UnknownStatus,
+    UnknownUnit,
+)
+from inventory.models import (
+    Item,
+    ItemUom,
+    Lot,
+    ReasonCode,
+    ReasonCodeUse,
+    StockMove,
+    StockStatus,
+    UnitOfMeasure,
+)
+from warehouses.models import Location, Warehouse
 
 ITEM_FIELDS = ("name", "category", "base_uom", "lot_tracked", "shelf_life_days", "weight_kg", "active")
 
@@ -80,3 +119,355 @@ def item_update(*, item: Item, actor: AbstractBaseUser | None,
         current = [(row.uom, row.factor) for row in locked.uoms.select_related("uom")] if uoms is None else uoms
         _set_conversions(locked, current)
     return locked
+
+
+# --- the stock ledger -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoveSpec:
+    """One ledger line to post: a signed ``quantity`` in the item's base unit.
+
+    ``unit_cost`` (per base unit) is given by receipts from outside (a supplier's price); ``None``
+    means the move carries the current moving-average cost of the item in the legal entity.
+    """
+
+    item: Item
+    warehouse: Warehouse
+    location: Location
+    status: StockStatus
+    quantity: Decimal
+    lot: Lot | None = None
+    unit_cost: Decimal | None = None
+    reason: ReasonCode | None = None
+
+
+def _validate_spec(spec: MoveSpec) -> Decimal:
+    quantity = rules.base_quantity(spec.quantity)
+    if spec.location.warehouse_id != spec.warehouse.pk:
+        raise LocationMismatch(detail={"location": [f"{spec.location.code} is not in {spec.warehouse.code}."]})
+    if spec.item.lot_tracked and spec.lot is None:
+        raise LotRequired(detail={"lot": [f"{spec.item.sku} is lot-tracked."]})
+    if not spec.item.lot_tracked and spec.lot is not None:
+        raise LotNotAllowed(detail={"lot": [f"{spec.item.sku} is not lot-tracked."]})
+    if spec.lot is not None and spec.lot.item_id != spec.item.pk:
+        raise UnknownLot(detail={"lot": [f"Lot {spec.lot.lot_number} is not a lot of {spec.item.sku}."]})
+    if spec.unit_cost is not None and (not Decimal(spec.unit_cost).is_finite() or not
+                                       0 <= spec.unit_cost <= rules.MAX_UNIT_COST):
+        raise ValidationFailed(detail={"unit_cost": [f"Must be an amount from 0 to {rules.MAX_UNIT_COST}."]})
+    return quantity
+
+
+def _ensure_and_lock(cursor: Any, table: str, columns: tuple[str, ...], keys: list[tuple[Any, ...]],
+                     selected: tuple[str, ...], zeros: tuple[str, ...]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Create the missing rows for ``keys`` (``ON CONFLICT DO NOTHING``), then lock them all in key order.
+
+    Two queries whatever the number of keys. The lock is ``FOR UPDATE OF`` the table's rows, taken
+    in ``ORDER BY`` key order (PostgreSQL locks rows as the sorted result is produced), which is the
+    global order every posting follows, so two postings cannot wait on each other in a cycle.
+    ``IS NOT DISTINCT FROM`` matches the null lot like the ``nulls_distinct=False`` unique key.
+    """
+    arrays = [[key[i] for key in keys] for i in range(len(columns))]
+    unnest = ", ".join(["%s::bigint[]"] * len(columns))
+    names = ", ".join(columns)
+    cursor.execute(
+        f"INSERT INTO {table} ({names}, {', '.join(zeros)}, updated_at) "
+        f"SELECT {names}, {', '.join('0' for _ in zeros)}, now() FROM unnest({unnest}) AS k({names}) "
+        f"ORDER BY {names} ON CONFLICT DO NOTHING",
+        arrays,
+    )
+    match = " AND ".join(f"t.{c} IS NOT DISTINCT FROM k.{c}" if c == "lot_id" else f"t.{c} = k.{c}" for c in columns)
+    cursor.execute(
+        f"SELECT {', '.join('t.' + c for c in (*columns, *selected))} FROM {table} t "
+        f"JOIN unnest({unnest}) AS k({names}) ON {match} "
+        f"ORDER BY {', '.join('t.' + c for c in columns)} FOR UPDATE OF t",
+        arrays,
+    )
+    width = len(columns)
+    return {tuple(row[:width]): tuple(row[width:]) for row in cursor.fetchall()}
+
+
+def _update_by_id(cursor: Any, table: str, values: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """One ``UPDATE ... FROM unnest(...)`` setting ``values`` on rows given as ``(id, *values)``."""
+    if not rows:
+        return
+    arrays = [[row[i] for row in rows] for i in range(len(values) + 1)]
+    casts = ", ".join(["%s::bigint[]"] + ["%s::numeric[]"] * len(values))
+    cursor.execute(
+        f"UPDATE {table} t SET {', '.join(f'{c} = v.{c}' for c in values)}, updated_at = now() "
+        f"FROM unnest({casts}) AS v(id, {', '.join(values)}) WHERE t.id = v.id",
+        arrays,
+    )
+
+
+def stock_moves_post(*, moves: list[MoveSpec], reference_type: str, reference_id: str = "", reference: str = "",
+                     actor: AbstractBaseUser | None) -> list[StockMove]:
+    """Post ``moves`` to the ledger and bring balances, summaries and costs along, all or nothing.
+
+    Joins the caller's transaction (call it from a ``@command``). Locks, in the one global order:
+    the warehouses (``FOR SHARE``, by pk: a posting never blocks another, but a warehouse cannot
+    change under it), then the item-warehouse summaries, then the balances (each by their key,
+    sorted), then the item costs. Refuses with ``InsufficientStock`` (409) a result below zero on a
+    balance, or an allocatable on-hand below what is already allocated. Lots, statuses and
+    locations are the caller's objects (validated here without queries).
+
+    Query budget, whatever the number of lines: 1 warehouse lock, 2 x 3 ensure-and-lock (summaries,
+    balances, costs), 1 bulk insert of the moves, 3 updates: 11 queries.
+    """
+    if not moves:
+        raise ValidationFailed(detail={"moves": ["Nothing to post."]})
+    quantities = [_validate_spec(spec) for spec in moves]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, legal_entity_id FROM warehouses_warehouse WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+            [sorted({spec.warehouse.pk for spec in moves})],
+        )
+        legal_entity_of = dict(cursor.fetchall())
+
+        summary_keys = sorted({(spec.item.pk, spec.warehouse.pk) for spec in moves})
+        summaries = _ensure_and_lock(
+            cursor, "inventory_itemwarehousesummary", ("item_id", "warehouse_id"), summary_keys,
+            ("id", "on_hand", "allocatable_on_hand", "blocked", "allocated"),
+            ("on_hand", "allocatable_on_hand", "blocked", "allocated"),
+        )
+        balance_key = [(s.item.pk, s.location.pk, s.lot.pk if s.lot else None, s.status.pk) for s in moves]
+        balance_keys = sorted({(*key, spec.warehouse.pk) for key, spec in zip(balance_key, moves, strict=True)},
+                              key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2], k[3]))
+        balances = _ensure_and_lock(
+            cursor, "inventory_stockbalance", ("item_id", "location_id", "lot_id", "status_id", "warehouse_id"),
+            balance_keys, ("id", "on_hand"), ("on_hand",),
+        )
+        cost_keys = sorted({(spec.item.pk, legal_entity_of[spec.warehouse.pk]) for spec in moves})
+        costs = _ensure_and_lock(cursor, "inventory_itemcost", ("item_id", "legal_entity_id"), cost_keys,
+                                 ("id", "quantity", "unit_cost"), ("quantity", "unit_cost"))
+
+        balance_id = {key[:4]: row[0] for key, row in balances.items()}
+        on_hand = {key[:4]: row[1] for key, row in balances.items()}
+        summary_id = {key: row[0] for key, row in summaries.items()}
+        summary = {key: list(row[1:]) for key, row in summaries.items()}
+        cost_id = {key: row[0] for key, row in costs.items()}
+        cost = {key: rules.CostState(row[1], row[2]) for key, row in costs.items()}
+        rows = []
+        for spec, quantity, key in zip(moves, quantities, balance_key, strict=True):
+            new_on_hand = on_hand[key] + quantity
+            if new_on_hand < 0:
+                raise InsufficientStock(
+                    f"Only {on_hand[key]} of {spec.item.sku} at {spec.location.code} ({spec.status.code}).",
+                    detail={"sku": spec.item.sku, "warehouse": spec.warehouse.code, "location": spec.location.code,
+                            "lot": spec.lot.lot_number if spec.lot else None, "status": spec.status.code,
+                            "available": str(on_hand[key]), "requested": str(-quantity)},
+                )
+            if new_on_hand > rules.MAX_QUANTITY:
+                raise InvalidQuantity(detail={"quantity": [f"{spec.item.sku} at {spec.location.code} would exceed "
+                                                           f"{rules.MAX_QUANTITY}."]})
+            on_hand[key] = new_on_hand
+            totals = summary[(spec.item.pk, spec.warehouse.pk)]
+            totals[0] += quantity
+            if spec.status.allocatable:
+                totals[1] += quantity
+            if not spec.status.counts_toward_available:
+                totals[2] += quantity
+            cost_key = (spec.item.pk, legal_entity_of[spec.warehouse.pk])
+            state = cost[cost_key]
+            unit_cost = state.unit_cost
+            if quantity > 0 and spec.unit_cost is not None:
+                unit_cost = Decimal(spec.unit_cost).quantize(rules.UNIT_COST_QUANTUM)
+            if spec.status.valued:
+                cost[cost_key] = rules.cost_after(state, quantity, spec.unit_cost if quantity > 0 else None)
+            value = rules.move_value(quantity, unit_cost)
+            if abs(value) > rules.MAX_QUANTITY:
+                raise ValidationFailed(detail={"unit_cost": [f"The value of {quantity} x {unit_cost} is too large."]})
+            rows.append(StockMove(
+                item=spec.item, warehouse=spec.warehouse, location=spec.location, lot=spec.lot, status=spec.status,
+                quantity=quantity, unit_cost=unit_cost, value=value,
+                reason=spec.reason, reference_type=reference_type, reference_id=reference_id,
+                reference=reference, actor=actor if getattr(actor, "pk", None) else None,
+            ))
+        for (item_id, warehouse_id), totals in summary.items():
+            if totals[3] > totals[1]:
+                spec = next(s for s in moves if s.item.pk == item_id and s.warehouse.pk == warehouse_id)
+                before = summaries[(item_id, warehouse_id)]
+                raise InsufficientStock(
+                    f"{totals[3]} of {spec.item.sku} is allocated at {spec.warehouse.code}; the allocatable stock "
+                    f"may not fall below it.",
+                    detail={"sku": spec.item.sku, "warehouse": spec.warehouse.code, "allocated": str(totals[3]),
+                            "available": str(max(before[2] - before[4], Decimal(0)))},
+                )
+
+        created = StockMove.objects.bulk_create(rows)
+        _update_by_id(cursor, "inventory_stockbalance", ("on_hand",),
+                      [(balance_id[key], value) for key, value in on_hand.items()])
+        _update_by_id(cursor, "inventory_itemwarehousesummary", ("on_hand", "allocatable_on_hand", "blocked"),
+                      [(summary_id[key], t[0], t[1], t[2]) for key, t in summary.items()])
+        _update_by_id(cursor, "inventory_itemcost", ("quantity", "unit_cost"),
+                      [(cost_id[key], state.quantity, state.unit_cost) for key, state in cost.items()])
+    return created
+
+
+# --- thin commands over the ledger ---------------------------------------------------------------------
+
+
+def _factor(item: Item, uom: UnitOfMeasure | str) -> Decimal:
+    code = uom.code if isinstance(uom, UnitOfMeasure) else str(uom)
+    factor = ItemUom.objects.filter(item=item, uom__code=code).values_list("factor", flat=True).first()
+    if factor is None:
+        raise UnknownUnit(detail={"uom": [f"{item.sku} has no unit {code}."]})
+    return factor
+
+
+def stock_status(code: str) -> StockStatus:
+    status = StockStatus.objects.filter(code=code).first()
+    if status is None:
+        raise UnknownStatus(detail={"status": [f"There is no stock status {code}."]})
+    return status
+
+
+def _reason(reason: ReasonCode | str, applies_to: str) -> ReasonCode:
+    code = reason.code if isinstance(reason, ReasonCode) else str(reason)
+    found = ReasonCode.objects.filter(code=code, applies_to=applies_to).first()
+    if found is None:
+        raise UnknownReason(detail={"reason": [f"{code} is not a reason code for a {applies_to.replace('_', ' ')}."]})
+    return found
+
+
+def _local_date(warehouse: Warehouse) -> date:
+    return timezone.now().astimezone(ZoneInfo(warehouse.timezone)).date()
+
+
+def _lot(item: Item, lot_number: str | None, *, warehouse: Warehouse, create: bool,
+         expiry_date: date | None = None) -> Lot | None:
+    """The item's lot ``lot_number``: required for a lot-tracked item, refused for any other.
+
+    With ``create`` a missing lot is made: its expiry is ``expiry_date`` or, failing that, the
+    warehouse's local date plus the item's shelf life (none when the item has no shelf life).
+    """
+    if not item.lot_tracked:
+        if lot_number:
+            raise LotNotAllowed(detail={"lot": [f"{item.sku} is not lot-tracked."]})
+        return None
+    if not lot_number:
+        raise LotRequired(detail={"lot": [f"{item.sku} is lot-tracked: name the lot."]})
+    lot = Lot.objects.filter(item=item, lot_number=lot_number).first()
+    if lot is not None:
+        if expiry_date is not None and lot.expiry_date != expiry_date:
+            raise ValidationFailed(detail={"expiry_date": [f"Lot {lot_number} expires on {lot.expiry_date}."]})
+        return lot
+    if not create:
+        raise UnknownLot(detail={"lot": [f"{item.sku} has no lot {lot_number}."]})
+    received_on = _local_date(warehouse)
+    if expiry_date is None and item.shelf_life_days:
+        expiry_date = received_on + timedelta(days=item.shelf_life_days)
+    lot = Lot(item=item, lot_number=lot_number, expiry_date=expiry_date, received_on=received_on)
+    clean_or_raise(lot, exclude=["item"])
+    lot, _ = Lot.objects.get_or_create(item=item, lot_number=lot_number,
+                                       defaults={"expiry_date": expiry_date, "received_on": received_on})
+    return lot
+
+
+@command
+def stock_receive(*, warehouse: Warehouse, location: Location, item: Item, quantity: Decimal,
+                  uom: UnitOfMeasure | str, unit_cost: Decimal, reference: str, actor: AbstractBaseUser | None,
+                  lot_number: str | None = None, expiry_date: date | None = None) -> list[StockMove]:
+    """Receive ``quantity`` (in ``uom``, more than 0) into ``available`` at ``location``.
+
+    ``unit_cost`` is the cost of one *base* unit; it moves the moving average of the item in the
+    warehouse's legal entity. A lot-tracked item needs ``lot_number``; a new lot is created with
+    ``expiry_date`` or the local receipt date plus the item's shelf life.
+    """
+    base = rules.to_base(quantity, _factor(item, uom))
+    if base <= 0:
+        raise InvalidQuantity(detail={"quantity": ["A receipt must be more than 0."]})
+    lot = _lot(item, lot_number, warehouse=warehouse, create=True, expiry_date=expiry_date)
+    spec = MoveSpec(item=item, warehouse=warehouse, location=location, status=stock_status("available"),
+                    quantity=base, lot=lot, unit_cost=unit_cost)
+    return stock_moves_post(moves=[spec], reference_type="receipt", reference_id=uuid.uuid4().hex,
+                            reference=reference, actor=actor)
+
+
+@command
+def stock_adjust_post(*, warehouse: Warehouse, location: Location, item: Item, quantity: Decimal,
+                      uom: UnitOfMeasure | str, reason: ReasonCode | str, actor: AbstractBaseUser | None,
+                      lot_number: str | None = None, reference: str = "") -> StockMove:
+    """Post a signed adjustment of ``available`` stock at once, at the current moving-average cost.
+
+    ``reason`` must be an adjustment reason code. A positive adjustment of a lot-tracked item may
+    name a new lot (it is created); a negative one needs an existing lot. This slice posts every
+    adjustment immediately; routing one beyond ``inventory.count_variance_tolerance`` to the approval
+    engine comes with the adjustment documents (issue 4, point 6).
+    """
+    base = rules.to_base(quantity, _factor(item, uom))
+    if base == 0:
+        raise InvalidQuantity(detail={"quantity": ["Must not be zero."]})
+    reason_code = _reason(reason, ReasonCodeUse.ADJUSTMENT)
+    lot = _lot(item, lot_number, warehouse=warehouse, create=base > 0)
+    spec = MoveSpec(item=item, warehouse=warehouse, location=location, status=stock_status("available"),
+                    quantity=base, lot=lot, reason=reason_code)
+    (move,) = stock_moves_post(moves=[spec], reference_type="adjustment", reference_id=uuid.uuid4().hex,
+                               reference=reference or f"Adjustment {reason_code.code}", actor=actor)
+    return move
+
+
+@command
+def stock_moves_post_command(*, moves: list[MoveSpec], reference_type: str, reference: str = "",
+                             actor: AbstractBaseUser | None) -> list[StockMove]:
+    """``stock_moves_post`` as one command (a batch adjustment, a bulk load): one transaction, retried."""
+    return stock_moves_post(moves=moves, reference_type=reference_type, reference_id=uuid.uuid4().hex,
+                            reference=reference, actor=actor)
+
+
+@dataclass(frozen=True)
+class OpeningLine:
+    """One opening balance: ``quantity`` in base units at ``unit_cost`` per base unit."""
+
+    item: Item
+    location: Location
+    quantity: Decimal
+    unit_cost: Decimal
+    lot_number: str | None = None
+
+
+@command
+def stock_opening_post(*, warehouse: Warehouse, lines: list[OpeningLine], reference: str,
+                       actor: AbstractBaseUser | None) -> list[StockMove]:
+    """Post a warehouse's opening balances (go-live, or the demo) as one ledger document.
+
+    Lots named for lot-tracked items are created in bulk (expiry: receipt date plus shelf life);
+    the moves are posted at status ``available`` in one ``stock_moves_post``, so the whole load
+    costs a constant number of queries however many lines it has.
+    """
+    received_on = _local_date(warehouse)
+    wanted = {(line.item.pk, line.lot_number): line.item for line in lines if line.lot_number}
+    for line in lines:
+        if line.item.lot_tracked and not line.lot_number:
+            raise LotRequired(detail={"lot": [f"{line.item.sku} is lot-tracked: name the lot."]})
+        if not line.item.lot_tracked and line.lot_number:
+            raise LotNotAllowed(detail={"lot": [f"{line.item.sku} is not lot-tracked."]})
+    Lot.objects.bulk_create(
+        [Lot(item=item, lot_number=number, received_on=received_on,
+             expiry_date=received_on + timedelta(days=item.shelf_life_days) if item.shelf_life_days else None)
+         for (_, number), item in wanted.items()],
+        ignore_conflicts=True,
+    )
+    lots = {(lot.item_id, lot.lot_number): lot for lot in Lot.objects.filter(
+        item_id__in={key[0] for key in wanted}, lot_number__in={key[1] for key in wanted})}
+    available = stock_status("available")
+    specs = [MoveSpec(item=line.item, warehouse=warehouse, location=line.location, status=available,
+                      quantity=line.quantity, unit_cost=line.unit_cost,
+                      lot=lots[(line.item.pk, line.lot_number)] if line.lot_number else None)
+             for line in lines]
+    return stock_moves_post(moves=specs, reference_type="opening", reference_id=uuid.uuid4().hex,
+                            reference=reference, actor=actor)
+
+
+def stock_statuses_seed() -> None:
+    """Make the standard statuses, reason codes and transitions exist (migration 0003's seed).
+
+    Migrations seed them; a test database flushed by a transactional test needs them again, and
+    ``load_demo`` calls this so the demo never depends on how the database was emptied.
+    """
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    if not StockStatus.objects.filter(code="available").exists():
+        importlib.import_module("inventory.migrations.0003_standard_statuses").seed(django_apps, None)

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from erp.api.fields import ScopedSlugRelatedField
 from erp.api.serializers import StrictInputSerializer, WholeObjectInput
 from erp.validators import sku_validator
-from inventory.models import Item, ItemUom, UnitOfMeasure
+from inventory.models import Item, ItemUom, StockMove, StockStatus, UnitOfMeasure
 
 # The largest number of base units one unit may hold: generous for a pallet of small parts, and
 # small enough that a typo (an extra few zeros) is refused instead of silently inflating stock.
@@ -110,3 +110,40 @@ class ItemCreateInput(_ItemFields):
 
 class ItemUpdateInput(_ItemFields):
     """Changes to an item; the SKU never changes. ``uoms``, when sent, replaces every conversion."""
+
+
+class StatusTransitionOutput(serializers.Serializer):
+    """An allowed change from this status, with the reason codes that may justify it."""
+
+    to = serializers.CharField(source="to_status.code")
+    reasons = serializers.SerializerMethodField()
+
+    def get_reasons(self, transition: Any) -> list[str]:
+        return [reason.code for reason in transition.reason_codes.all()]
+
+
+class StockStatusOutput(serializers.ModelSerializer):
+    """A stock status, the same in every warehouse, and where stock in it may go next."""
+
+    transitions = StatusTransitionOutput(source="transitions_out", many=True)
+
+    class Meta:
+        model = StockStatus
+        fields = ["code", "name", "counts_toward_available", "allocatable", "valued", "gl_account_code",
+                  "transitions"]
+
+
+class StockMoveOutput(serializers.ModelSerializer):
+    """One line of the append-only ledger; ``quantity`` is signed, in the item's base unit."""
+
+    sku = serializers.CharField(source="item.sku")
+    warehouse = serializers.CharField(source="warehouse.code")
+    location = serializers.CharField(source="location.code")
+    lot = serializers.CharField(source="lot.lot_number", default=None)
+    status = serializers.CharField(source="status.code")
+    reason = serializers.CharField(source="reason.code", default=None)
+
+    class Meta:
+        model = StockMove
+        fields = ["id", "sku", "warehouse", "location", "lot", "status", "quantity", "unit_cost", "value", "reason",
+                  "reference_type", "reference_id", "reference", "created_at"]

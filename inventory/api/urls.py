@@ -5,5 +5,7 @@ from inventory.api import views
 router = SimpleRouter(trailing_slash=True)
 router.register("uoms", views.UnitOfMeasureViewSet, basename="uom")
 router.register("items", views.ItemViewSet, basename="item")
+router.register("stock-statuses", views.StockStatusViewSet, basename="stock-status")
+router.register("stock-moves", views.StockMoveViewSet, basename="stock-move")
 
 urlpatterns = router.urls

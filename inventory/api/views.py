@@ -9,7 +9,7 @@ from rest_framework import mixins
 from erp.api.views import MasterDataViewSet, ScopedViewSet
 from inventory import services
 from inventory.api import serializers as s
-from inventory.models import Item, ItemUom, UnitOfMeasure
+from inventory.models import Item, ItemUom, ReasonCode, StatusTransition, StockMove, StockStatus, UnitOfMeasure
 
 
 class UnitOfMeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
@@ -55,3 +55,35 @@ class ItemViewSet(MasterDataViewSet):
 
     def perform_update_service(self, instance: Any, data: dict[str, Any]) -> Item:
         return services.item_update(item=instance, actor=self.request.user, **data)
+
+
+class StockStatusViewSet(mixins.ListModelMixin, ScopedViewSet):
+    """The standard stock statuses (enterprise-wide), with their allowed transitions and reason codes."""
+
+    serializer_class = s.StockStatusOutput
+
+    def base_queryset(self) -> QuerySet[StockStatus]:
+        transitions = StatusTransition.objects.select_related("to_status").prefetch_related(
+            Prefetch("reason_codes", queryset=ReasonCode.objects.order_by("code"))
+        ).order_by("to_status__sort_order")
+        return StockStatus.objects.prefetch_related(Prefetch("transitions_out", queryset=transitions))
+
+
+class StockMoveFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="item__sku")
+    warehouse = django_filters.CharFilter(field_name="warehouse__code")
+    reference_type = django_filters.CharFilter(field_name="reference_type")
+
+    class Meta:
+        model = StockMove
+        fields = ["sku", "warehouse", "reference_type"]
+
+
+class StockMoveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """The append-only stock ledger in the caller's scope, newest first (read-only)."""
+
+    serializer_class = s.StockMoveOutput
+    filterset_class = StockMoveFilter
+
+    def base_queryset(self) -> QuerySet[StockMove]:
+        return StockMove.objects.select_related("item", "warehouse", "location", "lot", "status", "reason")

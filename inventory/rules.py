@@ -1,0 +1,153 @@
+"""Pure inventory rules: unit conversion, the moving-average cost, and the standard status model.
+
+No ORM here; services gather the data, call these and persist.
+
+Units and rounding: stock is kept in the item's base unit with 4 decimal places
+(``settings.QUANTITY_PLACES``). ``to_base`` multiplies exactly and *refuses* (``uom_precision``) a
+quantity whose base quantity would need more than 4 places, so stock is never silently created or
+lost by rounding. ``from_base`` (display only) rounds once, half-even, to 4 places. Unit costs are
+kept to 6 places and values to 4, each rounded half-even once, where they are computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+
+from inventory.exceptions import InvalidQuantity, UomPrecision
+
+QUANTITY_QUANTUM = Decimal("0.0001")
+UNIT_COST_QUANTUM = Decimal("0.000001")
+VALUE_QUANTUM = Decimal("0.0001")
+# Enough digits that no product of two stored decimals (18 digits each) is rounded by the context.
+_EXACT_PRECISION = 60
+# The largest base quantity a balance column holds (Decimal(18, 4)).
+MAX_QUANTITY = Decimal("99999999999999.9999")
+# The largest unit cost a move accepts (the column is Decimal(18, 6)).
+MAX_UNIT_COST = Decimal("999999999999.999999")
+
+
+def _finite(value: Decimal) -> Decimal:
+    try:
+        decimal_value = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise InvalidQuantity(detail={"quantity": ["Not a number."]}) from exc
+    if not decimal_value.is_finite():
+        raise InvalidQuantity(detail={"quantity": ["Not a finite number."]})
+    return decimal_value
+
+
+def to_base(quantity: Decimal, factor: Decimal) -> Decimal:
+    """``quantity`` of a unit holding ``factor`` base units, in base units, exactly.
+
+    The product is computed without rounding; if it needs more than 4 decimal places it is refused
+    with ``UomPrecision`` (400 ``uom_precision``) rather than rounded. The result is quantized to 4
+    places (a no-op for the accepted values, so it carries the standard exponent).
+    """
+    quantity, factor = _finite(quantity), _finite(factor)
+    if factor <= 0:
+        raise InvalidQuantity(detail={"factor": ["A conversion factor must be positive."]})
+    with localcontext() as context:
+        context.prec = _EXACT_PRECISION
+        exact = quantity * factor
+        rounded = exact.quantize(QUANTITY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    if rounded != exact:
+        raise UomPrecision(detail={"quantity": [f"{quantity} x {factor} = {exact} needs more than 4 decimal places "
+                                                f"of the base unit."]})
+    if abs(rounded) > MAX_QUANTITY:
+        raise InvalidQuantity(detail={"quantity": ["Too large."]})
+    return rounded
+
+
+def from_base(quantity: Decimal, factor: Decimal) -> Decimal:
+    """Base ``quantity`` expressed in a unit holding ``factor`` base units, rounded half-even to 4 places.
+
+    For display and suggestions only: nothing is posted from this value.
+    """
+    quantity, factor = _finite(quantity), _finite(factor)
+    if factor <= 0:
+        raise InvalidQuantity(detail={"factor": ["A conversion factor must be positive."]})
+    with localcontext() as context:
+        context.prec = _EXACT_PRECISION
+        return (quantity / factor).quantize(QUANTITY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def base_quantity(quantity: Decimal) -> Decimal:
+    """A base quantity as posted: finite, non-zero, at most 4 places (never rounded), within range."""
+    value = _finite(quantity)
+    if value == 0:
+        raise InvalidQuantity(detail={"quantity": ["Must not be zero."]})
+    return to_base(value, Decimal(1))
+
+
+@dataclass(frozen=True)
+class CostState:
+    """The valued quantity of an item in a legal entity and its moving-average unit cost."""
+
+    quantity: Decimal
+    unit_cost: Decimal
+
+
+def cost_after(state: CostState, quantity: Decimal, unit_cost: Decimal | None) -> CostState:
+    """The cost state after a valued move of signed ``quantity``.
+
+    A receipt with a cost (``unit_cost`` given, ``quantity`` > 0) moves the average:
+    ``(q * avg + quantity * cost) / (q + quantity)``; when there was nothing valued on hand (q <= 0)
+    the receipt's cost becomes the average. Anything else (issues, moves in at the current cost)
+    changes the quantity and keeps the average.
+    """
+    new_quantity = state.quantity + quantity
+    if quantity <= 0 or unit_cost is None:
+        return CostState(new_quantity, state.unit_cost)
+    if state.quantity <= 0 or new_quantity <= 0:
+        return CostState(new_quantity, unit_cost.quantize(UNIT_COST_QUANTUM, rounding=ROUND_HALF_EVEN))
+    with localcontext() as context:
+        context.prec = _EXACT_PRECISION
+        average = (state.quantity * state.unit_cost + quantity * unit_cost) / new_quantity
+    return CostState(new_quantity, average.quantize(UNIT_COST_QUANTUM, rounding=ROUND_HALF_EVEN))
+
+
+def move_value(quantity: Decimal, unit_cost: Decimal) -> Decimal:
+    """The value a move carries: ``quantity * unit_cost``, rounded half-even once to 4 places."""
+    with localcontext() as context:
+        context.prec = _EXACT_PRECISION
+        return (quantity * unit_cost).quantize(VALUE_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+# --- the standard status model (seeded by migration 0003; identical in every warehouse) ---------------
+
+# code, name, counts toward available, allocatable, valued, GL account, sort order
+STANDARD_STATUSES = [
+    ("available", "Available", True, True, True, "1400", 10),
+    ("quality_hold", "Quality hold", False, False, True, "1410", 20),
+    ("returned_pending_inspection", "Returned, pending inspection", False, False, True, "1420", 30),
+    ("damaged", "Damaged", False, False, False, "1490", 40),
+    ("in_transit", "In transit", False, False, True, "1450", 50),
+]
+# code, description, applies to
+STANDARD_REASONS = [
+    ("COUNT", "Cycle count variance", "adjustment"),
+    ("FOUND", "Stock found", "adjustment"),
+    ("LOST", "Stock lost or stolen", "adjustment"),
+    ("SCRAP", "Scrapped", "adjustment"),
+    ("CORRECTION", "Correction of a booking error", "adjustment"),
+    ("QC-HOLD", "Held for quality control", "status_change"),
+    ("QC-RELEASE", "Released by quality control", "status_change"),
+    ("DAMAGE", "Found damaged", "status_change"),
+    ("INSPECTED", "Inspected after return", "status_change"),
+    ("SHIP-TRANSFER", "Shipped on a transfer", "status_change"),
+    ("RECEIVE-TRANSFER", "Received from a transfer", "status_change"),
+]
+# from, to, reason codes
+STANDARD_TRANSITIONS = [
+    ("available", "quality_hold", ("QC-HOLD",)),
+    ("available", "damaged", ("DAMAGE",)),
+    ("available", "in_transit", ("SHIP-TRANSFER",)),
+    ("quality_hold", "available", ("QC-RELEASE",)),
+    ("quality_hold", "damaged", ("DAMAGE", "QC-HOLD")),
+    ("returned_pending_inspection", "available", ("INSPECTED",)),
+    ("returned_pending_inspection", "damaged", ("INSPECTED", "DAMAGE")),
+    ("returned_pending_inspection", "quality_hold", ("INSPECTED", "QC-HOLD")),
+    ("in_transit", "available", ("RECEIVE-TRANSFER",)),
+    ("in_transit", "damaged", ("DAMAGE",)),
+]
