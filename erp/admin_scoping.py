@@ -73,6 +73,26 @@ class ReadOnlyInlineMixin(ScopedAdminMixin):
         return False
 
 
+class ScopedReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Scoped and viewable, never written from the admin: services, the approval engine and
+    database triggers write these rows (ledgers, approvals, audit events)."""
+
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [field.name for field in self.model._meta.fields]
+
+
 class ServiceRefused(Exception):
     """A service refused the admin's save; carries the ``DomainError`` back to the form."""
 

@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from erp.admin_scoping import ReadOnlyInlineMixin, ScopedAdminMixin, ServiceAdminMixin
+from erp.admin_scoping import ReadOnlyInlineMixin, ScopedAdminMixin, ScopedReadOnlyAdmin, ServiceAdminMixin
 from erp.exceptions import DomainError
 from erp.scoping import scope_queryset
 from governance.audit import audit_events_for, field_changes, model_label_of
@@ -46,23 +46,6 @@ from governance.services import policies as policy_services
 SELF_APPROVAL_MESSAGE = "You cannot approve your own request"
 
 
-class ReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Scoped, viewable, never written from the admin (the services and the engine write these rows)."""
-
-    list_per_page = 100
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [field.name for field in self.model._meta.fields]
 
 
 def _run_per_object(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], verb: str,
@@ -85,7 +68,7 @@ def _run_per_object(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
 
 
 @admin.register(Policy)
-class PolicyAdmin(ServiceAdminMixin, ReadOnlyAdmin):
+class PolicyAdmin(ServiceAdminMixin, ScopedReadOnlyAdmin):
     """The catalog as synced from the apps' declarations; standard values change in code, not here.
 
     Only the owner is edited here (by roles with ``governance.change_policy``), through
@@ -118,7 +101,7 @@ class PolicyAdmin(ServiceAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(PolicyDeviation)
-class PolicyDeviationAdmin(ReadOnlyAdmin):
+class PolicyDeviationAdmin(ScopedReadOnlyAdmin):
     """Deviations, read-only: approve and reject are actions through the approval engine."""
 
     list_display = ["number", "policy", "scope_type", "warehouse", "region", "value", "effective_from",
@@ -230,7 +213,7 @@ class ApprovalRuleAdmin(ServiceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ApprovalRuleStep)
-class ApprovalRuleStepAdmin(ReadOnlyAdmin):
+class ApprovalRuleStepAdmin(ScopedReadOnlyAdmin):
     list_display = ["rule", "sequence", "role", "scope_level"]
     list_filter = ["role", "scope_level"]
     search_fields = ["rule__name", "role"]
@@ -244,7 +227,7 @@ class ApprovalStepInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(ReadOnlyAdmin):
+class ApprovalRequestAdmin(ScopedReadOnlyAdmin):
     list_display = ["id", "document_type", "document_id", "title", "amount", "currency", "warehouse", "region",
                     "status", "requested_by", "created_at"]
     list_filter = ["status", "document_type"]
@@ -255,7 +238,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ApprovalStep)
-class ApprovalStepAdmin(ReadOnlyAdmin):
+class ApprovalStepAdmin(ScopedReadOnlyAdmin):
     list_display = ["request", "sequence", "role", "scope_level", "status", "decided_by", "decided_at"]
     list_filter = ["status", "role"]
     search_fields = ["request__title"]
@@ -329,7 +312,7 @@ class EscalationInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(OperationalException)
-class OperationalExceptionAdmin(ReadOnlyAdmin):
+class OperationalExceptionAdmin(ScopedReadOnlyAdmin):
     list_display = ["number", "type", "severity", "status", "warehouse", "region", "owner_role", "due_at",
                     "escalation_level", "raised_count"]
     list_filter = ["status", "type", "severity", ("warehouse", admin.RelatedOnlyFieldListFilter)]
@@ -346,7 +329,7 @@ class OperationalExceptionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EscalationEvent)
-class EscalationEventAdmin(ReadOnlyAdmin):
+class EscalationEventAdmin(ScopedReadOnlyAdmin):
     list_display = ["exception", "level", "to_role", "escalated_at", "due_at"]
     list_filter = ["to_role", "level"]
     search_fields = ["exception__number"]
@@ -354,7 +337,7 @@ class EscalationEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(ScopedReadOnlyAdmin):
     list_display = ["dedupe_key", "kind", "subject", "created_at", "sent_at", "attempts"]
     list_filter = ["kind", "sent_at"]
     search_fields = ["dedupe_key", "subject"]
@@ -365,7 +348,7 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ScopedReadOnlyAdmin):
     """The trail, strictly read-only: the database trigger writes it and refuses any change."""
 
     list_display = ["id", "occurred_at", "table_name", "model", "row_id", "operation", "actor", "request_id",

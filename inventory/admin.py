@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
-from erp.admin_scoping import MasterDataAdmin, ReadOnlyInlineMixin, ScopedAdminMixin
+from erp.admin_scoping import MasterDataAdmin, ReadOnlyInlineMixin, ScopedReadOnlyAdmin
 from inventory import services
 from inventory.models import (
     Item,
@@ -71,46 +71,29 @@ class ItemAdmin(MasterDataAdmin):
         return services.item_create(sku=obj.sku, actor=request.user, **data)
 
 
-class LedgerReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Stock rows are written by ``inventory.services`` only: viewable here, scoped, never edited."""
-
-    list_per_page = 100
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [field.name for field in self.model._meta.fields]
 
 
 @admin.register(StockStatus)
-class StockStatusAdmin(LedgerReadOnlyAdmin):
+class StockStatusAdmin(ScopedReadOnlyAdmin):
     list_display = ["code", "name", "counts_toward_available", "allocatable", "valued", "gl_account_code",
                     "sort_order"]
     ordering = ["sort_order"]
 
 
 @admin.register(ReasonCode)
-class ReasonCodeAdmin(LedgerReadOnlyAdmin):
+class ReasonCodeAdmin(ScopedReadOnlyAdmin):
     list_display = ["code", "description", "applies_to"]
     list_filter = ["applies_to"]
 
 
 @admin.register(StatusTransition)
-class StatusTransitionAdmin(LedgerReadOnlyAdmin):
+class StatusTransitionAdmin(ScopedReadOnlyAdmin):
     list_display = ["from_status", "to_status"]
     list_select_related = ["from_status", "to_status"]
 
 
 @admin.register(Lot)
-class LotAdmin(LedgerReadOnlyAdmin):
+class LotAdmin(ScopedReadOnlyAdmin):
     list_display = ["item", "lot_number", "expiry_date", "received_on"]
     list_select_related = ["item"]
     search_fields = ["lot_number", "item__sku"]
@@ -118,7 +101,7 @@ class LotAdmin(LedgerReadOnlyAdmin):
 
 
 @admin.register(StockMove)
-class StockMoveAdmin(LedgerReadOnlyAdmin):
+class StockMoveAdmin(ScopedReadOnlyAdmin):
     list_display = ["created_at", "item", "warehouse", "location", "lot", "status", "quantity", "unit_cost", "value",
                     "reference_type", "reference"]
     list_select_related = ["item", "warehouse", "location__warehouse", "lot", "status"]
@@ -127,7 +110,7 @@ class StockMoveAdmin(LedgerReadOnlyAdmin):
 
 
 @admin.register(StockBalance)
-class StockBalanceAdmin(LedgerReadOnlyAdmin):
+class StockBalanceAdmin(ScopedReadOnlyAdmin):
     list_display = ["item", "warehouse", "location", "lot", "status", "on_hand"]
     list_select_related = ["item", "warehouse", "location__warehouse", "lot", "status"]
     search_fields = ["item__sku"]
@@ -135,7 +118,7 @@ class StockBalanceAdmin(LedgerReadOnlyAdmin):
 
 
 @admin.register(ItemWarehouseSummary)
-class ItemWarehouseSummaryAdmin(LedgerReadOnlyAdmin):
+class ItemWarehouseSummaryAdmin(ScopedReadOnlyAdmin):
     list_display = ["item", "warehouse", "on_hand", "allocatable_on_hand", "blocked", "allocated"]
     list_select_related = ["item", "warehouse"]
     search_fields = ["item__sku"]
@@ -143,7 +126,7 @@ class ItemWarehouseSummaryAdmin(LedgerReadOnlyAdmin):
 
 
 @admin.register(ItemCost)
-class ItemCostAdmin(LedgerReadOnlyAdmin):
+class ItemCostAdmin(ScopedReadOnlyAdmin):
     list_display = ["item", "legal_entity", "quantity", "unit_cost"]
     list_select_related = ["item", "legal_entity"]
     search_fields = ["item__sku"]
