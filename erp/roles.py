@@ -28,7 +28,10 @@ MASTER_DATA_VIEW = [
     "inventory.view_lot",
 ]
 # Reading stock: the ledger, balances and per-warehouse summaries of the user's scope.
-STOCK_VIEW = ["inventory.view_stockmove", "inventory.view_stockbalance", "inventory.view_itemwarehousesummary"]
+STOCK_VIEW = ["inventory.view_stockmove", "inventory.view_stockbalance", "inventory.view_itemwarehousesummary",
+              "inventory.view_stockadjustment"]
+# Changing stock on the floor: adjustments (approval beyond tolerance) and status changes.
+STOCK_WORK = ["inventory.add_stockadjustment", "inventory.change_stock_status"]
 
 
 # Everyone reads policies, their deviations, approvals, exceptions and the audit trail of their scope;
@@ -75,14 +78,15 @@ ROLES: tuple[Role, ...] = (
                                          "warehouses.legalentity", "warehouses.region", "governance.approvalrule",
                                          "governance.approvalrulestep", "governance.exchangerate")
                + WORK_EXCEPTIONS + ["governance.view_delegation", "governance.add_delegation",
-                                    "governance.change_policy", "inventory.view_itemcost"]),
+                                    "governance.change_policy", "inventory.view_itemcost", *STOCK_WORK]),
          "master-data"),
     Role("warehouse_operator", "Warehouse operator",
          "Receives, puts away, picks, packs, ships and counts in their warehouses.",
-         tuple(EVERYONE), "operations"),
+         tuple(EVERYONE + STOCK_WORK), "operations"),
     Role("warehouse_supervisor", "Warehouse supervisor",
          "Releases waves, approves count variances, resolves warehouse exceptions.",
-         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("warehouses.location")), "operations"),
+         tuple(EVERYONE + STOCK_WORK + WORK_EXCEPTIONS + _crud("warehouses.location")),
+         "operations"),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("orders.customer", "orders.shipto")),
          "orders"),
@@ -101,8 +105,8 @@ ROLES: tuple[Role, ...] = (
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("governance.exchangerate")
                + ["inventory.view_itemcost"]), "finance"),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
-         tuple(EVERYONE + _crud("warehouses.location", "inventory.item", "orders.customer",
-                                         "orders.shipto", "procurement.supplier")),
+         tuple(EVERYONE + STOCK_WORK + _crud("warehouses.location", "inventory.item", "orders.customer",
+                                             "orders.shipto", "procurement.supplier")),
          "api"),
 )
 

@@ -7,3 +7,6 @@ class InventoryConfig(AppConfig):
 
     def ready(self) -> None:
         from . import csv_schemas  # noqa: F401  registers this app's CSV layout with erp.csv_exchange
+        from .services import register_approvable_types
+
+        register_approvable_types()

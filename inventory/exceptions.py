@@ -58,3 +58,20 @@ class InsufficientStock(Conflict):
 class UnknownLot(ValidationFailed):
     code = "unknown_lot"
     default_message = "There is no such lot of this item."
+
+
+class InvalidStatusTransition(Conflict):
+    """Stock may not move between these statuses, or not for this reason (``StatusTransition``)."""
+
+    code = "invalid_status_transition"
+    default_message = "Stock may not move between these statuses for this reason."
+
+
+class InvalidAdjustmentTransition(Conflict):
+    code = "invalid_transition"
+    default_message = "The adjustment cannot move from its status to the one asked for."
+
+
+class LocationRequired(ValidationFailed):
+    code = "location_required"
+    default_message = "Name the location: the stock is in more than one."

@@ -308,3 +308,60 @@ class ItemCost(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.item_id} in {self.legal_entity_id}: {self.unit_cost}"
+
+
+# --- documents ------------------------------------------------------------------------------------------
+
+
+class AdjustmentStatus(models.TextChoices):
+    POSTED = "posted", "Posted"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    REJECTED = "rejected", "Rejected"
+
+
+class StockAdjustment(TimeStampedModel):
+    """A signed adjustment of ``available`` stock at one location, posted at once or after approval.
+
+    ``quantity`` is in base units (``uom_quantity`` and ``uom_code`` keep what was entered);
+    ``value`` is ``quantity`` at the moving-average cost when it was requested, and decides (with the
+    on-hand) whether it needed approval. ``move`` is the ledger line once posted. The lifecycle is
+    ``inventory.rules.ADJUSTMENT_TRANSITIONS``; ``services.stock_adjustment_create`` writes it.
+    """
+
+    number = models.CharField(max_length=20, unique=True)
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey("warehouses.Location", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    quantity = models.DecimalField(**QUANTITY)
+    uom_quantity = models.DecimalField(**QUANTITY)
+    uom_code = models.CharField(max_length=16)
+    reason = models.ForeignKey(ReasonCode, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=AdjustmentStatus.choices)
+    unit_cost = models.DecimalField(**UNIT_COST, default=Decimal(0))
+    value = models.DecimalField(**QUANTITY, default=Decimal(0))
+    approval_request = models.ForeignKey("governance.ApprovalRequest", on_delete=models.PROTECT, null=True,
+                                         blank=True, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+    posted_at = models.DateTimeField(null=True, blank=True)
+    move = models.ForeignKey(StockMove, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta(TimeStampedModel.Meta):
+        ordering = ["-id"]
+        permissions = [("change_stock_status", "Move stock between statuses")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="stockadjustment_quantity_nonzero"),
+            models.CheckConstraint(condition=Q(status__in=AdjustmentStatus.values),
+                                   name="stockadjustment_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=AdjustmentStatus.POSTED) | Q(move__isnull=False, posted_at__isnull=False),
+                name="stockadjustment_posted_has_move",
+            ),
+        ]
+        indexes = [models.Index(fields=["warehouse", "status"])]
+
+    def __str__(self) -> str:
+        return self.number

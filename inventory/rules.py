@@ -151,3 +151,35 @@ STANDARD_TRANSITIONS = [
     ("in_transit", "available", ("RECEIVE-TRANSFER",)),
     ("in_transit", "damaged", ("DAMAGE",)),
 ]
+
+
+# --- adjustments -----------------------------------------------------------------------------------------
+
+# The lifecycle of a stock adjustment: it is created ``posted`` (within tolerance) or
+# ``pending_approval``; an approval posts it, a rejection ends it. Posted and rejected are final.
+ADJUSTMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending_approval": frozenset({"posted", "rejected"}),
+    "posted": frozenset(),
+    "rejected": frozenset(),
+}
+
+
+def adjustment_may_move(from_status: str, to_status: str) -> bool:
+    return to_status in ADJUSTMENT_TRANSITIONS.get(from_status, frozenset())
+
+
+def adjustment_within_tolerance(*, quantity: Decimal, value: Decimal, on_hand: Decimal, quantity_pct: Decimal,
+                                value_limit: Decimal) -> bool:
+    """Whether a signed adjustment of ``quantity`` (worth ``value``) may post without approval.
+
+    Within tolerance means both: ``|quantity| <= quantity_pct % of on_hand`` and
+    ``|value| <= value_limit`` (limits inclusive). On a balance with nothing on hand no percentage
+    can be taken, so there the value limit alone decides.
+    """
+    value_ok = abs(value) <= value_limit
+    if on_hand <= 0:
+        return value_ok
+    with localcontext() as context:
+        context.prec = _EXACT_PRECISION
+        quantity_limit = on_hand * quantity_pct / 100
+    return value_ok and abs(quantity) <= quantity_limit

@@ -13,9 +13,12 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from erp.exceptions import NotFound, ValidationFailed
 from erp.scoping import scope_queryset
 from inventory import rules
 from inventory.models import Item, ItemCost, Lot, StockBalance, StockMove
@@ -80,4 +83,92 @@ def stock_value(*, user: Any = None, warehouse: Warehouse | None = None) -> list
          "quantity": row["quantity"],
          "value": Decimal(row["value"]).quantize(rules.VALUE_QUANTUM, rounding=ROUND_HALF_EVEN)}
         for row in rows
+    ]
+
+
+MAX_AVAILABILITY_SKUS = 500
+_ZERO = Decimal(0)
+
+
+def _clean_code(value: str | None, field: str) -> str:
+    code = (value or "").strip()
+    if "\x00" in code:
+        raise ValidationFailed(detail={field: ["Must not contain NUL characters."]})
+    return code
+
+
+def network_availability(*, user: Any, skus: list[str] | None = None, warehouse: str | None = None,
+                         region: str | None = None) -> list[dict[str, Any]]:
+    """Availability per requested SKU and warehouse in ``user``'s scope, ordered by SKU then warehouse.
+
+    ``skus`` is required (1 to ``MAX_AVAILABILITY_SKUS`` distinct SKUs, blanks ignored, else
+    ``ValidationFailed``); a SKU that is not an item is ``ValidationFailed`` listing every unknown
+    one. ``warehouse`` and ``region`` (codes) narrow the warehouses; one outside the scope, or
+    unknown, is ``NotFound``. Every warehouse in scope (active or not) gets a row for every SKU, with
+    zeros where the item has never had stock there: the requested items crossed with the scoped
+    warehouses, left-joined to ``ItemWarehouseSummary``.
+
+    Rows: ``sku``, ``warehouse``, ``on_hand``, ``allocated``, ``available`` (allocatable on hand
+    minus allocated, never below 0), ``blocked`` (statuses that do not count toward available:
+    quality hold, damaged ...), ``in_transit_in`` and ``on_order``. The last two are 0 for now:
+    transfers and purchase orders fill them when they exist. Quantities in base units, quantized to
+    4 places. Expired stock counts, as in the summary: it stays in ``on_hand`` and ``available``
+    until it leaves the shelf (it is never allocated or suggested: see the module docstring).
+
+    Two queries whatever the number of SKUs (the items, then the cross join), plus the caller's
+    scope when it is not yet cached on ``user``.
+    """
+    wanted = list(dict.fromkeys(code for code in (_clean_code(sku, "sku") for sku in skus or []) if code))
+    if not wanted:
+        raise ValidationFailed(detail={"sku": ["Give at least one SKU (?sku=A&sku=B)."]})
+    if len(wanted) > MAX_AVAILABILITY_SKUS:
+        raise ValidationFailed(detail={"sku": [f"At most {MAX_AVAILABILITY_SKUS} SKUs per request; "
+                                               f"{len(wanted)} were given."]})
+    warehouse_code = _clean_code(warehouse, "warehouse")
+    region_code = _clean_code(region, "region")
+
+    item_ids = dict(scope_queryset(Item.objects.filter(sku__in=wanted), user).values_list("sku", "pk"))
+    unknown = [sku for sku in wanted if sku not in item_ids]
+    if unknown:
+        raise ValidationFailed(f"Unknown SKU{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.",
+                               detail={"sku": [f"Unknown SKU: {sku}." for sku in unknown]})
+
+    warehouses = scope_queryset(Warehouse.objects.all(), user)
+    if warehouse_code:
+        warehouses = warehouses.filter(code=warehouse_code)
+    if region_code:
+        warehouses = warehouses.filter(region__code=region_code)
+    try:
+        warehouse_sql, warehouse_params = warehouses.order_by().values("id", "code").query.sql_with_params()
+    except EmptyResultSet:  # an empty scope: no warehouse at all
+        warehouse_sql, warehouse_params = "SELECT NULL::bigint AS id, NULL::varchar AS code WHERE false", ()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT i.sku, w.code,
+                   COALESCE(s.on_hand, 0),
+                   COALESCE(s.allocated, 0),
+                   GREATEST(COALESCE(s.allocatable_on_hand, 0) - COALESCE(s.allocated, 0), 0),
+                   COALESCE(s.blocked, 0)
+              FROM inventory_item i
+             CROSS JOIN ({warehouse_sql}) w
+              LEFT JOIN inventory_itemwarehousesummary s ON s.item_id = i.id AND s.warehouse_id = w.id
+             WHERE i.id = ANY(%s)
+             ORDER BY i.sku, w.code
+            """,
+            [*warehouse_params, list(item_ids.values())],
+        )
+        rows = cursor.fetchall()
+    if not rows and (warehouse_code or region_code):
+        # The items exist, so an empty cross product means no warehouse matched within the scope.
+        raise NotFound(detail={"warehouse" if warehouse_code else "region": ["Not found."]})
+
+    def quantity(value: Decimal) -> Decimal:
+        return Decimal(value).quantize(rules.QUANTITY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+    return [
+        {"sku": sku, "warehouse": code, "on_hand": quantity(on_hand), "allocated": quantity(allocated),
+         "available": quantity(available), "blocked": quantity(blocked), "in_transit_in": quantity(_ZERO),
+         "on_order": quantity(_ZERO)}
+        for sku, code, on_hand, allocated, available, blocked in rows
     ]

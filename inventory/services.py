@@ -30,8 +30,11 @@ from inventory import rules
 from inventory.exceptions import (
     BaseUnitConversion,
     InsufficientStock,
+    InvalidAdjustmentTransition,
     InvalidQuantity,
+    InvalidStatusTransition,
     LocationMismatch,
+    LocationRequired,
     LotNotAllowed,
     LotRequired,
     UnknownLot,
@@ -40,11 +43,16 @@ from inventory.exceptions import (
     UnknownUnit,
 )
 from inventory.models import (
+    AdjustmentStatus,
     Item,
+    ItemCost,
     ItemUom,
     Lot,
     ReasonCode,
     ReasonCodeUse,
+    StatusTransition,
+    StockAdjustment,
+    StockBalance,
     StockMove,
     StockStatus,
     UnitOfMeasure,
@@ -471,3 +479,219 @@ def stock_statuses_seed() -> None:
 
     if not StockStatus.objects.filter(code="available").exists():
         importlib.import_module("inventory.migrations.0003_standard_statuses").seed(django_apps, None)
+
+
+# --- adjustment documents and status changes (issue 4, point 6) ---------------------------------------
+
+ADJUSTMENT_DOCUMENT_TYPE = "stock_adjustment"
+TOLERANCE_POLICY = "inventory.count_variance_tolerance"
+# Statuses whose arrival means goods are not sellable as they are: each raises a ``damaged_goods`` exception.
+DAMAGE_STATUSES = frozenset({"damaged", "quality_hold"})
+
+
+def _adjustment_approval_steps() -> list[Any]:
+    """One step: an ``approver`` whose scope covers the warehouse's region decides.
+
+    Explicit steps rather than an ``ApprovalRule``: no rule for ``stock_adjustment`` is seeded (the
+    ``count_variance`` rules route to a warehouse supervisor, a role the demo has no user for), and
+    the acceptance of issue 4 has ``approver`` decide. An administrator can move this to a rule later.
+    """
+    from governance.services.approvals import StepSpec
+
+    return [StepSpec(role="approver", scope_level="region")]
+
+
+def _next_adjustment_id() -> int:
+    # The table's own id sequence numbers the document too: gap-tolerant, never reused, lock-free.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('inventory_stockadjustment', 'id'))")
+        return int(cursor.fetchone()[0])
+
+
+def _adjustment_move(adjustment: StockAdjustment, to_status: str, **fields: Any) -> StockAdjustment:
+    """Move a (locked) adjustment along ``rules.ADJUSTMENT_TRANSITIONS``; any other move is refused (409)."""
+    if not rules.adjustment_may_move(adjustment.status, to_status):
+        raise InvalidAdjustmentTransition(
+            f"{adjustment.number} is {adjustment.status}; it cannot become {to_status}.",
+            detail={"number": adjustment.number, "status": adjustment.status, "to": to_status},
+        )
+    adjustment.status = to_status
+    for name, value in fields.items():
+        setattr(adjustment, name, value)
+    adjustment.save(update_fields=["status", *fields, "updated_at"])
+    return adjustment
+
+
+def _adjustment_post(adjustment: StockAdjustment, actor: AbstractBaseUser | None) -> StockMove:
+    """Post the adjustment's one ledger line (at the current cost); ``stock_moves_post`` re-checks the stock."""
+    spec = MoveSpec(item=adjustment.item, warehouse=adjustment.warehouse, location=adjustment.location,
+                    status=stock_status("available"), quantity=adjustment.quantity, lot=adjustment.lot,
+                    reason=adjustment.reason)
+    (move,) = stock_moves_post(moves=[spec], reference_type="adjustment", reference_id=str(adjustment.pk),
+                               reference=adjustment.number, actor=actor)
+    return move
+
+
+@command
+def stock_adjustment_create(*, warehouse: Warehouse, location: Location, item: Item, quantity: Decimal,
+                            uom: UnitOfMeasure | str, reason: ReasonCode | str, actor: AbstractBaseUser | None,
+                            lot_number: str | None = None) -> StockAdjustment:
+    """Adjust ``available`` stock at ``location`` by signed ``quantity`` (in ``uom``), as a document.
+
+    Validates like ``stock_adjust_post`` (unit, non-zero, adjustment reason, lot rules; a negative
+    adjustment may not exceed what is on hand: 409 ``insufficient_stock``). Within the
+    ``inventory.count_variance_tolerance`` policy at the warehouse (``rules.adjustment_within_tolerance``
+    against the on-hand of that item, location and lot in ``available``, and the value at the current
+    moving-average cost) it posts at once. Beyond it the document waits as ``pending_approval`` with an
+    approval request (amount: the absolute value in the legal entity's currency), and the stock moves
+    only when the request is approved (``_on_adjustment_approved``).
+    """
+    from governance.selectors import policy_value
+    from governance.services.approvals import approval_request_open
+
+    uom_code = uom.code if isinstance(uom, UnitOfMeasure) else str(uom)
+    base = rules.to_base(quantity, _factor(item, uom))
+    if base == 0:
+        raise InvalidQuantity(detail={"quantity": ["Must not be zero."]})
+    if location.warehouse_id != warehouse.pk:
+        raise LocationMismatch(detail={"location": [f"{location.code} is not in {warehouse.code}."]})
+    reason_code = _reason(reason, ReasonCodeUse.ADJUSTMENT)
+    lot = _lot(item, lot_number, warehouse=warehouse, create=base > 0)
+    available = stock_status("available")
+    on_hand = (StockBalance.objects.filter(item=item, location=location, lot=lot, status=available)
+               .values_list("on_hand", flat=True).first()) or Decimal(0)
+    if on_hand + base < 0:
+        raise InsufficientStock(
+            f"Only {on_hand} of {item.sku} at {location.code} (available).",
+            detail={"sku": item.sku, "warehouse": warehouse.code, "location": location.code,
+                    "lot": lot.lot_number if lot else None, "status": available.code,
+                    "available": str(on_hand), "requested": str(-base)},
+        )
+    unit_cost = (ItemCost.objects.filter(item=item, legal_entity_id=warehouse.legal_entity_id)
+                 .values_list("unit_cost", flat=True).first()) or Decimal(0)
+    value = rules.move_value(base, unit_cost)
+    tolerance = policy_value(TOLERANCE_POLICY, warehouse=warehouse).value
+    within = rules.adjustment_within_tolerance(
+        quantity=base, value=value, on_hand=on_hand, quantity_pct=Decimal(str(tolerance["quantity_pct"])),
+        value_limit=Decimal(str(tolerance["value"])),
+    )
+    pk = _next_adjustment_id()
+    adjustment = StockAdjustment(
+        pk=pk, number=f"ADJ-{pk:06d}", warehouse=warehouse, location=location, item=item, lot=lot, quantity=base,
+        uom_quantity=Decimal(quantity), uom_code=uom_code, reason=reason_code, unit_cost=unit_cost, value=value,
+        requested_by=actor if getattr(actor, "pk", None) else None,
+        status=AdjustmentStatus.POSTED if within else AdjustmentStatus.PENDING_APPROVAL,
+    )
+    if within:
+        adjustment.move = _adjustment_post(adjustment, actor)
+        adjustment.posted_at = timezone.now()
+        adjustment.save(force_insert=True)
+        return adjustment
+    adjustment.save(force_insert=True)
+    legal_entity = warehouse.legal_entity
+    adjustment.approval_request = approval_request_open(
+        document_type=ADJUSTMENT_DOCUMENT_TYPE, document_id=adjustment.pk,
+        title=f"{adjustment.number}: {base:+} {item.sku} at {location.code} ({reason_code.code})",
+        actor=actor, amount=abs(value), currency=legal_entity.currency, legal_entity=legal_entity,
+        region=warehouse.region, warehouse=warehouse, category=item.category, steps=_adjustment_approval_steps(),
+    )
+    adjustment.save(update_fields=["approval_request", "updated_at"])
+    return adjustment
+
+
+def _locked_adjustment(adjustment_id: int) -> StockAdjustment:
+    return (StockAdjustment.objects.select_for_update(of=("self",))
+            .select_related("warehouse", "location", "item", "lot", "reason").get(pk=adjustment_id))
+
+
+def _on_adjustment_approved(document_id: int, actor: Any) -> None:
+    """Post the approved adjustment, inside the deciding transaction.
+
+    The stock is checked again now: if it is no longer there, ``InsufficientStock`` (409) undoes the
+    whole decision, so the request stays pending and nothing moves.
+    """
+    adjustment = _locked_adjustment(document_id)
+    move = _adjustment_post(adjustment, actor)
+    _adjustment_move(adjustment, AdjustmentStatus.POSTED, move=move, posted_at=timezone.now())
+
+
+def _on_adjustment_rejected(document_id: int, actor: Any) -> None:
+    _adjustment_move(_locked_adjustment(document_id), AdjustmentStatus.REJECTED)
+
+
+def register_approvable_types() -> None:
+    """Register ``stock_adjustment`` with the approval engine (called from ``InventoryConfig.ready``)."""
+    from governance.services.approvals import Approvable, register_approvable
+
+    register_approvable(Approvable(
+        document_type=ADJUSTMENT_DOCUMENT_TYPE, label="Stock adjustment",
+        on_approved=_on_adjustment_approved, on_rejected=_on_adjustment_rejected,
+    ))
+
+
+def _status_change_location(warehouse: Warehouse, item: Item, lot: Lot | None, status: StockStatus) -> Location:
+    """The one location holding ``item`` (and ``lot``) in ``status`` at ``warehouse``, when none was named."""
+    rows = list(StockBalance.objects.filter(warehouse=warehouse, item=item, lot=lot, status=status, on_hand__gt=0)
+                .select_related("location__warehouse").order_by("location_id")[:2])
+    if not rows:
+        raise InsufficientStock(f"No {item.sku} is {status.code} at {warehouse.code}.",
+                                detail={"sku": item.sku, "warehouse": warehouse.code, "status": status.code,
+                                        "available": "0"})
+    if len(rows) > 1:
+        raise LocationRequired(detail={"location": [f"{item.sku} is {status.code} in more than one location at "
+                                                    f"{warehouse.code}; name one."]})
+    return rows[0].location
+
+
+@command
+def stock_status_change(*, warehouse: Warehouse, item: Item, quantity: Decimal, uom: UnitOfMeasure | str,
+                        from_status: StockStatus | str, to_status: StockStatus | str, reason: ReasonCode | str,
+                        actor: AbstractBaseUser | None, location: Location | None = None,
+                        lot_number: str | None = None) -> list[StockMove]:
+    """Move ``quantity`` (in ``uom``, more than 0) of stock from one status to another, at the current cost.
+
+    The pair ``from_status -> to_status`` must be a ``StatusTransition`` that lists ``reason`` (else 409
+    ``invalid_status_transition``; a reason that is not a status-change reason is 400). ``location``
+    may be left out when the stock in ``from_status`` sits in exactly one location of the warehouse.
+    Posts the two lines (minus in the old status, plus in the new) in one ``stock_moves_post``.
+    Arriving in ``damaged`` or ``quality_hold`` raises a ``damaged_goods`` exception, one open per
+    warehouse, item and lot (a repeat raises it again: ``raised_count`` grows).
+    """
+    from governance.services.exceptions import exception_raise
+
+    base = rules.to_base(quantity, _factor(item, uom))
+    if base <= 0:
+        raise InvalidQuantity(detail={"quantity": ["A status change must move more than 0."]})
+    source = from_status if isinstance(from_status, StockStatus) else stock_status(str(from_status))
+    target = to_status if isinstance(to_status, StockStatus) else stock_status(str(to_status))
+    reason_code = _reason(reason, ReasonCodeUse.STATUS_CHANGE)
+    allowed = StatusTransition.objects.filter(from_status=source, to_status=target,
+                                              reason_codes=reason_code).exists()
+    if not allowed:
+        raise InvalidStatusTransition(
+            f"Stock may not move from {source.code} to {target.code} for reason {reason_code.code}.",
+            detail={"from_status": source.code, "to_status": target.code, "reason": reason_code.code},
+        )
+    lot = _lot(item, lot_number, warehouse=warehouse, create=False)
+    if location is None:
+        location = _status_change_location(warehouse, item, lot, source)
+    specs = [
+        MoveSpec(item=item, warehouse=warehouse, location=location, status=source, quantity=-base, lot=lot,
+                 reason=reason_code),
+        MoveSpec(item=item, warehouse=warehouse, location=location, status=target, quantity=base, lot=lot,
+                 reason=reason_code),
+    ]
+    reference = f"Status change {source.code} -> {target.code} ({reason_code.code})"
+    moves = stock_moves_post(moves=specs, reference_type="status_change", reference_id=uuid.uuid4().hex,
+                             reference=reference, actor=actor)
+    if target.code in DAMAGE_STATUSES:
+        lot_label = lot.lot_number if lot else "-"
+        exception_raise(
+            type="damaged_goods", business_key=f"damaged:{warehouse.code}:{item.sku}:{lot_label}",
+            title=f"{base} {item.sku} (lot {lot_label}) put on {target.code} at {warehouse.code}",
+            warehouse=warehouse, reference=reference,
+            detail={"sku": item.sku, "lot": lot.lot_number if lot else None, "location": location.code,
+                    "quantity": str(base), "status": target.code, "reason": reason_code.code},
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+    return moves

@@ -1,13 +1,71 @@
-"""Inventory API: availability."""
+"""Inventory API: network availability, ``availability/?sku=A&sku=B&warehouse=W&region=R``.
+
+One row per requested SKU and warehouse in the caller's scope (see
+``inventory.selectors.network_availability``), paginated like every list. The data costs two
+queries whatever the number of SKUs.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.urls import URLPattern
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+
+from erp.api.views import ScopedViewSet
+from inventory import selectors
+from inventory.models import QUANTITY, ItemWarehouseSummary
+
+
+class AvailabilityOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    warehouse = serializers.CharField()
+    on_hand = serializers.DecimalField(**QUANTITY)
+    allocated = serializers.DecimalField(**QUANTITY)
+    available = serializers.DecimalField(**QUANTITY)
+    blocked = serializers.DecimalField(**QUANTITY, help_text="Stock in statuses that do not count toward available.")
+    in_transit_in = serializers.DecimalField(**QUANTITY, help_text="0 until transfers exist.")
+    on_order = serializers.DecimalField(**QUANTITY, help_text="0 until purchase orders exist.")
+
+
+AVAILABILITY_PARAMETERS = [
+    OpenApiParameter("sku", str, many=True, required=True,
+                     description=f"Repeat for each SKU (1 to {selectors.MAX_AVAILABILITY_SKUS})."),
+    OpenApiParameter("warehouse", str, description="Only this warehouse (a code in your scope)."),
+    OpenApiParameter("region", str, description="Only the warehouses of this region (a code in your scope)."),
+]
+
+
+class AvailabilityViewSet(ScopedViewSet):
+    """Network availability per SKU and warehouse across the caller's scope (read-only).
+
+    Reading it needs ``inventory.view_itemwarehousesummary`` (the permission class reads the model
+    from ``base_queryset``).
+    """
+
+    serializer_class = AvailabilityOutput
+
+    def base_queryset(self) -> QuerySet[ItemWarehouseSummary]:
+        return ItemWarehouseSummary.objects.none()
+
+    @extend_schema(parameters=AVAILABILITY_PARAMETERS, responses=AvailabilityOutput(many=True))
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = selectors.network_availability(
+            user=request.user, skus=request.query_params.getlist("sku"),
+            warehouse=request.query_params.get("warehouse"), region=request.query_params.get("region"),
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(AvailabilityOutput(page, many=True).data)
 
 
 def register(router: SimpleRouter) -> None:
     """Add this module's viewsets to the inventory router."""
+    router.register("availability", AvailabilityViewSet, basename="availability")
 
 
 urlpatterns: list[URLPattern] = []

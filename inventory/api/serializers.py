@@ -8,8 +8,10 @@ from rest_framework import serializers
 
 from erp.api.fields import ScopedSlugRelatedField
 from erp.api.serializers import StrictInputSerializer, WholeObjectInput
+from erp.scoping import scope_queryset
 from erp.validators import sku_validator
-from inventory.models import Item, ItemUom, StockMove, StockStatus, UnitOfMeasure
+from inventory.models import Item, ItemUom, StockAdjustment, StockMove, StockStatus, UnitOfMeasure
+from warehouses.models import Location, Warehouse
 
 # The largest number of base units one unit may hold: generous for a pallet of small parts, and
 # small enough that a typo (an extra few zeros) is refused instead of silently inflating stock.
@@ -147,3 +149,78 @@ class StockMoveOutput(serializers.ModelSerializer):
         model = StockMove
         fields = ["id", "sku", "warehouse", "location", "lot", "status", "quantity", "unit_cost", "value", "reason",
                   "reference_type", "reference_id", "reference", "created_at"]
+
+
+# --- adjustments and status changes -----------------------------------------------------------------------
+
+_QUANTITY_INPUT = {"max_digits": 18, "decimal_places": 4}
+
+
+class _StockDocumentInput(StrictInputSerializer):
+    """Shared references: warehouse, SKU and location by code, each resolved only inside the caller's scope."""
+
+    warehouse = ScopedSlugRelatedField(slug_field="code", queryset=Warehouse.objects.select_related(
+        "region", "legal_entity"))
+    sku = ScopedSlugRelatedField(slug_field="sku", queryset=Item.objects.select_related("base_uom"))
+    uom = serializers.CharField(max_length=16, help_text="One of the item's units; its base unit when left out.",
+                                required=False)
+    lot = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True,
+                                help_text="Required for a lot-tracked item, refused for any other.")
+    reason = serializers.CharField(max_length=32)
+
+    def _location(self, warehouse: Warehouse, code: str) -> Location:
+        found = scope_queryset(Location.objects.select_related("warehouse"), self.context.get("user")).filter(
+            warehouse=warehouse, code=code).first()
+        if found is None:
+            raise serializers.ValidationError({"location": [f"{warehouse.code} has no location {code}."]})
+        return found
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("location") is not None:
+            attrs["location"] = self._location(attrs["warehouse"], attrs["location"])
+        attrs["uom"] = attrs.get("uom") or attrs["sku"].base_uom.code
+        return attrs
+
+
+class StockAdjustmentInput(_StockDocumentInput):
+    """A signed adjustment of available stock at one location of the warehouse."""
+
+    location = serializers.CharField(max_length=40)
+    quantity = serializers.DecimalField(**_QUANTITY_INPUT, help_text="Signed, in ``uom``; not zero.")
+
+
+class StockStatusChangeInput(_StockDocumentInput):
+    """Move stock between statuses; ``location`` may be left out when the stock sits in one location only."""
+
+    location = serializers.CharField(max_length=40, required=False, allow_null=True)
+    quantity = serializers.DecimalField(**_QUANTITY_INPUT, help_text="More than 0, in ``uom``.")
+    from_status = serializers.CharField(max_length=32)
+    to_status = serializers.CharField(max_length=32)
+
+
+class StockAdjustmentOutput(serializers.ModelSerializer):
+    """An adjustment document: ``quantity`` in the base unit, ``uom_quantity`` and ``uom`` as entered."""
+
+    warehouse = serializers.CharField(source="warehouse.code")
+    location = serializers.CharField(source="location.code")
+    sku = serializers.CharField(source="item.sku")
+    lot = serializers.CharField(source="lot.lot_number", default=None)
+    uom = serializers.CharField(source="uom_code")
+    reason = serializers.CharField(source="reason.code")
+    currency = serializers.CharField(source="warehouse.legal_entity.currency")
+    approval_request = serializers.IntegerField(source="approval_request_id", allow_null=True)
+    requested_by = serializers.CharField(source="requested_by.username", default=None)
+    move = serializers.IntegerField(source="move_id", allow_null=True)
+
+    class Meta:
+        model = StockAdjustment
+        fields = ["id", "number", "status", "warehouse", "location", "sku", "lot", "quantity", "uom_quantity", "uom",
+                  "reason", "unit_cost", "value", "currency", "approval_request", "requested_by", "posted_at",
+                  "move", "created_at"]
+
+
+class StockStatusChangeOutput(serializers.Serializer):
+    """The two ledger lines a status change posted (minus in the old status, plus in the new)."""
+
+    reference_id = serializers.CharField()
+    moves = StockMoveOutput(many=True)
