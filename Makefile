@@ -17,6 +17,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 help:
 	@echo "make run     install, migrate, load the demo network, serve web + worker + beat"
 	@echo "make test    ruff, migrations check and the pytest suite on real PostgreSQL and Redis"
+	@echo "make bench   seed bench items, print the pgbench baseline and W2/W3 against their floors"
 	@echo "make stop    stop the embedded PostgreSQL and Redis"
 	@echo "make static  refresh htmx, Alpine.js and Chart.js under static/vendor from the npm registry"
 
@@ -49,6 +50,11 @@ test: install
 # The production path: the same suite's smoke subset against servers named by the environment.
 smoke: install
 	$(VENV)/bin/pytest -m smoke $(PYTEST_ARGS)
+
+# Not part of `make test`: seeds bench items into the development database, then prints the figures
+# of quality-bars.md (pgbench -N baseline, W2, W3) with PASS/FAIL per floor. BENCH_ARGS="--skus 2000 ..."
+bench: install
+	$(PY) -m erp.embedded exec -- $(PY) manage.py bench $(BENCH_ARGS)
 
 stop:
 	-$(PY) -m erp.embedded stop

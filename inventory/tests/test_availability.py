@@ -191,3 +191,13 @@ def test_a_user_without_the_summary_view_permission_is_refused(demo):
     client.force_authenticate(get_user_model().objects.create_user("nobody", password="x"))
     response = client.get(reverse(URL), {"sku": "CLN-0001"})
     assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+
+
+@pytest.mark.django_db
+def test_the_fast_rendering_of_rows_is_exactly_what_the_serializer_renders(demo, user):
+    from inventory.api.availability import AvailabilityOutput, render_row
+    from inventory.selectors import network_availability
+
+    rows = network_availability(user=user("admin"), skus=["CLN-0001", "BEV-0003", "SNK-0002"])
+    assert rows
+    assert [render_row(row) for row in rows] == AvailabilityOutput(rows, many=True).data
