@@ -16,6 +16,7 @@ SECTIONS = [
     ("Warehouses", "warehouses:warehouse-list", "warehouses.view_warehouse"),
     ("Locations", "warehouses:location-list", "warehouses.view_location"),
     ("Items", "inventory:item-list", "inventory.view_item"),
+    ("Stock", "inventory:stock-inquiry", "inventory.view_itemwarehousesummary"),
     ("Customers", "orders:customer-list", "orders.view_customer"),
     ("Suppliers", "procurement:supplier-list", "procurement.view_supplier"),
     ("Policies", "governance:policy-list", "governance.view_policy"),
