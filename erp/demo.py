@@ -13,10 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from erp import services as platform
-from erp.roles import ROLE_BY_KEY
 from governance.demo import raise_demo_exceptions
 from governance.services.approvals import approval_rules_seed
 from governance.services.policies import policies_sync
@@ -280,22 +278,19 @@ def _load_opening_stock(warehouses: dict[str, Warehouse]) -> int:
 
 
 def _load_users(regions: dict[str, Region], warehouses: dict[str, Warehouse], *, reset_passwords: bool) -> None:
-    User = get_user_model()
-    password = settings.DEMO_PASSWORD
+    existing = set(get_user_model().objects.filter(username__in=[spec.username for spec in USERS])
+                   .values_list("username", flat=True))
     for spec in USERS:
-        user = User.objects.filter(username=spec.username).first()
-        if user is None:
-            user = User(username=spec.username, email=f"{spec.username}@concord.example.com")
-            user.set_password(password)
-        elif reset_passwords:
-            user.set_password(password)
-        user.is_superuser = user.is_staff = spec.superuser
-        if spec.role in {"finance", "process_owner"} or spec.superuser:
-            user.is_staff = True  # finance and process owners work in the admin too
-        user.first_name = "" if "." in spec.username else spec.username.title()
-        user.save()
-        if spec.role:
-            user.groups.set([Group.objects.get(name=ROLE_BY_KEY[spec.role].group)])
+        new_or_reset = reset_passwords or spec.username not in existing
+        user = platform.user_upsert(
+            username=spec.username, email=f"{spec.username}@concord.example.com", actor=None,
+            first_name="" if "." in spec.username else spec.username.title(),
+            is_superuser=spec.superuser,
+            # finance and process owners work in the admin too
+            is_staff=spec.superuser or spec.role in {"finance", "process_owner"},
+            password=settings.DEMO_PASSWORD if new_or_reset else None,
+            roles=[spec.role] if spec.role else [],
+        )
         platform.scope_grant(
             user=user, actor=None, enterprise=spec.enterprise,
             regions=[regions[c] for c in spec.regions], warehouses=[warehouses[c] for c in spec.warehouses],

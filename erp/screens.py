@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -20,6 +20,7 @@ from django.views.generic import DetailView, ListView
 
 from erp.csv_exchange import schema_for
 from erp.scoping import scope_queryset
+from erp.search import matching
 
 SEARCH_MAX_LENGTH = 100
 
@@ -67,10 +68,7 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin, ListView):
         queryset = super().get_queryset()
         term = self.search_term()
         if term and self.search_fields:
-            condition = Q()
-            for field in self.search_fields:
-                condition |= Q(**{f"{field}__icontains": term})
-            queryset = queryset.filter(condition)
+            queryset = queryset.filter(matching(self.search_fields, term))
         return queryset
 
     def get_template_names(self) -> list[str]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +14,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from erp.exceptions import NotFound
 from erp.models import ApiToken, IdempotencyKey
-from erp.roles import ROLES
+from erp.roles import ROLE_BY_KEY, ROLES
 from erp.scoping import ENTERPRISE_PERMISSION, REGION_PERMISSION, WAREHOUSE_PERMISSION, forget_scope
 from erp.transactions import command
 
@@ -39,6 +40,25 @@ def roles_sync(*, actor: AbstractBaseUser | None = None) -> list[Group]:
         group.permissions.set(_permissions(role.permissions))
         groups.append(group)
     return groups
+
+
+@command
+def user_upsert(*, username: str, actor: AbstractBaseUser | None, email: str = "", first_name: str = "",
+                is_superuser: bool = False, is_staff: bool = False, password: str | None = None,
+                roles: Iterable[str] = ()) -> AbstractBaseUser:
+    """Create or update a user with exactly the role groups named (keys of ``erp.roles``).
+
+    ``password`` is set only when given, so updating a user keeps the password they chose.
+    """
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        user = get_user_model()(username=username, email=email)
+    if password is not None:
+        user.set_password(password)
+    user.first_name, user.is_superuser, user.is_staff = first_name, is_superuser, is_staff
+    user.save()
+    user.groups.set(Group.objects.filter(name__in=[ROLE_BY_KEY[key].group for key in roles]))  # type: ignore[attr-defined]
+    return user
 
 
 @command

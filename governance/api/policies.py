@@ -29,6 +29,7 @@ from erp.api.serializers import StrictInputSerializer
 from erp.api.views import ScopedViewSet
 from erp.exceptions import NotFound, ValidationFailed
 from erp.scoping import scope_queryset
+from erp.search import SearchFilterSet
 from governance import selectors
 from governance.models import DeviationStatus, Policy, PolicyDeviation, ScopeType
 from governance.services import deviations as services
@@ -104,16 +105,14 @@ class ResolvedOutput(serializers.Serializer):
     deviation = DeviationBrief(allow_null=True)
 
 
-class PolicyFilter(django_filters.FilterSet):
+class PolicyFilter(SearchFilterSet):
     process = django_filters.CharFilter(field_name="process")
-    search = django_filters.CharFilter(method="filter_search")
+    search_fields = ("key", "description")
 
     class Meta:
         model = Policy
         fields = ["process", "localizable"]
 
-    def filter_search(self, queryset: QuerySet[Policy], name: str, value: str) -> QuerySet[Policy]:
-        return queryset.filter(Q(key__icontains=value) | Q(description__icontains=value))
 
 
 class PolicyOwnerInput(StrictInputSerializer):

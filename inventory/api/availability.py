@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.urls import URLPattern
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -81,5 +80,3 @@ def register(router: SimpleRouter) -> None:
     """Add this module's viewsets to the inventory router."""
     router.register("availability", AvailabilityViewSet, basename="availability")
 
-
-urlpatterns: list[URLPattern] = []

@@ -11,7 +11,6 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from django.urls import URLPattern
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.request import Request
@@ -104,5 +103,3 @@ def register(router: SimpleRouter) -> None:
     router.register("stock-adjustments", StockAdjustmentViewSet, basename="stock-adjustment")
     router.register("stock-status-changes", StockStatusChangeViewSet, basename="stock-status-change")
 
-
-urlpatterns: list[URLPattern] = []

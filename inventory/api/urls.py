@@ -10,4 +10,4 @@ router.register("stock-moves", views.StockMoveViewSet, basename="stock-move")
 availability.register(router)
 documents.register(router)
 
-urlpatterns = [*availability.urlpatterns, *documents.urlpatterns, *router.urls]
+urlpatterns = router.urls

@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from rest_framework import mixins
 
 from erp.api.views import MasterDataViewSet, ScopedViewSet
+from erp.search import SearchFilterSet
 from inventory import services
 from inventory.api import serializers as s
 from inventory.models import Item, ItemUom, ReasonCode, StatusTransition, StockMove, StockStatus, UnitOfMeasure
@@ -23,16 +24,14 @@ class UnitOfMeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sco
         return UnitOfMeasure.objects.all()
 
 
-class ItemFilter(django_filters.FilterSet):
+class ItemFilter(SearchFilterSet):
     category = django_filters.CharFilter(field_name="category")
-    search = django_filters.CharFilter(method="filter_search", label="Part of the SKU or the name")
+    search_fields = ("sku", "name")
 
     class Meta:
         model = Item
         fields = ["category", "lot_tracked", "active"]
 
-    def filter_search(self, queryset: QuerySet[Item], name: str, value: str) -> QuerySet[Item]:
-        return queryset.filter(Q(sku__icontains=value) | Q(name__icontains=value))
 
 
 class ItemViewSet(MasterDataViewSet):

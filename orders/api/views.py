@@ -3,25 +3,24 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from erp.api.views import MasterDataViewSet
+from erp.search import SearchFilterSet
 from orders import services
 from orders.api import serializers as s
 from orders.models import Customer, ShipTo
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(SearchFilterSet):
     region = django_filters.CharFilter(field_name="region__code")
     home_warehouse = django_filters.CharFilter(field_name="home_warehouse__code")
-    search = django_filters.CharFilter(method="filter_search", label="Part of the code or the name")
+    search_fields = ("code", "name")
 
     class Meta:
         model = Customer
         fields = ["region", "home_warehouse", "active"]
 
-    def filter_search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
-        return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
 
 
 class CustomerViewSet(MasterDataViewSet):

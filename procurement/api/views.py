@@ -2,24 +2,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from erp.api.views import MasterDataViewSet
+from erp.search import SearchFilterSet
 from procurement import services
 from procurement.api import serializers as s
 from procurement.models import Supplier
 
 
-class SupplierFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search", label="Part of the code or the name")
+class SupplierFilter(SearchFilterSet):
+    search_fields = ("code", "name")
 
     class Meta:
         model = Supplier
         fields = ["currency", "active"]
 
-    def filter_search(self, queryset: QuerySet[Supplier], name: str, value: str) -> QuerySet[Supplier]:
-        return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
 
 
 class SupplierViewSet(MasterDataViewSet):
