@@ -29,9 +29,11 @@ MASTER_DATA_VIEW = [
 ]
 # Reading stock: the ledger, balances and per-warehouse summaries of the user's scope.
 STOCK_VIEW = ["inventory.view_stockmove", "inventory.view_stockbalance", "inventory.view_itemwarehousesummary",
-              "inventory.view_stockadjustment"]
-# Changing stock on the floor: adjustments (approval beyond tolerance) and status changes.
-STOCK_WORK = ["inventory.add_stockadjustment", "inventory.change_stock_status"]
+              "inventory.view_stockadjustment", "inventory.view_cyclecount", "inventory.view_cyclecountline",
+              "inventory.view_itemabcclass"]
+# Changing stock on the floor: adjustments (approval beyond tolerance), status changes and cycle counts
+# (opening a count by hand, counting, submitting, cancelling an open one; a recount is the approver's call).
+STOCK_WORK = ["inventory.add_stockadjustment", "inventory.change_stock_status", "inventory.add_cyclecount"]
 
 
 # Everyone reads policies, their deviations, approvals, exceptions and the audit trail of their scope;

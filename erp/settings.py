@@ -237,6 +237,8 @@ CELERY_BEAT_SCHEDULE = {
     "governance-deviations-expire": {"task": "governance.deviations_expire", "schedule": 900.0},
     "governance-exceptions-escalate": {"task": "governance.exceptions_escalate", "schedule": 60.0},
     "governance-notifications-relay": {"task": "governance.notifications_relay", "schedule": 300.0},
+    # Hourly, so each warehouse gets its day's count soon after its own midnight; a repeat finds the same count.
+    "inventory-cycle-counts-plan": {"task": "inventory.cycle_counts_plan", "schedule": 3600.0},
 }
 
 # --- Email (notifications leave through Django's backend after commit) ----------------------

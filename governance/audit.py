@@ -44,6 +44,8 @@ EXCLUDED_MODELS: dict[str, str] = {
     "governance.auditevent": "the trail itself (append-only; auditing it would recurse)",
     "governance.notification": "the outbox: delivery bookkeeping (attempts, sent_at) of a notification whose "
                                "cause, the exception and its escalation, is audited",
+    "inventory.itemabcclass": "a classification derived from the (audited) ledger and recomputed in bulk by "
+                              "every count plan run; its history would only repeat the ledger's",
 }
 
 # Security-relevant tables outside those apps: users, role membership, direct and scope grants.

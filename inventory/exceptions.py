@@ -75,3 +75,20 @@ class InvalidAdjustmentTransition(Conflict):
 class LocationRequired(ValidationFailed):
     code = "location_required"
     default_message = "Name the location: the stock is in more than one."
+
+
+class InvalidCountTransition(Conflict):
+    code = "invalid_transition"
+    default_message = "The cycle count cannot move from its status to the one asked for."
+
+
+class CountIncomplete(Conflict):
+    """A count was submitted with lines nobody counted (``detail.lines`` lists them)."""
+
+    code = "count_incomplete"
+    default_message = "Some lines of the count have not been counted."
+
+
+class DuplicateCountLine(ValidationFailed):
+    code = "duplicate_line"
+    default_message = "The same location, item and lot appears more than once."

@@ -365,3 +365,181 @@ class StockAdjustment(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.number
+
+
+# --- cycle counts ---------------------------------------------------------------------------------------
+
+
+class AbcClass(models.TextChoices):
+    A = "A", "A"
+    B = "B", "B"
+    C = "C", "C"
+
+
+class ItemAbcClass(models.Model):
+    """The ABC class of an item at a warehouse, recomputed by each count plan run.
+
+    ``basis_value`` is what ranked it: the value issued from the warehouse over the last 365 days,
+    or its on-hand value when the warehouse issued nothing in that time (``rules.abc_classes``).
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    abc_class = models.CharField(max_length=1, choices=AbcClass.choices)
+    basis_value = models.DecimalField(**QUANTITY, default=Decimal(0))
+    classified_on = models.DateField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta:
+        ordering = ["warehouse_id", "abc_class", "item_id"]
+        verbose_name = "item ABC class"
+        verbose_name_plural = "item ABC classes"
+        constraints = [
+            models.UniqueConstraint(fields=["item", "warehouse"], name="itemabcclass_unique"),
+            models.CheckConstraint(condition=Q(abc_class__in=AbcClass.values), name="itemabcclass_class_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} at warehouse {self.warehouse_id}: {self.abc_class}"
+
+
+class CycleCountStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    POSTED = "posted", "Posted"
+    REJECTED = "rejected", "Rejected"
+    RECOUNTED = "recounted", "Recounted"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CycleCountOrigin(models.TextChoices):
+    PLAN = "plan", "Count plan"
+    MANUAL = "manual", "Manual"
+    RECOUNT = "recount", "Recount"
+
+
+class CycleCount(TimeStampedModel):
+    """A count of location-item pairs at one warehouse, blind while open.
+
+    Made by the daily count plan (``origin=plan``, one per warehouse and ``planned_for`` date), by hand,
+    or as the recount of another count's lines beyond tolerance. The lifecycle is
+    ``inventory.rules.CYCLE_COUNT_TRANSITIONS``; ``inventory.services.counts`` writes it.
+    """
+
+    number = models.CharField(max_length=20, unique=True)
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=CycleCountStatus.choices, default=CycleCountStatus.OPEN)
+    origin = models.CharField(max_length=10, choices=CycleCountOrigin.choices)
+    planned_for = models.DateField(null=True, blank=True)
+    recount_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="recounts")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approval_request = models.ForeignKey("governance.ApprovalRequest", on_delete=models.PROTECT, null=True,
+                                         blank=True, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta(TimeStampedModel.Meta):
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CycleCountStatus.values), name="cyclecount_status_valid"),
+            models.CheckConstraint(condition=Q(origin__in=CycleCountOrigin.values), name="cyclecount_origin_valid"),
+            models.CheckConstraint(
+                condition=Q(origin=CycleCountOrigin.RECOUNT, recount_of__isnull=False)
+                | (~Q(origin=CycleCountOrigin.RECOUNT) & Q(recount_of__isnull=True)),
+                name="cyclecount_recount_has_original",
+            ),
+            models.CheckConstraint(
+                condition=~Q(origin=CycleCountOrigin.PLAN) | Q(planned_for__isnull=False),
+                name="cyclecount_plan_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=CycleCountStatus.OPEN) | Q(status=CycleCountStatus.CANCELLED)
+                | Q(submitted_at__isnull=False),
+                name="cyclecount_submitted_has_time",
+            ),
+            # The count plan runs again and again: one planned count per warehouse and day.
+            models.UniqueConstraint(fields=["warehouse", "planned_for"], condition=Q(origin=CycleCountOrigin.PLAN),
+                                    name="cyclecount_one_plan_per_warehouse_day"),
+        ]
+        indexes = [models.Index(fields=["warehouse", "status"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CycleCountLineState(models.TextChoices):
+    PENDING = "pending", "To count"
+    COUNTED = "counted", "Counted"
+    POSTED = "posted", "Posted"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    REJECTED = "rejected", "Rejected"
+    RECOUNT = "recount", "Sent to recount"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CycleCountLine(models.Model):
+    """One location-item(-lot) of a count: what was counted, what the system held then, and the variance.
+
+    ``expected_quantity`` is the on-hand of that location, item and lot in every status when the line
+    was counted; it is never shown while the count is open (blind counting). ``variance`` is counted
+    minus expected (a check constraint), valued at ``unit_cost``, the moving-average cost at submission.
+    """
+
+    count = models.ForeignKey(CycleCount, on_delete=models.CASCADE, related_name="lines")
+    # The count's warehouse, kept on the line (written with it by the service) so that scope, the audit
+    # trail and the "last counted" index reach lines without a join.
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    line_no = models.PositiveIntegerField()
+    location = models.ForeignKey("warehouses.Location", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    abc_class = models.CharField(max_length=1, choices=AbcClass.choices, blank=True)
+    state = models.CharField(max_length=20, choices=CycleCountLineState.choices, default=CycleCountLineState.PENDING)
+    counted_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    uom_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    uom_code = models.CharField(max_length=16, blank=True)
+    expected_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    variance = models.DecimalField(**QUANTITY, null=True, blank=True)
+    unit_cost = models.DecimalField(**UNIT_COST, null=True, blank=True)
+    variance_value = models.DecimalField(**QUANTITY, null=True, blank=True)
+    within_tolerance = models.BooleanField(null=True, blank=True)
+    counted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    counted_at = models.DateTimeField(null=True, blank=True)
+    move = models.ForeignKey(StockMove, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta:
+        ordering = ["count_id", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["count", "line_no"], name="cyclecountline_line_no_unique"),
+            models.UniqueConstraint(fields=["count", "location", "item", "lot"], nulls_distinct=False,
+                                    name="cyclecountline_pair_unique"),
+            models.CheckConstraint(condition=Q(state__in=CycleCountLineState.values),
+                                   name="cyclecountline_state_valid"),
+            models.CheckConstraint(condition=Q(counted_quantity__isnull=True) | Q(counted_quantity__gte=0),
+                                   name="cyclecountline_counted_non_negative"),
+            models.CheckConstraint(
+                condition=Q(state__in=[CycleCountLineState.PENDING, CycleCountLineState.CANCELLED])
+                | Q(counted_quantity__isnull=False, expected_quantity__isnull=False, counted_at__isnull=False),
+                name="cyclecountline_counted_has_quantities",
+            ),
+            models.CheckConstraint(
+                condition=Q(variance__isnull=True)
+                | Q(variance=models.F("counted_quantity") - models.F("expected_quantity")),
+                name="cyclecountline_variance_is_difference",
+            ),
+        ]
+        indexes = [models.Index(fields=["warehouse", "location", "item", "counted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.count_id}/{self.line_no}"

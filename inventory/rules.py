@@ -12,7 +12,9 @@ kept to 6 places and values to 4, each rounded half-even once, where they are co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from typing import Any
 
 from inventory.exceptions import InvalidQuantity, UomPrecision
 
@@ -183,3 +185,98 @@ def adjustment_within_tolerance(*, quantity: Decimal, value: Decimal, on_hand: D
         context.prec = _EXACT_PRECISION
         quantity_limit = on_hand * quantity_pct / 100
     return value_ok and abs(quantity) <= quantity_limit
+
+
+# --- cycle counts ----------------------------------------------------------------------------------------
+
+# The lifecycle of a cycle count. An open count is counted line by line; submitting posts the lines within
+# tolerance and ends ``posted``, or, with any line beyond tolerance, waits as ``pending_approval``. The
+# approval posts the rest; a rejection ends it; a recount (asked by someone who could approve) ends it
+# ``recounted`` and opens a new count of the lines beyond tolerance. Posted, rejected, recounted and
+# cancelled are final.
+CYCLE_COUNT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"posted", "pending_approval", "cancelled"}),
+    "pending_approval": frozenset({"posted", "rejected", "recounted"}),
+    "posted": frozenset(),
+    "rejected": frozenset(),
+    "recounted": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+def cycle_count_may_move(from_status: str, to_status: str) -> bool:
+    return to_status in CYCLE_COUNT_TRANSITIONS.get(from_status, frozenset())
+
+
+# ABC classification: ranked by value, the items making up the first 80 % of the total are A, the next
+# 15 % B, the rest C (the usual Pareto cut). An item with no value at all is C.
+ABC_CUTS = (("A", Decimal("0.80")), ("B", Decimal("0.95")))
+
+
+def abc_classes(values: dict[Any, Decimal]) -> dict[Any, str]:
+    """The ABC class of each key from its value (issued value or on-hand value; negatives count as 0).
+
+    Keys are ranked by value, highest first (ties in key order, so the result is stable). A key is in
+    the class whose cut its cumulative share *before* it falls under: the item that crosses 80 % is
+    still A, so one dominant item is A even when it alone is more than 80 %.
+    """
+    ranked = sorted(values.items(), key=lambda kv: (-max(kv[1], Decimal(0)), kv[0]))
+    total = sum((max(value, Decimal(0)) for _, value in ranked), Decimal(0))
+    classes: dict[Any, str] = {}
+    running = Decimal(0)
+    for key, value in ranked:
+        value = max(value, Decimal(0))
+        if total <= 0 or value <= 0:
+            classes[key] = "C"
+            continue
+        share_before = running / total
+        classes[key] = next((label for label, cut in ABC_CUTS if share_before < cut), "C")
+        running += value
+    return classes
+
+
+def daily_quota(pairs: int, frequency_days: int) -> int:
+    """How many of a class's ``pairs`` to count each day so each is counted once per ``frequency_days``."""
+    if pairs <= 0:
+        return 0
+    return -(-pairs // max(frequency_days, 1))
+
+
+def accuracy_percent(within: int, counted: int) -> Decimal | None:
+    """Inventory accuracy: pairs counted within tolerance over pairs counted, in percent to 2 places."""
+    if counted <= 0:
+        return None
+    return (Decimal(within) * 100 / Decimal(counted)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class PlanPair:
+    """A location-item pair with stock, as the count plan sees it."""
+
+    location_id: int
+    item_id: int
+    sort_key: tuple[str, str]  # (location code, SKU): the walking order among equals
+    last_counted: date | None  # the warehouse's local date of its last count, None when never counted
+    busy: bool  # a count still open or waiting for approval holds it
+
+
+def plan_pairs(pairs: list[PlanPair], *, classes: dict[int, str], frequency_days: dict[str, int],
+               on: date) -> list[PlanPair]:
+    """The pairs to count on ``on``: per ABC class, its daily share of the pairs that are due.
+
+    A class of ``n`` pairs counted every ``d`` days has a daily quota of ``ceil(n / d)``, so each pair
+    comes round about once per ``d`` days and the work is spread evenly. Due means never counted, or
+    last counted ``d`` or more days before ``on``; pairs held by an unfinished count wait. The longest
+    uncounted go first (never counted before any), then in walking order. An item with no class is C.
+    """
+    by_class: dict[str, list[PlanPair]] = {}
+    for pair in pairs:
+        by_class.setdefault(classes.get(pair.item_id, "C"), []).append(pair)
+    chosen: list[PlanPair] = []
+    for label in sorted(by_class):
+        members = by_class[label]
+        days = max(int(frequency_days.get(label, 1)), 1)
+        due = [p for p in members if not p.busy and (p.last_counted is None or (on - p.last_counted).days >= days)]
+        due.sort(key=lambda p: (p.last_counted is not None, p.last_counted or date.min, p.sort_key))
+        chosen.extend(due[:daily_quota(len(members), days)])
+    return chosen

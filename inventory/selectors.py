@@ -15,13 +15,22 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from erp.exceptions import NotFound, ValidationFailed
 from erp.scoping import scope_queryset
 from inventory import rules
-from inventory.models import Item, ItemCost, Lot, StockBalance, StockMove
+from inventory.models import (
+    CycleCount,
+    CycleCountLine,
+    CycleCountLineState,
+    Item,
+    ItemCost,
+    Lot,
+    StockBalance,
+    StockMove,
+)
 from warehouses.models import Warehouse
 
 
@@ -174,3 +183,70 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
          "blocked": blocked, "in_transit_in": zero, "on_order": zero}
         for sku, code, on_hand, allocated, available, blocked in rows
     ]
+
+
+# --- cycle counts ---------------------------------------------------------------------------------------
+
+# Only first counts measure accuracy: a recount re-measures pairs its original already scored.
+ACCURACY_ORIGINS = ("plan", "manual")
+ACCURACY_STATES = ("posted", "pending_approval", "rejected", "recount")
+
+
+def cycle_counts(user: Any) -> QuerySet[CycleCount]:
+    """The counts ``user`` may see, newest first, with their line tallies (one query for a page)."""
+    return scope_queryset(
+        CycleCount.objects.select_related("warehouse", "recount_of", "approval_request", "created_by",
+                                          "submitted_by")
+        .annotate(line_count=Count("lines"),
+                  counted_count=Count("lines", filter=~Q(lines__state=CycleCountLineState.PENDING))),
+        user,
+    )
+
+
+def cycle_count_lines(count: CycleCount) -> QuerySet[CycleCountLine]:
+    return (CycleCountLine.objects.filter(count=count).select_related("location", "item", "lot", "counted_by", "move")
+            .order_by("line_no"))
+
+
+@dataclass(frozen=True)
+class WarehouseAccuracy:
+    warehouse: str
+    pairs_counted: int
+    pairs_within_tolerance: int
+    accuracy_percent: Decimal | None
+
+
+def inventory_accuracy(*, user: Any, since: date, until: date, warehouse: str | None = None,
+                       ) -> list[WarehouseAccuracy]:
+    """Inventory accuracy per warehouse in ``user``'s scope: counted location-item pairs within tolerance
+    over pairs counted, by first counts submitted from ``since`` to ``until`` (local dates, inclusive).
+
+    A pair counted in several lots scores as one, within tolerance only when every lot was; a pair
+    counted twice in the period scores twice (it was measured twice). Warehouses with no counts are
+    listed with ``accuracy_percent`` None. Two queries.
+    """
+    warehouses = scope_queryset(Warehouse.objects.all(), user).order_by("code")
+    if warehouse:
+        warehouses = warehouses.filter(code=_clean_code(warehouse, "warehouse"))
+        if not warehouses.exists():
+            raise NotFound(f"No warehouse {warehouse} in your scope.")
+    sites = list(warehouses.values_list("id", "code", "timezone"))
+    if not sites:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.warehouse_id, count(*), count(*) FILTER (WHERE p.within) FROM ("
+            "  SELECT l.warehouse_id, bool_and(coalesce(l.within_tolerance, false)) AS within "
+            "  FROM inventory_cyclecountline l JOIN inventory_cyclecount c ON c.id = l.count_id "
+            "  JOIN warehouses_warehouse w ON w.id = l.warehouse_id "
+            "  WHERE l.warehouse_id = ANY(%s) AND c.origin = ANY(%s) AND l.state = ANY(%s) "
+            "  AND (l.counted_at AT TIME ZONE w.timezone)::date BETWEEN %s AND %s "
+            "  GROUP BY l.count_id, l.warehouse_id, l.location_id, l.item_id) p GROUP BY p.warehouse_id",
+            [[site[0] for site in sites], list(ACCURACY_ORIGINS), list(ACCURACY_STATES), since, until],
+        )
+        tallies = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+    result = []
+    for pk, code, _ in sites:
+        counted, within = tallies.get(pk, (0, 0))
+        result.append(WarehouseAccuracy(code, counted, within, rules.accuracy_percent(within, counted)))
+    return result

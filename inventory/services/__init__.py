@@ -621,8 +621,11 @@ def _on_adjustment_rejected(document_id: int, actor: Any) -> None:
 
 
 def register_approvable_types() -> None:
-    """Register ``stock_adjustment`` with the approval engine (called from ``InventoryConfig.ready``)."""
+    """Register ``stock_adjustment`` and ``cycle_count`` with the approval engine (``InventoryConfig.ready``)."""
     from governance.services.approvals import Approvable, register_approvable
+    from inventory.services import counts
+
+    counts.register_approvable_types()
 
     register_approvable(Approvable(
         document_type=ADJUSTMENT_DOCUMENT_TYPE, label="Stock adjustment",
