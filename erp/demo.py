@@ -222,6 +222,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False) -> dict[str, int]
     _load_users(regions, warehouses, reset_passwords=reset_passwords)
     say(f"opening stock posted for {_load_opening_stock(warehouses)} warehouse(s)\n")
     say(f"demo exceptions raised: {raise_demo_exceptions()}\n")  # so the exception dashboard is not empty
+    say(f"cycle counts planned for today: {_plan_counts()}\n")  # what beat would plan within the hour
     return {
         "legal_entities": LegalEntity.objects.count(),
         "regions": Region.objects.count(),
@@ -275,6 +276,13 @@ def _load_opening_stock(warehouses: dict[str, Warehouse]) -> int:
                            reference=f"Opening balance {code}", actor=None)
         posted += 1
     return posted
+
+
+def _plan_counts() -> int:
+    """Today's planned count of every warehouse (the plan itself is idempotent per warehouse and day)."""
+    from inventory.services.counts import cycle_counts_plan_all
+
+    return cycle_counts_plan_all(actor=None)
 
 
 def _load_users(regions: dict[str, Region], warehouses: dict[str, Warehouse], *, reset_passwords: bool) -> None:

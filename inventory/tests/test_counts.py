@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -233,3 +234,34 @@ def test_the_ledger_rows_of_a_count_match_its_posted_lines(hundred):
         cursor.execute("SELECT count(*) FROM inventory_cyclecountline WHERE variance <> counted_quantity - "
                        "expected_quantity")
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db
+def test_beat_plans_every_active_warehouse_once_per_local_day(stock):
+    from django.conf import settings
+
+    from erp.celery import app
+    from inventory.tasks import cycle_counts_plan
+    from warehouses.models import Warehouse
+
+    app.loader.import_default_modules()
+    assert "inventory.cycle_counts_plan" in app.tasks
+    assert any(entry["task"] == "inventory.cycle_counts_plan" for entry in settings.CELERY_BEAT_SCHEDULE.values())
+    planned = cycle_counts_plan()
+    counts = CycleCount.objects.filter(origin=CycleCountOrigin.PLAN).count()
+    assert planned == Warehouse.objects.filter(active=True).count()  # the demo holds stock everywhere
+    assert cycle_counts_plan() == planned
+    assert CycleCount.objects.filter(origin=CycleCountOrigin.PLAN).count() == counts
+
+
+@pytest.mark.django_db
+def test_the_plan_command_prints_each_warehouses_count(stock):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("plan_cycle_counts", "--warehouse", "NE-BOS", stdout=out)
+    number = CycleCount.objects.get(warehouse__code="NE-BOS", origin=CycleCountOrigin.PLAN,
+                                    planned_for=timezone.localdate(timezone=ZoneInfo("America/New_York"))).number
+    assert "NE-BOS" in out.getvalue() and number in out.getvalue()
