@@ -412,6 +412,9 @@ def cycle_count_submit(*, count: CycleCount, actor: AbstractBaseUser | None,
     if not beyond:
         return _count_move(locked, CycleCountStatus.POSTED, submitted_by=submitted_by, submitted_at=now,
                            closed_at=now)
+    if submitted_by is None:
+        # The approval engine needs a requester (and keeps them from approving their own variances).
+        raise ValidationFailed(detail={"actor": ["A count with variances beyond tolerance is submitted by a person."]})
     _count_move(locked, CycleCountStatus.PENDING_APPROVAL, submitted_by=submitted_by, submitted_at=now)
     amount = sum((abs(line.variance_value) for line in beyond), Decimal(0))
     legal_entity = warehouse.legal_entity

@@ -265,3 +265,16 @@ def test_the_plan_command_prints_each_warehouses_count(stock):
     number = CycleCount.objects.get(warehouse__code="NE-BOS", origin=CycleCountOrigin.PLAN,
                                     planned_for=timezone.localdate(timezone=ZoneInfo("America/New_York"))).number
     assert "NE-BOS" in out.getvalue() and number in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_count_beyond_tolerance_needs_a_person_to_submit_it_and_nothing_moves_without_one(hundred):
+    from erp.exceptions import ValidationFailed
+
+    count = _count(hundred)
+    moves = StockMove.objects.count()
+    with pytest.raises(ValidationFailed):
+        cycle_count_submit(count=count, actor=None, entries=[_entry(hundred, "50")])
+    count.refresh_from_db()
+    assert count.status == CycleCountStatus.OPEN and StockMove.objects.count() == moves
+    assert CycleCountLine.objects.get(count=count).state == CycleCountLineState.PENDING
