@@ -1,25 +1,56 @@
-"""Browser screens of inventory: the item master, stock inquiry, the move history and handheld status changes."""
+"""Browser screens of inventory: the item master, stock inquiry, the move history, handheld status changes,
+cycle counts (blind counting on a handheld, the approver's view of the variances) and stock adjustments."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Prefetch, QuerySet
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Sum, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
+from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from erp.exceptions import DomainError
 from erp.scoping import scope_queryset
 from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenDetailView, ScreenListView, is_htmx_partial
-from inventory.models import Item, ItemUom, ReasonCode, ReasonCodeUse, StockBalance, StockMove, StockStatus
-from inventory.selectors import network_availability
-from inventory.services import stock_status_change
+from governance.models import ApprovalRequest, ApprovalStatus
+from governance.services.approvals import approval_can_decide, approval_request_decide, current_step
+from inventory.exceptions import InvalidCountTransition
+from inventory.models import (
+    AdjustmentStatus,
+    CycleCount,
+    CycleCountLineState,
+    CycleCountStatus,
+    Item,
+    ItemUom,
+    ReasonCode,
+    ReasonCodeUse,
+    StockBalance,
+    StockMove,
+    StockStatus,
+    UnitOfMeasure,
+)
+from inventory.selectors import cycle_count_lines, cycle_counts, inventory_accuracy, network_availability
+from inventory.services import stock_adjustment_create, stock_status_change
+from inventory.services.counts import (
+    MAX_LINES,
+    CountEntry,
+    CountPair,
+    cycle_count_create,
+    cycle_count_record,
+    cycle_count_recount,
+    cycle_count_submit,
+)
 from warehouses.models import Location, Warehouse
 
 
@@ -199,6 +230,8 @@ class StockStatusChangeForm(forms.Form):
         self.fields["from_status"].label_from_instance = lambda status: status.name
         self.fields["to_status"].label_from_instance = lambda status: status.name
         self.fields["reason"].label_from_instance = lambda reason: f"{reason.code} · {reason.description}"
+        if not self.is_bound and not self.initial.get("reason"):
+            self.fields["reason"].widget.attrs["autofocus"] = True
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -262,3 +295,528 @@ class StockStatusChangeView(ScreenAccessMixin, FormView):
             f"Now available {plain_quantity(row['available'])}, blocked {plain_quantity(row['blocked'])}."
         ))
         return redirect(f"{reverse('inventory:stock-status-change')}?warehouse={warehouse.code}")
+
+
+# --- cycle counts (issue 4, point 7) ----------------------------------------------------------------------
+
+ACCURACY_DAYS = 90
+# Counts someone still has to act on are listed before the closed ones.
+ACTIVE_COUNT_STATUSES = (CycleCountStatus.OPEN, CycleCountStatus.PENDING_APPROVAL)
+SKU_SEPARATORS = re.compile(r"[\s,;]+")
+# The fields of the count entry form in screen order: focus goes to the first one with an error.
+ENTRY_FIELDS = ("location", "sku", "lot", "uom", "quantity")
+# The badge each count status wears (classes of concord.css).
+COUNT_BADGES = {
+    CycleCountStatus.OPEN: "badge--soon", CycleCountStatus.PENDING_APPROVAL: "appr-status--pending",
+    CycleCountStatus.POSTED: "badge--ok", CycleCountStatus.REJECTED: "appr-status--rejected",
+    CycleCountStatus.RECOUNTED: "badge--off", CycleCountStatus.CANCELLED: "badge--off",
+}
+
+
+def signed_quantity(quantity: Decimal) -> str:
+    """A variance or adjustment with its sign: +5, -2.5, 0."""
+    text = plain_quantity(quantity)
+    return f"+{text}" if quantity > 0 else text
+
+
+def _refusal(error: DomainError) -> str:
+    """A domain error as one sentence for a message; an incomplete count names the first lines still to count."""
+    lines = error.detail.get("lines") if isinstance(error.detail, dict) else None
+    missing = [f"{line['location']} {line['sku']}{' lot ' + line['lot'] if line.get('lot') else ''}"
+               for line in (lines or []) if isinstance(line, dict) and "location" in line][:5]
+    if missing:
+        return f"{error.message} Still to count: {', '.join(missing)}{' ...' if len(lines or []) > 5 else ''}."
+    problems = [str(problem) for value in error.detail.values() if isinstance(value, list)
+                for problem in value if isinstance(problem, str)] if isinstance(error.detail, dict) else []
+    return " ".join([error.message, *problems])
+
+
+def _form_refusal(form: forms.Form, error: DomainError) -> None:
+    """Put a service's refusal on the form: the message on top, field problems beside their fields, and
+    problems about anything the form has no field for (the count's lines) under the message."""
+    form.add_error(None, error.message)
+    for field, problems in error.detail.items():
+        if not isinstance(problems, list):
+            continue
+        if field in form.fields:
+            form.add_error(field, problems)
+        else:
+            form.add_error(None, [problem for problem in problems if isinstance(problem, str)])
+
+
+class CycleCountCreateForm(forms.Form):
+    """A count opened by hand: one location of a warehouse of the scope and the SKUs to count there."""
+
+    warehouse = forms.ModelChoiceField(queryset=Warehouse.objects.none(), to_field_name="code", empty_label=None)
+    location = forms.CharField(max_length=32)
+    skus = forms.CharField(label="SKUs", max_length=20_000,
+                           help_text="One or more, separated by spaces or commas; SKU/LOT names one lot.")
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["warehouse"].queryset = scope_queryset(Warehouse.objects.order_by("code"), user)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        warehouse = data.get("warehouse")
+        if warehouse is not None and data.get("location"):
+            code = data["location"].strip().upper()
+            data["location_obj"] = scope_queryset(
+                Location.objects.select_related("warehouse").filter(warehouse=warehouse, code=code), self.user).first()
+            if data["location_obj"] is None:
+                self.add_error("location", f"No location {code} in {warehouse.code}.")
+        if data.get("skus"):
+            tokens = [token for token in SKU_SEPARATORS.split(data["skus"]) if token]
+            if len(tokens) > MAX_LINES:
+                self.add_error("skus", f"At most {MAX_LINES} SKUs per count.")
+                return data
+            wanted = [(sku, lot or None) for sku, _, lot in (token.partition("/") for token in tokens)]
+            items = {item.sku: item for item in scope_queryset(
+                Item.objects.select_related("base_uom").filter(sku__in={sku for sku, _ in wanted}), self.user)}
+            unknown = list(dict.fromkeys(sku for sku, _ in wanted if sku not in items))
+            if unknown:
+                self.add_error("skus", f"Unknown SKU{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.")
+            data["wanted"] = [(items[sku], lot) for sku, lot in wanted if sku in items]
+        return data
+
+
+class CycleCountListView(ScreenListView):
+    """The counts of the scope, open and waiting ones first, then the newest, narrowed by warehouse and status.
+
+    Beside the list: inventory accuracy per warehouse of the scope over the last 90 days and, for users
+    who may count, the form that opens a count by hand (it posts to ``CycleCountCreateView``).
+    """
+
+    model = CycleCount
+    permission_required = "inventory.view_cyclecount"
+    template_name = "inventory/cycle_count_list.html"
+    rows_template_name = "inventory/_cycle_count_rows.html"
+    search_fields = ("number",)
+    search_placeholder = "Count number"
+    title = "Cycle counts"
+
+    def filter_value(self, name: str) -> str:
+        return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
+
+    def base_queryset(self) -> QuerySet[CycleCount]:
+        # The selector scopes already; ScopedQuerysetMixin narrows again, which changes nothing.
+        queryset = cycle_counts(self.request.user)
+        if warehouse := self.filter_value("warehouse"):
+            queryset = queryset.filter(warehouse__code=warehouse)
+        if status := self.filter_value("status"):
+            queryset = queryset.filter(status=status)
+        active_first = Case(When(status__in=ACTIVE_COUNT_STATUSES, then=Value(0)), default=Value(1),
+                            output_field=IntegerField())
+        return queryset.order_by(active_first, "-id")
+
+    def get_template_names(self) -> list[str]:
+        if is_htmx_partial(self.request):
+            return ["inventory/_cycle_count_partial.html"]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        warehouse = self.filter_value("warehouse")
+        context.update(
+            warehouse=warehouse, status=self.filter_value("status"), statuses=CycleCountStatus.choices,
+            warehouses=list(scope_queryset(Warehouse.objects.order_by("code"), user).values_list("code", flat=True)),
+            rows=[{"count": count, "badge": COUNT_BADGES.get(count.status, "")} for count in context["object_list"]],
+        )
+        if is_htmx_partial(self.request):
+            return context
+        # Local dates: a warehouse east of UTC may already be a day ahead, so the window ends a day after
+        # today (UTC) and no count of the last 90 days is left out anywhere.
+        today = timezone.localdate()
+        context["accuracy"] = [
+            {"warehouse": row.warehouse, "counted": row.pairs_counted, "within": row.pairs_within_tolerance,
+             "percent": row.accuracy_percent}
+            for row in inventory_accuracy(user=user, since=today - dt.timedelta(days=ACCURACY_DAYS - 1),
+                                          until=today + dt.timedelta(days=1))
+        ]
+        context["accuracy_days"] = ACCURACY_DAYS
+        if user.has_perm("inventory.add_cyclecount"):
+            context["create_form"] = CycleCountCreateForm(user=user, initial={"warehouse": warehouse or None})
+        return context
+
+
+class CycleCountCreateView(ScreenAccessMixin, FormView):
+    """Open a count by hand (``cycle_count_create``) and go to it; refusals come back on the form."""
+
+    permission_required = "inventory.add_cyclecount"
+    template_name = "inventory/cycle_count_create.html"
+    form_class = CycleCountCreateForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        return kwargs
+
+    def form_valid(self, form: CycleCountCreateForm) -> HttpResponse:
+        data = form.cleaned_data
+        location = data["location_obj"]
+        try:
+            count = cycle_count_create(
+                warehouse=data["warehouse"], actor=self.request.user,
+                pairs=[CountPair(location=location, item=item, lot_number=lot) for item, lot in data["wanted"]],
+            )
+        except DomainError as error:
+            _form_refusal(form, error)
+            return self.form_invalid(form)
+        lines = count.lines.count()
+        messages.success(self.request, f"{count.number} is open: {lines} line{'s' if lines != 1 else ''} to count "
+                                       f"at {data['warehouse'].code} {location.code}.")
+        return redirect("inventory:cycle-count-detail", pk=count.pk)
+
+
+class CycleCountEntryForm(forms.Form):
+    """What a counter found: a location and an item scanned, the lot when the item has lots, the quantity."""
+
+    location = forms.CharField(max_length=32)
+    sku = forms.CharField(label="Item (SKU)", max_length=40)
+    lot = forms.CharField(max_length=64, required=False)
+    quantity = forms.DecimalField(label="Counted quantity", max_digits=18, decimal_places=4, min_value=0)
+    uom = forms.CharField(label="Unit", max_length=16, required=False)
+
+    def __init__(self, *args: Any, count: CycleCount, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.count, self.user = count, user
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        warehouse = self.count.warehouse
+        if data.get("location"):
+            code = data["location"].strip().upper()
+            data["location_obj"] = scope_queryset(
+                Location.objects.select_related("warehouse").filter(warehouse=warehouse, code=code), self.user).first()
+            if data["location_obj"] is None:
+                self.add_error("location", f"No location {code} in {warehouse.code}.")
+        if data.get("sku"):
+            sku = data["sku"].strip()
+            data["item"] = scope_queryset(Item.objects.select_related("base_uom"), self.user).filter(sku=sku).first()
+            if data["item"] is None:
+                self.add_error("sku", f"Unknown SKU: {sku}.")
+            else:
+                data["uom"] = (data.get("uom") or "").strip().upper() or data["item"].base_uom.code
+        data["lot"] = (data.get("lot") or "").strip() or None
+        return data
+
+    def focus(self) -> str:
+        """The field a counter types into next: the first with a problem, else the item when the location
+        is kept from the last entry, else the location."""
+        if self.is_bound and self.errors:
+            return next((name for name in ENTRY_FIELDS if name in self.errors), "quantity")
+        return "sku" if self["location"].value() else "location"
+
+
+class CycleCountMixin(ScreenAccessMixin):
+    """A count of the user's scope by its id: any other is a 404, like one that does not exist."""
+
+    request: HttpRequest
+    kwargs: dict[str, Any]
+
+    def get_count(self) -> CycleCount:
+        counts = cycle_counts(self.request.user).select_related("warehouse__legal_entity")
+        return get_object_or_404(counts, pk=self.kwargs["pk"])
+
+
+def _line_rows(count: CycleCount) -> list[dict[str, Any]]:
+    """The count's lines for the screen. While it is open they carry only what was counted: the expected
+    quantity, the variance and its value are not even handed to the template (blind counting)."""
+    blind = count.status == CycleCountStatus.OPEN
+    rows = []
+    for line in cycle_count_lines(count).select_related("item__base_uom"):
+        base = line.item.base_uom.code
+        row: dict[str, Any] = {
+            "line": line, "base": base, "to_count": line.state == CycleCountLineState.PENDING,
+            "counted": None if line.counted_quantity is None else plain_quantity(line.counted_quantity),
+            "entered": (f"{plain_quantity(line.uom_quantity)} {line.uom_code}"
+                        if line.uom_code and line.uom_code != base and line.uom_quantity is not None else ""),
+        }
+        if not blind:
+            row.update(
+                expected=None if line.expected_quantity is None else plain_quantity(line.expected_quantity),
+                variance=None if line.variance is None else signed_quantity(line.variance),
+                value=None if line.variance_value is None else signed_quantity(line.variance_value),
+            )
+        rows.append(row)
+    return rows
+
+
+def _lines_context(count: CycleCount) -> dict[str, Any]:
+    rows = _line_rows(count)
+    return {"rows": rows, "line_total": len(rows), "line_counted": sum(1 for row in rows if not row["to_count"]),
+            "lot_skus": sorted({row["line"].item.sku for row in rows if row["line"].item.lot_tracked})}
+
+
+def _approval_context(count: CycleCount, user: Any) -> dict[str, Any]:
+    """The count's approval request, its current step and whether ``user`` may decide it now."""
+    approval = count.approval_request
+    if approval is None:
+        return {}
+    step = current_step(approval) if approval.status == ApprovalStatus.PENDING else None
+    if step is not None:
+        step.request = approval
+    return {
+        "approval": approval, "approval_step": step,
+        "can_decide": count.status == CycleCountStatus.PENDING_APPROVAL and step is not None
+        and approval_can_decide(step=step, user=user),
+        "approval_url": (reverse("governance:approval-detail", args=[approval.pk])
+                         if user.has_perm("governance.view_approvalrequest") else ""),
+    }
+
+
+def _count_context(request: HttpRequest, count: CycleCount, entry_form: CycleCountEntryForm | None = None,
+                   ) -> dict[str, Any]:
+    user = request.user
+    is_open = count.status == CycleCountStatus.OPEN
+    can_count = is_open and user.has_perm("inventory.add_cyclecount")
+    context: dict[str, Any] = {"count": count, "is_open": is_open, "can_count": can_count,
+                               "badge": COUNT_BADGES.get(count.status, ""), **_lines_context(count)}
+    if can_count:
+        location = request.GET.get("location", "").strip()[:32]
+        context["form"] = entry_form or CycleCountEntryForm(count=count, user=user, initial={"location": location})
+        context["uoms"] = list(UnitOfMeasure.objects.order_by("code").values_list("code", flat=True))
+    if not is_open:
+        context.update(_approval_context(count, user))
+        context["recounts"] = list(count.recounts.order_by("id").values_list("pk", "number"))
+    return context
+
+
+def _to_count(request: HttpRequest, pk: int) -> HttpResponse:
+    """Back to the count's page: a redirect, or for htmx an ``HX-Redirect`` (the whole page must change)."""
+    target = reverse("inventory:cycle-count-detail", args=[pk])
+    if is_htmx_partial(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+class CycleCountDetailView(CycleCountMixin, TemplateView):
+    """One count on a handheld. Open: the scan-and-count form and the lines, blind. Submitted: every line
+    with expected, counted, variance, value and tolerance, and the approval with its buttons for an approver.
+    """
+
+    permission_required = "inventory.view_cyclecount"
+    template_name = "inventory/cycle_count_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(_count_context(self.request, self.get_count()))
+        return context
+
+
+class CycleCountRecordView(CycleCountMixin, View):
+    """The counter's Enter: ``cycle_count_record`` for one entry.
+
+    htmx gets back the entry form (the location kept, the item, lot and quantity cleared, the focus on the
+    item: the next scan is usually another item of the same bin) and, out of band, the lines. A refusal
+    comes back on the form, with what was typed, and records nothing. Without JavaScript the same post
+    redirects to the count, or shows the whole page with the refusal.
+    """
+
+    permission_required = "inventory.add_cyclecount"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        count = self.get_count()
+        form = CycleCountEntryForm(request.POST, count=count, user=request.user)
+        recorded = ""
+        if form.is_valid():
+            data = form.cleaned_data
+            item, location = data["item"], data["location_obj"]
+            try:
+                cycle_count_record(count=count, actor=request.user, entries=[CountEntry(
+                    location=location, item=item, quantity=data["quantity"], uom=data["uom"],
+                    lot_number=data["lot"])])
+            except InvalidCountTransition as error:
+                # Submitted or cancelled meanwhile (another handheld): the counter needs the count as it is now.
+                messages.error(request, error.message)
+                return _to_count(request, count.pk)
+            except DomainError as error:
+                _form_refusal(form, error)
+            else:
+                recorded = (f"Counted {plain_quantity(data['quantity'])} {data['uom']} of {item.sku}"
+                            f"{' lot ' + data['lot'] if data['lot'] else ''} at {location.code}.")
+                form = CycleCountEntryForm(count=count, user=request.user, initial={"location": location.code})
+        if is_htmx_partial(request):
+            context = {**_count_context(request, count, entry_form=form), "recorded": recorded}
+            response = render(request, "inventory/_cycle_count_record.html", context)
+            patch_vary_headers(response, ["HX-Request"])
+            return response
+        if recorded:
+            messages.success(request, recorded)
+            return redirect(f"{reverse('inventory:cycle-count-detail', args=[count.pk])}?"
+                            f"{urlencode({'location': form['location'].value()})}")
+        return render(request, "inventory/cycle_count_detail.html", _count_context(request, count, entry_form=form))
+
+
+class CycleCountSubmitView(CycleCountMixin, View):
+    """Submit the count (``cycle_count_submit``); the count's page then shows how it ended."""
+
+    permission_required = "inventory.add_cyclecount"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        count = self.get_count()
+        try:
+            done = cycle_count_submit(count=count, actor=request.user)
+        except DomainError as error:
+            messages.error(request, _refusal(error))
+            return redirect("inventory:cycle-count-detail", pk=count.pk)
+        lines = list(done.lines.values_list("state", flat=True))
+        waiting = lines.count(CycleCountLineState.PENDING_APPROVAL)
+        if done.status == CycleCountStatus.POSTED:
+            messages.success(request, f"{done.number} is posted: {len(lines)} line{'s' if len(lines) != 1 else ''} "
+                                      f"counted, every variance within tolerance.")
+        else:
+            posted = " The lines within tolerance are posted." if waiting < len(lines) else ""
+            messages.info(request, f"{done.number} is pending approval: {waiting} of {len(lines)} "
+                                   f"line{'s' if len(lines) != 1 else ''} beyond tolerance, waiting for an "
+                                   f"approver.{posted}")
+        return redirect("inventory:cycle-count-detail", pk=count.pk)
+
+
+class CycleCountDecideView(CycleCountMixin, View):
+    """The approver's buttons on a count pending approval: approve or reject (the approval engine's
+    ``approval_request_decide``) or send the lines beyond tolerance to a recount (``cycle_count_recount``,
+    then on to the new count). Whether the user may decide is the engine's call; a refusal is a message.
+    """
+
+    permission_required = "inventory.view_cyclecount"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        count = self.get_count()
+        decision = request.POST.get("decision", "")
+        comment = request.POST.get("comment", "").strip()[:2000]
+        here = redirect("inventory:cycle-count-detail", pk=count.pk)
+        if decision == "recount":
+            try:
+                recount = cycle_count_recount(count=count, actor=request.user, comment=comment)
+            except DomainError as error:
+                messages.error(request, _refusal(error))
+                return here
+            messages.success(request, f"{count.number} goes back to the floor: {recount.number} recounts its lines "
+                                      f"beyond tolerance, blind.")
+            return redirect("inventory:cycle-count-detail", pk=recount.pk)
+        if decision not in ("approve", "reject"):
+            messages.error(request, "Choose approve, reject or recount.")
+            return here
+        if decision == "reject" and not comment:
+            messages.error(request, "Say why you reject it: the counter reads the comment.")
+            return here
+        approval = ApprovalRequest.objects.filter(pk=count.approval_request_id).first()
+        if approval is None:
+            messages.error(request, f"{count.number} is {count.get_status_display().lower()}; nothing to decide.")
+            return here
+        try:
+            approval_request_decide(request=approval, actor=request.user, approve=decision == "approve",
+                                    comment=comment)
+        except DomainError as error:
+            messages.error(request, _refusal(error))
+            return here
+        count.refresh_from_db(fields=["status"])
+        messages.success(request, f"{'Approved' if decision == 'approve' else 'Rejected'}: {count.number} is "
+                                  f"{count.get_status_display().lower()}.")
+        return here
+
+
+# --- stock adjustments on a handheld (issue 4, point 9) ---------------------------------------------------
+
+
+class StockAdjustForm(forms.Form):
+    """The handheld adjustment: choices come from the user's scope and the adjustment reason codes.
+
+    The reason comes first (it is usually the same for a run of adjustments and is kept for the next
+    one), the quantity last, so that Enter in it posts a complete form.
+    """
+
+    warehouse = forms.ModelChoiceField(queryset=Warehouse.objects.none(), to_field_name="code", empty_label=None)
+    reason = forms.ModelChoiceField(queryset=ReasonCode.objects.filter(applies_to=ReasonCodeUse.ADJUSTMENT),
+                                    to_field_name="code", empty_label="Choose a reason")
+    location = forms.CharField(max_length=32)
+    sku = forms.CharField(label="SKU", max_length=40)
+    lot = forms.CharField(max_length=64, required=False, help_text="Only for lot-tracked items.")
+    uom = forms.CharField(label="Unit", max_length=16, required=False,
+                          help_text="Leave empty for the item's base unit.")
+    quantity = forms.DecimalField(max_digits=18, decimal_places=4,
+                                  help_text="Signed: 5 adds stock found, -5 takes away stock lost.")
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["warehouse"].queryset = scope_queryset(Warehouse.objects.order_by("code"), user)
+        self.fields["reason"].label_from_instance = lambda reason: f"{reason.code} · {reason.description}"
+        if not self.is_bound and not self.initial.get("reason"):
+            self.fields["reason"].widget.attrs["autofocus"] = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        warehouse = data.get("warehouse")
+        if data.get("sku"):
+            sku = data["sku"].strip()
+            data["item"] = scope_queryset(Item.objects.select_related("base_uom"), self.user).filter(sku=sku).first()
+            if data["item"] is None:
+                self.add_error("sku", f"Unknown SKU: {sku}.")
+            else:
+                data["uom"] = (data.get("uom") or "").strip().upper() or data["item"].base_uom.code
+        if warehouse is not None and data.get("location"):
+            code = data["location"].strip().upper()
+            data["location_obj"] = scope_queryset(
+                Location.objects.select_related("warehouse").filter(warehouse=warehouse, code=code), self.user).first()
+            if data["location_obj"] is None:
+                self.add_error("location", f"No location {code} in {warehouse.code}.")
+        return data
+
+
+class StockAdjustView(ScreenAccessMixin, FormView):
+    """Adjust available stock from a handheld: scan the location and the SKU, type the signed quantity, Enter.
+
+    Calls ``inventory.services.stock_adjustment_create``: within tolerance the message says it posted and
+    gives the new on-hand there; beyond it, that the document waits for approval. Refusals come back on
+    the form and nothing is written.
+    """
+
+    permission_required = "inventory.add_stockadjustment"
+    template_name = "inventory/stock_adjust.html"
+    form_class = StockAdjustForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        return kwargs
+
+    def get_initial(self) -> dict[str, Any]:
+        initial = super().get_initial()
+        for name in ("warehouse", "reason"):
+            if value := self.request.GET.get(name):
+                initial[name] = value
+        return initial
+
+    def form_valid(self, form: StockAdjustForm) -> HttpResponse:
+        data = form.cleaned_data
+        item, warehouse, location = data["item"], data["warehouse"], data["location_obj"]
+        try:
+            adjustment = stock_adjustment_create(
+                warehouse=warehouse, location=location, item=item, quantity=data["quantity"], uom=data["uom"],
+                reason=data["reason"], actor=self.request.user, lot_number=(data["lot"] or "").strip() or None,
+            )
+        except DomainError as error:
+            _form_refusal(form, error)
+            return self.form_invalid(form)
+        what = (f"{signed_quantity(data['quantity'])} {data['uom']} of {item.sku}"
+                f"{' lot ' + adjustment.lot.lot_number if adjustment.lot else ''} at {warehouse.code} {location.code} "
+                f"({data['reason'].code})")
+        if adjustment.status == AdjustmentStatus.POSTED:
+            on_hand = (StockBalance.objects.filter(item=item, location=location, lot=adjustment.lot)
+                       .aggregate(total=Sum("on_hand"))["total"]) or Decimal(0)
+            messages.success(self.request, f"{adjustment.number} posted: {what}. On hand there now "
+                                           f"{plain_quantity(on_hand)} {item.base_uom.code}.")
+        else:
+            messages.info(self.request, f"{adjustment.number} is waiting for approval: {what} is beyond tolerance; "
+                                        f"the stock moves when it is approved.")
+        return redirect(f"{reverse('inventory:stock-adjust')}?"
+                        f"{urlencode({'warehouse': warehouse.code, 'reason': data['reason'].code})}")
