@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from inventory.api import availability, documents, views
+from inventory.api import availability, counts, documents, views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("uoms", views.UnitOfMeasureViewSet, basename="uom")
@@ -9,5 +9,6 @@ router.register("stock-statuses", views.StockStatusViewSet, basename="stock-stat
 router.register("stock-moves", views.StockMoveViewSet, basename="stock-move")
 availability.register(router)
 documents.register(router)
+counts.register(router)
 
 urlpatterns = router.urls

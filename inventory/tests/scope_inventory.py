@@ -193,3 +193,119 @@ WRITES_TESTED_ELSEWHERE = {
     "stock-adjustment-list": "posting is scoped: StockAdjustmentListCheck in inventory/tests/scope_inventory.py",
     "stock-status-change-list": "posting is scoped: StockStatusChangeCheck in inventory/tests/scope_inventory.py",
 }
+
+
+# --- cycle counts ---------------------------------------------------------------------------------------
+
+
+def _count_everywhere(submit_beyond_tolerance: bool = False) -> dict[str, Any]:
+    """An open count of T-PAP-0001 at A-01-04 at each site; submitted as 1 of 3 (beyond tolerance) when asked."""
+    from inventory.services.counts import CountEntry, CountPair, cycle_count_create, cycle_count_submit
+
+    _receive_everywhere()
+    # The approval request a submit beyond tolerance opens names its requester: someone who may count anywhere.
+    counter = get_user_model().objects.get(username="admin")
+    made = {}
+    for site in SITES:
+        count = cycle_count_create(warehouse=warehouse(site), actor=counter, pairs=[
+            CountPair(location=location(site, "A-01-04"), item=item("PAP-0001"))])
+        if submit_beyond_tolerance:
+            count = cycle_count_submit(count=count, actor=counter, entries=[CountEntry(
+                location=location(site, "A-01-04"), item=item("PAP-0001"), quantity=Decimal(1), uom="EA")])
+        made[site] = count
+    return made
+
+
+def _count_state(count: Any) -> tuple[Any, ...]:
+    from inventory.models import CycleCount, CycleCountLine
+
+    return (CycleCount.objects.get(pk=count.pk).status, StockMove.objects.count(),
+            list(CycleCountLine.objects.filter(count=count).values()))
+
+
+COUNT_LINE = {"location": "A-01-04", "sku": "T-PAP-0001", "quantity": "3", "uom": "EA"}
+
+
+class CycleCountListCheck:
+    """Counts of the caller's warehouses only; opening one at a site outside the scope is a 400 that writes nothing."""
+
+    def check(self, name: str, client: APIClient, username: str) -> None:
+        from inventory.models import CycleCount
+
+        made = _count_everywhere()
+        body = client.get(reverse(f"api:{name}"), {"page_size": 500}).json()
+        assert body["count"] == len(body["results"])
+        assert all(row["warehouse"] in SCOPE[username] for row in body["results"]), (username, body["results"])
+        numbers = {row["number"] for row in body["results"]}
+        assert numbers & {c.number for c in made.values()} == {made[site].number for site in VISIBLE[username]}
+        for outside in sorted(set(SITES) - VISIBLE[username]):
+            assert client.get(reverse(f"api:{name}"), {"warehouse": outside}).json()["count"] == 0
+        counts, moves = CycleCount.objects.count(), StockMove.objects.count()
+        lines = [{"location": "A-01-04", "sku": "T-PAP-0001"}]
+        refused = client.post(reverse(f"api:{name}"), {"warehouse": OTHER_SITE[username], "lines": lines},
+                              format="json")
+        assert refused.status_code == 400 and "warehouse" in refused.json()["detail"], refused.content[:300]
+        assert CycleCount.objects.count() == counts and StockMove.objects.count() == moves
+        own = sorted(VISIBLE[username])[0]
+        response = client.post(reverse(f"api:{name}"), {"warehouse": own, "lines": lines}, format="json")
+        assert response.status_code == 201 and response.json()["warehouse"] == own, response.content[:300]
+
+
+class CycleCountDetailCheck:
+    def check(self, name: str, client: APIClient, username: str) -> None:
+        for site, count in _count_everywhere().items():
+            response = client.get(reverse(f"api:{name}", args=[count.pk]))
+            if site in VISIBLE[username]:
+                assert response.status_code == 200 and response.json()["number"] == count.number
+            else:
+                _assert_not_found(response)
+        _assert_not_found(client.get(reverse(f"api:{name}", args=[999999999])))
+
+
+class CycleCountActionCheck:
+    """POST on a count: outside the scope a 404 that changes nothing; inside, what the action does for an operator.
+
+    A recount is an approver's call: the operator, in scope, gets 403 ``not_an_approver`` and the count waits on.
+    """
+
+    def __init__(self, body: dict[str, Any], inside: int, pending: bool = False) -> None:
+        self.body, self.inside, self.pending = body, inside, pending
+
+    def check(self, name: str, client: APIClient, username: str) -> None:
+        for site, count in _count_everywhere(submit_beyond_tolerance=self.pending).items():
+            before = _count_state(count)
+            response = client.post(reverse(f"api:{name}", args=[count.pk]), self.body, format="json")
+            if site in VISIBLE[username]:
+                assert response.status_code == self.inside, (site, response.content[:300])
+            else:
+                _assert_not_found(response)
+                assert _count_state(count) == before
+        _assert_not_found(client.post(reverse(f"api:{name}", args=[999999999]), self.body, format="json"))
+
+
+class CycleCountAccuracyCheck:
+    """One row per warehouse in scope; a warehouse outside it is a 404."""
+
+    def check(self, name: str, client: APIClient, username: str) -> None:
+        body = client.get(reverse(f"api:{name}"), {"page_size": 500}).json()
+        assert {row["warehouse"] for row in body["results"]} == SCOPE[username], (username, body)
+        for outside in sorted(set(SITES) - VISIBLE[username]):
+            _assert_not_found(client.get(reverse(f"api:{name}"), {"warehouse": outside}))
+
+
+COVERAGE.update({
+    "cycle-count-list": CycleCountListCheck(),
+    "cycle-count-detail": CycleCountDetailCheck(),
+    "cycle-count-count": CycleCountActionCheck({"lines": [COUNT_LINE]}, inside=200),
+    "cycle-count-submit": CycleCountActionCheck({"lines": [COUNT_LINE]}, inside=200),
+    "cycle-count-cancel": CycleCountActionCheck({}, inside=200),
+    "cycle-count-recount": CycleCountActionCheck({}, inside=403, pending=True),
+    "cycle-count-accuracy": CycleCountAccuracyCheck(),
+})
+WRITES_TESTED_ELSEWHERE.update({
+    "cycle-count-list": "opening a count is scoped: CycleCountListCheck in inventory/tests/scope_inventory.py",
+    "cycle-count-count": "counting is scoped: CycleCountActionCheck in inventory/tests/scope_inventory.py",
+    "cycle-count-submit": "submitting is scoped: CycleCountActionCheck in inventory/tests/scope_inventory.py",
+    "cycle-count-cancel": "cancelling is scoped: CycleCountActionCheck in inventory/tests/scope_inventory.py",
+    "cycle-count-recount": "approvers only, scoped: CycleCountActionCheck in inventory/tests/scope_inventory.py",
+})
