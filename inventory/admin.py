@@ -1,7 +1,8 @@
 """Admin for the item master and units of measure (enterprise-wide: every user sees all of them), and
-read-only, scoped admins for the stock ledger, balances, lots, statuses and costs.
+read-only, scoped admins for the stock ledger, balances, lots, statuses, costs, cycle counts and ABC classes.
 
-Saves go through ``inventory.services``; an item's unit conversions are shown read-only here.
+Saves go through ``inventory.services``; an item's unit conversions are shown read-only here. Cycle counts
+change only through ``inventory.services.counts`` (the handheld, the API, the approval engine).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from django.http import HttpRequest
 from erp.admin_scoping import MasterDataAdmin, ReadOnlyInlineMixin, ScopedReadOnlyAdmin
 from inventory import services
 from inventory.models import (
+    CycleCount,
+    CycleCountLine,
+    CycleCountStatus,
     Item,
+    ItemAbcClass,
     ItemCost,
     ItemUom,
     ItemWarehouseSummary,
@@ -130,3 +135,53 @@ class ItemCostAdmin(ScopedReadOnlyAdmin):
     list_display = ["item", "legal_entity", "quantity", "unit_cost"]
     list_select_related = ["item", "legal_entity"]
     search_fields = ["item__sku"]
+
+
+class CycleCountLineInline(ReadOnlyInlineMixin, admin.TabularInline):
+    """A count's lines, blind while the count is open: what the system held, the variance and its value
+    and judgement appear only once the count is submitted, in the admin as on the handheld."""
+
+    model = CycleCountLine
+    fields = ["line_no", "location", "item", "lot", "abc_class", "state", "counted_quantity", "uom_quantity",
+              "uom_code", "expected_quantity", "variance", "unit_cost", "variance_value", "within_tolerance",
+              "counted_by", "counted_at", "move"]
+    blind_fields = ("expected_quantity", "variance", "unit_cost", "variance_value", "within_tolerance")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # ``obj`` is the count. Nothing submitted yet (or no count at all): the system's side stays hidden.
+        if obj is None or obj.status == CycleCountStatus.OPEN:
+            return [name for name in self.fields if name not in self.blind_fields]
+        return list(self.fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("location__warehouse", "item", "lot", "counted_by",
+                                                            "move")
+
+
+@admin.register(CycleCount)
+class CycleCountAdmin(ScopedReadOnlyAdmin):
+    list_display = ["number", "warehouse", "status", "origin", "planned_for", "created_by", "submitted_at",
+                    "closed_at"]
+    list_select_related = ["warehouse", "created_by"]
+    search_fields = ["number"]
+    list_filter = ["status", "origin", ("warehouse", admin.RelatedOnlyFieldListFilter), "planned_for"]
+    inlines = [CycleCountLineInline]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("warehouse", "recount_of", "created_by", "submitted_by",
+                                                            "approval_request")
+
+
+@admin.register(ItemAbcClass)
+class ItemAbcClassAdmin(ScopedReadOnlyAdmin):
+    list_display = ["item", "warehouse", "abc_class", "basis_value", "classified_on"]
+    list_select_related = ["item", "warehouse"]
+    search_fields = ["item__sku"]
+    list_filter = [("warehouse", admin.RelatedOnlyFieldListFilter), "abc_class"]
+    ordering = ["warehouse", "abc_class", "-basis_value", "item__sku"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("item", "warehouse")
