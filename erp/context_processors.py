@@ -17,6 +17,7 @@ SECTIONS = [
     ("Locations", "warehouses:location-list", "warehouses.view_location"),
     ("Items", "inventory:item-list", "inventory.view_item"),
     ("Stock", "inventory:stock-inquiry", "inventory.view_itemwarehousesummary"),
+    ("Counts", "inventory:cycle-count-list", "inventory.view_cyclecount"),
     ("Customers", "orders:customer-list", "orders.view_customer"),
     ("Suppliers", "procurement:supplier-list", "procurement.view_supplier"),
     ("Policies", "governance:policy-list", "governance.view_policy"),
@@ -52,5 +53,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 url = reverse(url_name)
             except NoReverseMatch:  # a section whose screens are not installed yet is simply not shown
                 continue
-            sections.append({"label": label, "url": url, "active": request.path.startswith(url)})
+            sections.append({"label": label, "url": url, "active": False})
+    # One section is current: the one whose address is the longest prefix of the page's (/stock/counts/
+    # is Counts, not Stock as well).
+    current = max((s for s in sections if request.path.startswith(s["url"])), key=lambda s: len(s["url"]),
+                  default=None)
+    if current is not None:
+        current["active"] = True
     return {"nav_sections": sections, "nav_roles": roles_of(user), "nav_scope_label": scope_label(user)}

@@ -19,7 +19,6 @@ from inventory import services
 from inventory.models import (
     CycleCount,
     CycleCountLine,
-    CycleCountStatus,
     Item,
     ItemAbcClass,
     ItemCost,
@@ -33,6 +32,7 @@ from inventory.models import (
     StockStatus,
     UnitOfMeasure,
 )
+from inventory.selectors import count_is_blind
 
 
 @admin.register(UnitOfMeasure)
@@ -149,7 +149,7 @@ class CycleCountLineInline(ReadOnlyInlineMixin, admin.TabularInline):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # ``obj`` is the count. Nothing submitted yet (or no count at all): the system's side stays hidden.
-        if obj is None or obj.status == CycleCountStatus.OPEN:
+        if obj is None or count_is_blind(obj):
             return [name for name in self.fields if name not in self.blind_fields]
         return list(self.fields)
 

@@ -25,6 +25,7 @@ from inventory.models import (
     CycleCount,
     CycleCountLine,
     CycleCountLineState,
+    CycleCountStatus,
     Item,
     ItemCost,
     Lot,
@@ -201,6 +202,24 @@ def cycle_counts(user: Any) -> QuerySet[CycleCount]:
                   counted_count=Count("lines", filter=~Q(lines__state=CycleCountLineState.PENDING))),
         user,
     )
+
+
+def count_is_blind(count: CycleCount) -> bool:
+    """Whether the system's side of ``count`` (expected quantities, variances, values) must stay hidden.
+
+    While the count is open, and also while a recount of it (or a recount of that) is open: whoever is
+    sent to count those lines again must not find the figures on the original. One query per level of
+    recounting (a chain is rarely more than one deep).
+    """
+    if count.status == CycleCountStatus.OPEN:
+        return True
+    frontier = [count.pk]
+    while frontier:
+        children = list(CycleCount.objects.filter(recount_of_id__in=frontier).values_list("id", "status"))
+        if any(status == CycleCountStatus.OPEN for _, status in children):
+            return True
+        frontier = [pk for pk, _ in children]
+    return False
 
 
 def cycle_count_lines(count: CycleCount) -> QuerySet[CycleCountLine]:

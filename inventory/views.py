@@ -40,7 +40,13 @@ from inventory.models import (
     StockStatus,
     UnitOfMeasure,
 )
-from inventory.selectors import cycle_count_lines, cycle_counts, inventory_accuracy, network_availability
+from inventory.selectors import (
+    count_is_blind,
+    cycle_count_lines,
+    cycle_counts,
+    inventory_accuracy,
+    network_availability,
+)
 from inventory.services import stock_adjustment_create, stock_status_change
 from inventory.services.counts import (
     MAX_LINES,
@@ -524,7 +530,7 @@ class CycleCountMixin(ScreenAccessMixin):
 def _line_rows(count: CycleCount) -> list[dict[str, Any]]:
     """The count's lines for the screen. While it is open they carry only what was counted: the expected
     quantity, the variance and its value are not even handed to the template (blind counting)."""
-    blind = count.status == CycleCountStatus.OPEN
+    blind = count_is_blind(count)
     rows = []
     for line in cycle_count_lines(count).select_related("item__base_uom"):
         base = line.item.base_uom.code

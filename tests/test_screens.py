@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -358,3 +359,9 @@ def test_home_shows_each_warehouses_local_time_in_its_own_time_zone(client, user
     assert offsets["NE-BOS"] in {"-05:00", "-04:00"}
     assert offsets["EU-RTM"] in {"+01:00", "+02:00"}
     assert offsets["EU-DUS"] in {"+01:00", "+02:00"}
+
+
+def test_only_the_most_specific_navigation_section_is_current(browser_as: Any) -> None:
+    html = page(browser_as("ne.operator").get("/stock/counts/"))
+    current = re.findall(r'<a[^>]*href="(/[^"]*)"[^>]*aria-current="page"', html)
+    assert current == ["/stock/counts/"], current

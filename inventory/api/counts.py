@@ -225,7 +225,7 @@ class CycleCountDetailOutput(CycleCountOutput):
     @extend_schema_field(CycleCountLineOutput(many=True))
     def get_lines(self, count: CycleCount) -> list[dict[str, Any]]:
         lines = selectors.cycle_count_lines(count)
-        return CycleCountLineOutput(lines, many=True, context={"blind": count.status == CycleCountStatus.OPEN}).data
+        return CycleCountLineOutput(lines, many=True, context={"blind": selectors.count_is_blind(count)}).data
 
 
 class AccuracyOutput(serializers.Serializer):

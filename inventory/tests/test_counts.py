@@ -278,3 +278,30 @@ def test_a_count_beyond_tolerance_needs_a_person_to_submit_it_and_nothing_moves_
     count.refresh_from_db()
     assert count.status == CycleCountStatus.OPEN and StockMove.objects.count() == moves
     assert CycleCountLine.objects.get(count=count).state == CycleCountLineState.PENDING
+
+
+@pytest.mark.django_db
+def test_the_original_count_stays_blind_while_its_recount_is_open(hundred, user, api_as):
+    from django.urls import reverse
+
+    operator = user("ne.operator")
+    count = cycle_count_submit(count=_count(hundred, operator), actor=operator, entries=[_entry(hundred, "80")])
+    assert not selectors.count_is_blind(count)
+    recount = cycle_count_recount(count=count, actor=user("approver"))
+    count.refresh_from_db()
+    assert selectors.count_is_blind(count) and selectors.count_is_blind(recount)
+    lines = api_as("ne.operator").get(reverse("api:cycle-count-detail", args=[count.pk])).json()["lines"]
+    assert lines[0]["counted_quantity"] == "80.0000" and lines[0]["expected_quantity"] is None
+    import re
+
+    from django.test import Client
+
+    screen = Client()
+    screen.force_login(operator)
+    html = screen.get(reverse("inventory:cycle-count-detail", args=[count.pk])).content.decode()
+    expected_cells = re.findall(r'data-field="expected">(.*?)</td>', html)
+    assert expected_cells and all("100" not in cell for cell in expected_cells)
+    cycle_count_submit(count=recount, actor=operator, entries=[_entry(hundred, "100")])
+    assert not selectors.count_is_blind(count)
+    lines = api_as("ne.operator").get(reverse("api:cycle-count-detail", args=[count.pk])).json()["lines"]
+    assert lines[0]["expected_quantity"] == "100.0000" and lines[0]["variance"] == "-20.0000"
