@@ -51,10 +51,11 @@ test: install
 smoke: install
 	$(VENV)/bin/pytest -m smoke $(PYTEST_ARGS)
 
-# Not part of `make test`: seeds bench items into the development database, then prints the figures
-# of quality-bars.md (pgbench -N baseline, W2, W3) with PASS/FAIL per floor. BENCH_ARGS="--skus 2000 ..."
+# Not part of `make test`: migrates and loads the demo network into the development database (so it
+# works from a fresh clone), seeds bench items, then prints the figures of quality-bars.md (pgbench -N
+# baseline, W2, W3) with PASS/FAIL per floor. BENCH_ARGS="--skus 2000 ..."
 bench: install
-	$(PY) -m erp.embedded exec -- $(PY) manage.py bench $(BENCH_ARGS)
+	$(PY) -m erp.embedded exec -- bash -c '$(PY) manage.py migrate --no-input -v0 && $(PY) manage.py load_demo >/dev/null && $(PY) manage.py bench $(BENCH_ARGS)'
 
 stop:
 	-$(PY) -m erp.embedded stop
