@@ -34,6 +34,13 @@ MAX_ATTEMPTS = 8
 _joined: ContextVar[bool] = ContextVar("concord_joined_command", default=False)
 
 
+class StaleRead(OperationalError):
+    """Raised by a command that read before taking its locks (to know what to lock) and found, once locked,
+    that what it read has changed: the whole command runs again, as after a serialization failure."""
+
+    pgcode = "40001"
+
+
 def is_retryable(exc: BaseException) -> bool:
     cause = exc.__cause__ or exc
     return getattr(cause, "pgcode", None) in RETRYABLE_SQLSTATES

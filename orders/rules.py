@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 # Monday = 0 ... Sunday = 6: the standard working week of a warehouse and of carriers.
@@ -98,3 +99,135 @@ def promise(*, now: dt.datetime, calendar: WarehouseCalendar, cutoff: dt.time, t
             break
         latest = candidate
     return Promise(latest, max(requested_date, add_transit(latest, transit_days)))
+
+
+# --- the order lifecycle (one table for orders and their lines) ------------------------------------------
+
+# Confirming moves a draft straight to where allocation left it (``confirmed`` is the state of an order
+# accepted but not yet allocated, e.g. when allocation is deferred). Allocation states move among
+# themselves as stock arrives (a backorder allocates), is picked short, or is released. Shipped,
+# delivered and closed follow; closed and cancelled are final. Nothing shipped can be cancelled.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"confirmed", "allocated", "partially_allocated", "backordered", "cancelled"}),
+    "confirmed": frozenset({"allocated", "partially_allocated", "backordered", "cancelled"}),
+    "backordered": frozenset({"allocated", "partially_allocated", "cancelled"}),
+    "partially_allocated": frozenset({"allocated", "backordered", "picking", "cancelled"}),
+    "allocated": frozenset({"partially_allocated", "backordered", "picking", "cancelled"}),
+    "picking": frozenset({"allocated", "partially_allocated", "backordered", "packed", "cancelled"}),
+    "packed": frozenset({"shipped"}),
+    "shipped": frozenset({"delivered", "closed"}),
+    "delivered": frozenset({"closed"}),
+    "closed": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+def order_may_move(from_status: str, to_status: str) -> bool:
+    return to_status in ORDER_TRANSITIONS.get(from_status, frozenset())
+
+
+def line_status(*, quantity: Decimal, allocated: Decimal, backordered: Decimal) -> str:
+    """The allocation state of a confirmed, unshipped line from its quantities."""
+    if allocated >= quantity:
+        return "allocated"
+    if allocated > 0:
+        return "partially_allocated"
+    if backordered > 0:
+        return "backordered"
+    return "confirmed"
+
+
+# Which line state makes an order what: the order takes the "least advanced" state of its open lines.
+_ORDER_RANK = ("backordered", "partially_allocated", "confirmed", "allocated", "picking", "packed", "shipped",
+               "delivered", "closed")
+
+
+def order_status(line_statuses: list[str]) -> str:
+    """An order's status from its lines': all cancelled is cancelled; lines allocated beside lines waiting make it
+    partially allocated; otherwise the least advanced state of the lines that are not cancelled."""
+    live = [s for s in line_statuses if s != "cancelled"]
+    if not live:
+        return "cancelled"
+    if "backordered" in live and any(s in ("allocated", "partially_allocated") for s in live):
+        return "partially_allocated"
+    return min(live, key=_ORDER_RANK.index)
+
+
+# --- allocation --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A warehouse allocation may take from, in the policy's order, with what it can give now."""
+
+    warehouse_id: int
+    available: Decimal
+
+
+@dataclass(frozen=True)
+class LineAllocation:
+    takes: tuple[tuple[int, Decimal], ...]  # (warehouse id, quantity), in the order taken
+    backordered: Decimal
+
+
+def allocate_line(quantity: Decimal, candidates: list[Candidate], *, split_allowed: bool) -> LineAllocation:
+    """Take ``quantity`` from the candidates in order.
+
+    With ``split_allowed`` (the customer accepts partial shipments and the policy allows them) the line takes
+    what each warehouse has, in order, until it is covered; the rest is backordered. Without it the line is
+    taken whole from the first warehouse that has all of it, or backordered whole.
+    """
+    if quantity <= 0:
+        raise ValueError("A line's quantity is positive.")
+    if not split_allowed:
+        for candidate in candidates:
+            if candidate.available >= quantity:
+                return LineAllocation(((candidate.warehouse_id, quantity),), Decimal(0))
+        return LineAllocation((), quantity)
+    takes, left = [], quantity
+    for candidate in candidates:
+        if left <= 0:
+            break
+        take = min(left, candidate.available)
+        if take > 0:
+            takes.append((candidate.warehouse_id, take))
+            left -= take
+    return LineAllocation(tuple(takes), left)
+
+
+def take_lots(quantity: Decimal, lots: list[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:
+    """Split ``quantity`` over ``lots`` (lot id, free quantity), already in the lot-selection order."""
+    takes, left = [], quantity
+    for lot_id, free in lots:
+        if left <= 0:
+            break
+        take = min(left, free)
+        if take > 0:
+            takes.append((lot_id, take))
+            left -= take
+    if left > 0:
+        raise ValueError("The lots hold less than asked for.")
+    return takes
+
+
+def candidate_order(*, sequence: list[str], home_id: int, home_region_id: int,
+                    warehouses: list[tuple[int, int, str]], cross_region_allowed: bool) -> list[int]:
+    """Warehouse ids in the order of ``fulfillment.allocation_sequence``.
+
+    ``warehouses`` are (id, region id, code) of the active warehouses. ``home_warehouse`` is the customer's
+    home; ``same_region`` the rest of its region; ``other_regions`` everything else, only when
+    ``fulfillment.cross_region_allowed``. Within a step, by warehouse code (stable and explainable).
+    """
+    ordered: list[int] = []
+    by_code = sorted(warehouses, key=lambda w: w[2])
+    for step in sequence:
+        if step == "home_warehouse":
+            chosen = [w[0] for w in by_code if w[0] == home_id]
+        elif step == "same_region":
+            chosen = [w[0] for w in by_code if w[1] == home_region_id and w[0] != home_id]
+        elif step == "other_regions":
+            chosen = [w[0] for w in by_code if w[1] != home_region_id] if cross_region_allowed else []
+        else:
+            chosen = []
+        ordered.extend(pk for pk in chosen if pk not in ordered)
+    return ordered

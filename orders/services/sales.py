@@ -1,0 +1,368 @@
+"""Sales orders: taking an order, confirming it (promising and allocating by policy) and cancelling it.
+
+Confirming reads the policies at the customer's home warehouse (``fulfillment.allocation_sequence``,
+``fulfillment.cross_region_allowed``, ``fulfillment.lot_selection``, ``fulfillment.partial_shipments_allowed``)
+and, for each warehouse it may ship from, that warehouse's ``fulfillment.shipping_cutoff``. Allocation holds
+stock by raising ``ItemWarehouseSummary.allocated`` (a check constraint keeps it within the allocatable
+on-hand) beside an ``Allocation`` row per warehouse and lot, in one transaction.
+
+Lock order, the one every stock writer follows: the warehouses (``FOR SHARE``, by id), the item-warehouse
+summaries (``FOR UPDATE``, by item then warehouse), then the order. Reading the order's lines before taking
+the locks is safe: they change only while the order is a draft, and the order's status is checked again
+once it is locked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from erp.exceptions import ValidationFailed
+from erp.transactions import StaleRead, command
+from inventory import rules as stock_rules
+from inventory.exceptions import InvalidQuantity, UnknownUnit
+from inventory.models import Item, ItemUom
+from orders import rules
+from orders.exceptions import DuplicateExternalRef, InvalidOrderTransition, ShipToNotOfCustomer
+from orders.models import Allocation, AllocationStatus, Customer, OrderStatus, SalesOrder, SalesOrderLine, ShipTo
+from warehouses.models import CarrierLane, Warehouse
+
+MAX_LINES = 500
+EXTERNAL_REF_UNIQUE = "salesorder_external_ref_unique_per_customer"
+
+
+@dataclass(frozen=True)
+class OrderLineSpec:
+    """One line as entered: ``quantity`` of ``item`` in unit ``uom`` (any of the item's units)."""
+
+    item: Item
+    quantity: Decimal
+    uom: str
+    requested_date: dt.date | None = None
+
+
+def _next_order_id() -> int:
+    # The table's own id sequence numbers the document too: gap-tolerant, never reused, lock-free.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('orders_salesorder', 'id'))")
+        return int(cursor.fetchone()[0])
+
+
+def _order_move(order: SalesOrder, to_status: str, **fields: Any) -> SalesOrder:
+    """Move a (locked) order along ``rules.ORDER_TRANSITIONS``; any other move is refused (409)."""
+    if not rules.order_may_move(order.status, to_status):
+        raise InvalidOrderTransition(
+            f"{order.number} is {order.status}; it cannot become {to_status}.",
+            detail={"number": order.number, "status": order.status, "to": to_status},
+        )
+    order.status = to_status
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", *fields, "updated_at"])
+    return order
+
+
+@command
+def sales_order_create(*, customer: Customer, ship_to: ShipTo, lines: list[OrderLineSpec],
+                       actor: AbstractBaseUser | None, external_ref: str = "",
+                       requested_date: dt.date | None = None) -> SalesOrder:
+    """Take an order as a draft: every quantity converted to the item's base unit exactly.
+
+    Refuses an inactive customer or item, a ship-to of another customer, an unknown unit, a quantity that
+    is not above zero, more than ``MAX_LINES`` lines, and an ``external_ref`` the customer already used
+    (409 ``duplicate_external_ref`` naming the existing order; concurrent duplicates meet the unique index).
+    """
+    if not customer.active:
+        raise ValidationFailed(detail={"customer": [f"{customer.code} is not active."]})
+    if ship_to.customer_id != customer.pk:
+        raise ShipToNotOfCustomer(detail={"ship_to": [f"{ship_to.code} is not an address of {customer.code}."]})
+    if not lines:
+        raise ValidationFailed(detail={"lines": ["An order needs at least one line."]})
+    if len(lines) > MAX_LINES:
+        raise ValidationFailed(detail={"lines": [f"At most {MAX_LINES} lines per order."]})
+    if len(external_ref) > 64:
+        raise ValidationFailed(detail={"external_ref": ["At most 64 characters."]})
+    factors = {(item_id, code): factor for item_id, code, factor in ItemUom.objects.filter(
+        item_id__in={line.item.pk for line in lines}, uom__code__in={line.uom for line in lines},
+    ).values_list("item_id", "uom__code", "factor")}
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.item.active:
+            raise ValidationFailed(detail={"lines": [f"Line {number}: {line.item.sku} is not active."]})
+        factor = factors.get((line.item.pk, line.uom))
+        if factor is None:
+            raise UnknownUnit(detail={"lines": [f"Line {number}: {line.item.sku} has no unit {line.uom}."]})
+        base = stock_rules.to_base(line.quantity, factor)
+        if base <= 0:
+            raise InvalidQuantity(detail={"lines": [f"Line {number}: the quantity must be more than 0."]})
+        rows.append((line, base))
+    if external_ref:
+        existing = SalesOrder.objects.filter(customer=customer, external_ref=external_ref).values_list(
+            "number", flat=True).first()
+        if existing:
+            raise DuplicateExternalRef(detail={"external_ref": external_ref, "order": existing})
+    pk = _next_order_id()
+    order = SalesOrder(pk=pk, number=f"SO-{pk:06d}", customer=customer, ship_to=ship_to, region_id=customer.region_id,
+                       external_ref=external_ref, requested_date=requested_date,
+                       created_by=actor if getattr(actor, "pk", None) else None)
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent twin trips the unique index, we answer 409
+            order.save(force_insert=True)
+    except IntegrityError as exc:
+        if EXTERNAL_REF_UNIQUE not in str(exc):
+            raise
+        raise DuplicateExternalRef(detail={"external_ref": external_ref}) from exc
+    SalesOrderLine.objects.bulk_create([
+        SalesOrderLine(order=order, region_id=order.region_id, line_no=number, item=line.item, quantity=base,
+                       uom_quantity=Decimal(line.quantity), uom_code=line.uom, requested_date=line.requested_date)
+        for number, (line, base) in enumerate(rows, start=1)
+    ])
+    return order
+
+
+# --- confirming: promise and allocate -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Site:
+    warehouse: Warehouse
+    cutoff: dt.time
+    transit_days: int | None  # None: no carrier lane to the ship-to region
+    ship_date: dt.date
+
+
+def _sites(candidate_ids: list[int], warehouses: dict[int, Warehouse], destination_region_id: int,
+           now: dt.datetime) -> dict[int, _Site]:
+    """Each candidate's cutoff (policy at the warehouse), fastest carrier lane and earliest ship date."""
+    from governance.selectors import policy_value
+
+    transit = dict(CarrierLane.objects.filter(destination_region_id=destination_region_id, carrier__active=True)
+                   .values("origin_region_id").annotate(days=Min("transit_days"))
+                   .values_list("origin_region_id", "days"))
+    sites = {}
+    for pk in candidate_ids:
+        warehouse = warehouses[pk]
+        hours, minutes = str(policy_value("fulfillment.shipping_cutoff", warehouse=warehouse).value).split(":")
+        cutoff = dt.time(int(hours), int(minutes))
+        calendar = rules.WarehouseCalendar(timezone=warehouse.timezone)
+        sites[pk] = _Site(warehouse, cutoff, transit.get(warehouse.region_id),
+                          rules.ship_date(now=now, calendar=calendar, cutoff=cutoff))
+    return sites
+
+
+def _lock_summaries(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[Any]]:
+    """Lock the warehouses (share) and the summaries of ``pairs`` (item id, warehouse id) in the global order.
+
+    Returns ``{pair: [id, allocatable_on_hand, allocated]}`` for the pairs that have a summary (no summary:
+    nothing was ever there, so nothing to allocate).
+    """
+    if not pairs:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM warehouses_warehouse WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+                       [sorted({pair[1] for pair in pairs})])
+        cursor.execute(
+            "SELECT t.item_id, t.warehouse_id, t.id, t.allocatable_on_hand, t.allocated "
+            "FROM inventory_itemwarehousesummary t JOIN unnest(%s::bigint[], %s::bigint[]) AS k(item_id, warehouse_id) "
+            "ON t.item_id = k.item_id AND t.warehouse_id = k.warehouse_id "
+            "ORDER BY t.item_id, t.warehouse_id FOR UPDATE OF t",
+            [[p[0] for p in pairs], [p[1] for p in pairs]],
+        )
+        return {(row[0], row[1]): [row[2], row[3], row[4]] for row in cursor.fetchall()}
+
+
+def _free_lots(item_ids: list[int], sites: dict[int, _Site], lot_rule: str,
+               ) -> dict[tuple[int, int], list[list[Any]]]:
+    """Per (item, warehouse): ``[lot id, free quantity]`` in lot-selection order (FEFO: first expiring first,
+    lots without expiry last; FIFO: first received first), unexpired on the warehouse's ship date, net of what
+    open allocations already hold of each lot. Two queries. Call with the summaries locked."""
+    if not item_ids or not sites:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT b.item_id, b.warehouse_id, b.lot_id, sum(b.on_hand), l.expiry_date, l.received_on, l.lot_number "
+            "FROM inventory_stockbalance b JOIN inventory_stockstatus s ON s.id = b.status_id "
+            "JOIN inventory_lot l ON l.id = b.lot_id "
+            "WHERE s.allocatable AND b.on_hand > 0 AND b.item_id = ANY(%s) AND b.warehouse_id = ANY(%s) "
+            "GROUP BY b.item_id, b.warehouse_id, b.lot_id, l.expiry_date, l.received_on, l.lot_number",
+            [item_ids, list(sites)],
+        )
+        lots = cursor.fetchall()
+        cursor.execute(
+            "SELECT item_id, warehouse_id, lot_id, sum(quantity) FROM orders_allocation "
+            "WHERE status = 'open' AND lot_id IS NOT NULL AND item_id = ANY(%s) AND warehouse_id = ANY(%s) "
+            "GROUP BY item_id, warehouse_id, lot_id",
+            [item_ids, list(sites)],
+        )
+        held = {(row[0], row[1], row[2]): row[3] for row in cursor.fetchall()}
+    by_pair: dict[tuple[int, int], list[tuple[Any, ...]]] = defaultdict(list)
+    for item_id, warehouse_id, lot_id, on_hand, expiry, received, number in lots:
+        if expiry is not None and expiry < sites[warehouse_id].ship_date:
+            continue  # expired by the time it would leave: not allocatable
+        free = on_hand - held.get((item_id, warehouse_id, lot_id), Decimal(0))
+        if free > 0:
+            by_pair[(item_id, warehouse_id)].append((lot_id, free, expiry, received, number))
+    ordered = {}
+    for pair, rows in by_pair.items():
+        if lot_rule == "fifo":
+            rows.sort(key=lambda r: (r[3], r[4]))
+        else:
+            rows.sort(key=lambda r: (r[2] is None, r[2] or dt.date.max, r[4]))
+        ordered[pair] = [[row[0], row[1]] for row in rows]
+    return ordered
+
+
+@command
+def sales_order_confirm(*, order: SalesOrder, actor: AbstractBaseUser | None,
+                        now: dt.datetime | None = None) -> SalesOrder:
+    """Confirm a draft: promise and allocate every line by policy; backorder what cannot be had.
+
+    Candidates come from ``rules.candidate_order`` (home warehouse, its region, other regions when
+    allowed). A line is split over warehouses only when the customer accepts partial shipments and the
+    policy allows them; otherwise it is taken whole from one warehouse or backordered whole. A lot-tracked
+    item is allocated lot by lot by ``fulfillment.lot_selection``, never from a lot expired by its ship date.
+    Each allocation's promise is ``rules.promise`` at its warehouse (cutoff, calendar, fastest carrier lane to
+    the ship-to's region); the line keeps the latest. Backordered quantities raise one ``shortage`` exception
+    per SKU at the customer's home warehouse (raised again, not twinned, by later orders). The order becomes
+    ``allocated``, ``partially_allocated`` or ``backordered``; confirming twice is 409 ``invalid_transition``.
+    Queries: constant in the number of lines (plus one exception raise per short SKU).
+    """
+    from governance.selectors import policy_values_for_site
+    from governance.services.exceptions import exception_raise
+
+    now = now or timezone.now()
+    order = (SalesOrder.objects.select_related("customer__home_warehouse__region", "ship_to", "region")
+             .get(pk=order.pk))
+    if order.status != OrderStatus.DRAFT:
+        raise InvalidOrderTransition(f"{order.number} is {order.status}; only a draft can be confirmed.",
+                                     detail={"number": order.number, "status": order.status})
+    lines = list(SalesOrderLine.objects.filter(order=order).select_related("item").order_by("line_no"))
+    home = order.customer.home_warehouse
+    policies = policy_values_for_site(warehouse=home)
+    split_allowed = bool(order.customer.allow_partial_shipment
+                         and policies["fulfillment.partial_shipments_allowed"].value)
+    warehouses = Warehouse.objects.filter(active=True).select_related("region").in_bulk()
+    candidate_ids = rules.candidate_order(
+        sequence=list(policies["fulfillment.allocation_sequence"].value), home_id=home.pk,
+        home_region_id=home.region_id, cross_region_allowed=bool(policies["fulfillment.cross_region_allowed"].value),
+        warehouses=[(w.pk, w.region_id, w.code) for w in warehouses.values()],
+    )
+    sites = _sites(candidate_ids, warehouses, order.ship_to.region_id, now)
+    # A warehouse with no carrier lane to the ship-to's region cannot ship there: it is not a candidate.
+    candidate_ids = [pk for pk in candidate_ids if sites[pk].transit_days is not None]
+    item_ids = sorted({line.item_id for line in lines})
+    summaries = _lock_summaries([(item_id, pk) for item_id in item_ids for pk in sorted(candidate_ids)])
+    lot_items = sorted({line.item_id for line in lines if line.item.lot_tracked})
+    lots = _free_lots(lot_items, {pk: sites[pk] for pk in candidate_ids}, str(policies["fulfillment.lot_selection"]
+                                                                                   .value))
+    locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
+    if locked.status != OrderStatus.DRAFT:
+        raise InvalidOrderTransition(f"{order.number} is {locked.status}; only a draft can be confirmed.",
+                                     detail={"number": order.number, "status": locked.status})
+
+    free: dict[tuple[int, int], Decimal] = {}
+    for pair, (_, allocatable, allocated) in summaries.items():
+        free[pair] = allocatable - allocated
+        if pair in lots or pair[0] in lot_items:
+            free[pair] = min(free[pair], sum((row[1] for row in lots.get(pair, [])), Decimal(0)))
+    allocations, taken = [], defaultdict(lambda: Decimal(0))
+    short: dict[int, Decimal] = defaultdict(lambda: Decimal(0))
+    for line in lines:
+        candidates = [rules.Candidate(pk, max(free.get((line.item_id, pk), Decimal(0)), Decimal(0)))
+                      for pk in candidate_ids]
+        result = rules.allocate_line(line.quantity, candidates, split_allowed=split_allowed)
+        requested = line.requested_date or order.requested_date
+        promises = []
+        for warehouse_id, quantity in result.takes:
+            pair = (line.item_id, warehouse_id)
+            free[pair] -= quantity
+            taken[pair] += quantity
+            site = sites[warehouse_id]
+            promise = rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=site.warehouse.timezone),
+                                    cutoff=site.cutoff, transit_days=site.transit_days or 0, requested_date=requested)
+            promises.append(promise)
+            parts = rules.take_lots(quantity, lots[pair]) if line.item.lot_tracked else [(None, quantity)]
+            for lot_id, part in parts:
+                if lot_id is not None:
+                    for row in lots[pair]:
+                        if row[0] == lot_id:
+                            row[1] -= part
+                allocations.append(Allocation(line=line, warehouse_id=warehouse_id, item_id=line.item_id,
+                                              lot_id=lot_id, quantity=part, ship_date=promise.ship_date,
+                                              promised_date=promise.delivery_date))
+        line.allocated_quantity = sum((q for _, q in result.takes), Decimal(0))
+        line.backordered_quantity = result.backordered
+        line.warehouse_id = result.takes[0][0] if result.takes else home.pk
+        line.ship_date = max((p.ship_date for p in promises), default=None)
+        line.promised_date = max((p.delivery_date for p in promises), default=None)
+        line.status = rules.line_status(quantity=line.quantity, allocated=line.allocated_quantity,
+                                        backordered=line.backordered_quantity)
+        if result.backordered > 0:
+            short[line.item_id] += result.backordered
+
+    Allocation.objects.bulk_create(allocations)
+    if taken:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE inventory_itemwarehousesummary t SET allocated = t.allocated + v.quantity, updated_at = now() "
+                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, quantity) WHERE t.id = v.id",
+                [[summaries[pair][0] for pair in taken], [taken[pair] for pair in taken]],
+            )
+    SalesOrderLine.objects.bulk_update(lines, ["allocated_quantity", "backordered_quantity", "warehouse", "ship_date",
+                                               "promised_date", "status", "updated_at"])
+    _order_move(locked, rules.order_status([line.status for line in lines]), confirmed_at=now)
+    skus = {line.item_id: line.item.sku for line in lines}
+    for item_id, quantity in sorted(short.items()):
+        exception_raise(
+            type="shortage", business_key=f"shortage:{home.code}:{skus[item_id]}",
+            title=f"Not enough {skus[item_id]} to allocate in the network for {home.code}'s customers",
+            warehouse=home, reference=order.number,
+            detail={"sku": skus[item_id], "order": order.number, "backordered": str(quantity),
+                    "customer": order.customer.code},
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+    return locked
+
+
+@command
+def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, reason: str = "") -> SalesOrder:
+    """Cancel an order that has not shipped: every open allocation is released (the summaries' ``allocated``
+    falls back) and every line is cancelled. A packed, shipped or closed order is 409 ``invalid_transition``."""
+    if len(reason) > 500:
+        raise ValidationFailed(detail={"reason": ["At most 500 characters."]})
+    pairs = sorted(set(Allocation.objects.filter(line__order=order, status=AllocationStatus.OPEN)
+                       .values_list("item_id", "warehouse_id")))
+    summaries = _lock_summaries(pairs)
+    locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
+    if not rules.order_may_move(locked.status, OrderStatus.CANCELLED):
+        raise InvalidOrderTransition(f"{locked.number} is {locked.status}; it cannot be cancelled.",
+                                     detail={"number": locked.number, "status": locked.status})
+    open_allocations = list(Allocation.objects.select_for_update(of=("self",))
+                            .filter(line__order=locked, status=AllocationStatus.OPEN).order_by("id"))
+    released: dict[tuple[int, int], Decimal] = defaultdict(lambda: Decimal(0))
+    for allocation in open_allocations:
+        released[(allocation.item_id, allocation.warehouse_id)] += allocation.quantity
+    missing = set(released) - set(summaries)
+    if missing:  # the order was confirmed between our read and our locks: run again with the right locks
+        raise StaleRead(f"{locked.number} was allocated while being cancelled")
+    if released:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE inventory_itemwarehousesummary t SET allocated = t.allocated - v.quantity, updated_at = now() "
+                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, quantity) WHERE t.id = v.id",
+                [[summaries[pair][0] for pair in released], [released[pair] for pair in released]],
+            )
+    Allocation.objects.filter(pk__in=[a.pk for a in open_allocations]).update(
+        status=AllocationStatus.RELEASED, updated_at=timezone.now())
+    SalesOrderLine.objects.filter(order=locked).update(status=OrderStatus.CANCELLED, allocated_quantity=0,
+                                                       backordered_quantity=0, updated_at=timezone.now())
+    return _order_move(locked, OrderStatus.CANCELLED, cancelled_at=timezone.now())
+
