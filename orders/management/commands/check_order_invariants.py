@@ -1,0 +1,188 @@
+"""Verify the order and allocation invariants over the whole database; exit non-zero on any violation.
+
+Allocations and summaries: for every item and warehouse, the open allocations add up to
+``ItemWarehouseSummary.allocated`` (no summary, no open allocation); an allocation holds its line's item, and
+its lot, when it has one, is a lot of that item.
+Lines: ``allocated_quantity`` is the sum of the line's open allocations; a cancelled line holds none;
+allocated + backordered + shipped never exceed the quantity.
+Orders: the status is what ``orders.rules.order_status`` makes of the lines' (a draft has only draft lines).
+Read-only: it reports, it never repairs. ``check_inventory_invariants`` checks the summaries against the ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from orders import rules
+from orders.models import AllocationStatus, OrderStatus
+
+# Orders are read this many at a time to judge their status against their lines'.
+ORDER_BATCH = 2000
+
+
+class Check(NamedTuple):
+    title: str
+    sql: str
+    line: str
+    params: dict[str, Any] | None = None
+
+
+OPEN = {"open": AllocationStatus.OPEN.value}
+
+CHECKS = [
+    Check(
+        "summary's allocated differs from its open allocations",
+        """
+        SELECT i.sku, w.code, s.allocated, coalesce(a.total, 0)
+        FROM inventory_itemwarehousesummary s
+        LEFT JOIN (
+            SELECT item_id, warehouse_id, sum(quantity) AS total FROM orders_allocation
+            WHERE status = %(open)s GROUP BY item_id, warehouse_id
+        ) a ON a.item_id = s.item_id AND a.warehouse_id = s.warehouse_id
+        JOIN inventory_item i ON i.id = s.item_id JOIN warehouses_warehouse w ON w.id = s.warehouse_id
+        WHERE s.allocated <> coalesce(a.total, 0)
+        ORDER BY i.sku, w.code
+        """,
+        "{0} at {1}: summary allocated {2}, open allocations sum to {3}",
+        OPEN,
+    ),
+    Check(
+        "open allocations without an item-warehouse summary",
+        """
+        SELECT i.sku, w.code, sum(a.quantity), count(*)
+        FROM orders_allocation a
+        JOIN inventory_item i ON i.id = a.item_id JOIN warehouses_warehouse w ON w.id = a.warehouse_id
+        WHERE a.status = %(open)s AND NOT EXISTS (
+            SELECT 1 FROM inventory_itemwarehousesummary s
+            WHERE s.item_id = a.item_id AND s.warehouse_id = a.warehouse_id)
+        GROUP BY i.sku, w.code
+        ORDER BY i.sku, w.code
+        """,
+        "{0} at {1}: {2} held by {3} open allocation(s)",
+        OPEN,
+    ),
+    Check(
+        "line's allocated quantity differs from its open allocations",
+        """
+        SELECT o.number, l.line_no, l.allocated_quantity, coalesce(a.total, 0)
+        FROM orders_salesorderline l JOIN orders_salesorder o ON o.id = l.order_id
+        LEFT JOIN (
+            SELECT line_id, sum(quantity) AS total FROM orders_allocation WHERE status = %(open)s GROUP BY line_id
+        ) a ON a.line_id = l.id
+        WHERE l.allocated_quantity <> coalesce(a.total, 0)
+        ORDER BY o.id, l.line_no
+        """,
+        "{0} line {1}: allocated {2}, open allocations sum to {3}",
+        OPEN,
+    ),
+    Check(
+        "cancelled line with an open allocation",
+        """
+        SELECT o.number, l.line_no, a.id, a.quantity, w.code
+        FROM orders_allocation a JOIN orders_salesorderline l ON l.id = a.line_id
+        JOIN orders_salesorder o ON o.id = l.order_id JOIN warehouses_warehouse w ON w.id = a.warehouse_id
+        WHERE a.status = %(open)s AND l.status = %(cancelled)s
+        ORDER BY o.id, l.line_no, a.id
+        """,
+        "{0} line {1}: allocation {2} of {3} at {4}",
+        {**OPEN, "cancelled": OrderStatus.CANCELLED.value},
+    ),
+    Check(
+        "line's allocated, backordered and shipped exceed its quantity",
+        """
+        SELECT o.number, l.line_no, l.quantity, l.allocated_quantity, l.backordered_quantity, l.shipped_quantity
+        FROM orders_salesorderline l JOIN orders_salesorder o ON o.id = l.order_id
+        WHERE l.allocated_quantity + l.backordered_quantity + l.shipped_quantity > l.quantity
+        ORDER BY o.id, l.line_no
+        """,
+        "{0} line {1}: quantity {2}, allocated {3} + backordered {4} + shipped {5}",
+    ),
+    Check(
+        "allocation of another item than its line's",
+        """
+        SELECT a.id, o.number, l.line_no, ai.sku, li.sku
+        FROM orders_allocation a JOIN orders_salesorderline l ON l.id = a.line_id
+        JOIN orders_salesorder o ON o.id = l.order_id
+        JOIN inventory_item ai ON ai.id = a.item_id JOIN inventory_item li ON li.id = l.item_id
+        WHERE a.item_id <> l.item_id
+        ORDER BY a.id
+        """,
+        "allocation {0} ({1} line {2}) holds {3}, the line is for {4}",
+    ),
+    Check(
+        "allocation of a lot of another item",
+        """
+        SELECT a.id, o.number, l.line_no, ai.sku, lot.lot_number, li.sku
+        FROM orders_allocation a JOIN orders_salesorderline l ON l.id = a.line_id
+        JOIN orders_salesorder o ON o.id = l.order_id JOIN inventory_lot lot ON lot.id = a.lot_id
+        JOIN inventory_item ai ON ai.id = a.item_id JOIN inventory_item li ON li.id = lot.item_id
+        WHERE lot.item_id <> a.item_id
+        ORDER BY a.id
+        """,
+        "allocation {0} ({1} line {2}) of {3} holds lot {4}, a lot of {5}",
+    ),
+]
+
+STATUS_TITLE = "order status disagrees with its lines"
+# One row per order with its lines' states in line order (none: an order without lines).
+ORDERS_SQL = """
+    SELECT o.id, o.number, o.status,
+           coalesce(array_agg(l.line_no ORDER BY l.line_no) FILTER (WHERE l.id IS NOT NULL), '{}'),
+           coalesce(array_agg(l.status ORDER BY l.line_no) FILTER (WHERE l.id IS NOT NULL), '{}')
+    FROM orders_salesorder o LEFT JOIN orders_salesorderline l ON l.order_id = o.id
+    WHERE o.id > %s GROUP BY o.id ORDER BY o.id LIMIT %s
+"""
+
+
+def status_of_lines(line_statuses: list[str]) -> str | None:
+    """The status an order with lines in ``line_statuses`` must have; ``None`` when no status fits (no lines,
+    or draft lines beside lines that were confirmed: an order is confirmed as a whole)."""
+    if not line_statuses:
+        return None
+    drafts = line_statuses.count(OrderStatus.DRAFT)
+    if drafts:
+        return OrderStatus.DRAFT.value if drafts == len(line_statuses) else None
+    return rules.order_status(line_statuses)
+
+
+class Command(BaseCommand):
+    help = ("Check that open allocations add up to the summaries' allocated and to their lines', that lines "
+            "hold no more than their quantity and cancelled lines nothing, and that orders agree with their lines.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        violations = 0
+        with connection.cursor() as cursor:
+            for check in CHECKS:
+                cursor.execute(check.sql, check.params)
+                for row in cursor.fetchall():
+                    violations += 1
+                    self.stderr.write(f"{check.title}: {check.line.format(*row)}")
+            for line in self._status_violations(cursor):
+                violations += 1
+                self.stderr.write(f"{STATUS_TITLE}: {line}")
+        if violations:
+            raise CommandError(f"{violations} order invariant violation(s).")
+        self.stdout.write(self.style.SUCCESS("Order invariants hold."))
+
+    def _status_violations(self, cursor: Any) -> list[str]:
+        found, after = [], 0
+        while True:
+            cursor.execute(ORDERS_SQL, [after, ORDER_BATCH])
+            rows = cursor.fetchall()
+            for _, number, status, line_nos, line_statuses in rows:
+                expected = status_of_lines(list(line_statuses))
+                if expected == status:
+                    continue
+                lines = ", ".join(f"line {n} {s}" for n, s in zip(line_nos, line_statuses, strict=True))
+                if not lines:
+                    found.append(f"{number} is {status} and has no lines")
+                elif expected is None:
+                    found.append(f"{number} is {status}; its lines ({lines}) mix draft with confirmed states")
+                else:
+                    found.append(f"{number} is {status}; its lines ({lines}) make it {expected}")
+            if len(rows) < ORDER_BATCH:
+                return found
+            after = rows[-1][0]
