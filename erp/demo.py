@@ -223,6 +223,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False) -> dict[str, int]
     say(f"opening stock posted for {_load_opening_stock(warehouses)} warehouse(s)\n")
     say(f"demo exceptions raised: {raise_demo_exceptions()}\n")  # so the exception dashboard is not empty
     say(f"cycle counts planned for today: {_plan_counts()}\n")  # what beat would plan within the hour
+    say(f"draft sales orders taken: {_take_demo_orders()}\n")
     return {
         "legal_entities": LegalEntity.objects.count(),
         "regions": Region.objects.count(),
@@ -276,6 +277,31 @@ def _load_opening_stock(warehouses: dict[str, Warehouse]) -> int:
                            reference=f"Opening balance {code}", actor=None)
         posted += 1
     return posted
+
+
+# Draft orders for customer service to confirm, one per region; C-NE-001's is the whitepaper's case (CLN-0003 is
+# held at NE-NYC and SE-ATL but not at its home NE-BOS). Drafts hold no stock until someone confirms them.
+DEMO_ORDERS = [("C-NE-001", "DEMO-0001", [("CLN-0003", "2", "CS")]),
+               ("C-SE-001", "DEMO-0001", [("PAP-0001", "1", "CS"), ("HDW-0002", "5", "EA")]),
+               ("C-EU-001", "DEMO-0001", [("BEV-0001", "3", "CS")])]
+
+
+def _take_demo_orders() -> int:
+    """The demo's draft orders not taken yet (found by customer and external reference); how many were taken."""
+    from orders.models import SalesOrder
+    from orders.services.sales import OrderLineSpec, sales_order_create
+
+    taken = 0
+    for code, ref, lines in DEMO_ORDERS:
+        if SalesOrder.objects.filter(customer__code=code, external_ref=ref).exists():
+            continue
+        customer = Customer.objects.get(code=code)
+        specs = [OrderLineSpec(item=Item.objects.get(sku=sku), quantity=Decimal(quantity), uom=uom)
+                 for sku, quantity, uom in lines]
+        sales_order_create(customer=customer, ship_to=customer.ship_tos.get(code="MAIN"), lines=specs,
+                           external_ref=ref, actor=None)
+        taken += 1
+    return taken
 
 
 def _plan_counts() -> int:

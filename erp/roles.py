@@ -34,6 +34,11 @@ STOCK_VIEW = ["inventory.view_stockmove", "inventory.view_stockbalance", "invent
 # Changing stock on the floor: adjustments (approval beyond tolerance), status changes and cycle counts
 # (opening a count by hand, counting, submitting, cancelling an open one; a recount is the approver's call).
 STOCK_WORK = ["inventory.add_stockadjustment", "inventory.change_stock_status", "inventory.add_cyclecount"]
+# Reading sales orders, their lines and allocations (scoped by the order's region): operators pick, pack and
+# ship them, planners work their backorders, finance invoices them, so every role reads the orders of its scope.
+ORDERS_VIEW = ["orders.view_salesorder", "orders.view_salesorderline", "orders.view_allocation"]
+# Taking orders (a draft), confirming them (promise and allocation by policy) and cancelling them.
+ORDER_ENTRY = ["orders.add_salesorder", "orders.change_salesorder"]
 
 
 # Everyone reads policies, their deviations, approvals, exceptions and the audit trail of their scope;
@@ -48,8 +53,8 @@ GOVERNANCE_BASE = [
     "governance.view_operationalexception",
     "governance.view_auditevent",
 ]
-# What every role reads (scoped): master data, stock, governance records.
-EVERYONE = MASTER_DATA_VIEW + STOCK_VIEW + GOVERNANCE_BASE
+# What every role reads (scoped): master data, stock, sales orders, governance records.
+EVERYONE = MASTER_DATA_VIEW + STOCK_VIEW + ORDERS_VIEW + GOVERNANCE_BASE
 # Working an exception queue: acknowledge, resolve, cancel.
 WORK_EXCEPTIONS = ["governance.change_operationalexception"]
 
@@ -90,7 +95,7 @@ ROLES: tuple[Role, ...] = (
          tuple(EVERYONE + STOCK_WORK + WORK_EXCEPTIONS + _crud("warehouses.location")),
          "operations"),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
-         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("orders.customer", "orders.shipto")),
+         tuple(EVERYONE + WORK_EXCEPTIONS + ORDER_ENTRY + _crud("orders.customer", "orders.shipto")),
          "orders"),
     Role("planner", "Planner", "Works shortages, transfers, replenishment and late receipts.",
          tuple(EVERYONE + WORK_EXCEPTIONS), "planning"),
@@ -107,8 +112,8 @@ ROLES: tuple[Role, ...] = (
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("governance.exchangerate")
                + ["inventory.view_itemcost"]), "finance"),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
-         tuple(EVERYONE + STOCK_WORK + _crud("warehouses.location", "inventory.item", "orders.customer",
-                                             "orders.shipto", "procurement.supplier")),
+         tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + _crud("warehouses.location", "inventory.item", "orders.customer",
+                                                           "orders.shipto", "procurement.supplier")),
          "api"),
 )
 

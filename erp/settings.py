@@ -214,7 +214,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # A choice set shown by more than one component (a count and its detail) needs a name of its own.
-    "ENUM_NAME_OVERRIDES": {"CycleCountStatusEnum": "inventory.models.CycleCountStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "CycleCountStatusEnum": "inventory.models.CycleCountStatus",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "AllocationStatusEnum": "orders.models.AllocationStatus",
+    },
 }
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "365"))
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))

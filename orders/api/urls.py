@@ -1,8 +1,9 @@
 from rest_framework.routers import SimpleRouter
 
-from orders.api import views
+from orders.api import sales, views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("customers", views.CustomerViewSet, basename="customer")
+sales.register(router)
 
 urlpatterns = router.urls

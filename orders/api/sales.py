@@ -1,0 +1,289 @@
+"""Orders API: sales orders (``sales-orders/``), taken as drafts, confirmed and cancelled.
+
+POST ``sales-orders/`` takes an order as a draft; ``confirm/`` promises and allocates it by policy (status
+``allocated``, ``partially_allocated`` or ``backordered``; what cannot be had raises a ``shortage``
+exception); ``cancel/`` releases every allocation. Every POST accepts an ``Idempotency-Key``.
+
+Orders belong to the customer's region and are seen by whoever's scope covers it: an order outside the
+caller's scope answers 404, and a customer outside it is refused (400) exactly like one that does not
+exist, so nothing is written. Taking an order needs ``orders.add_salesorder``; confirming and cancelling
+``orders.change_salesorder``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from erp.api.fields import ScopedSlugRelatedField
+from erp.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from erp.api.idempotency import MAX_KEY_LENGTH, idempotent
+from erp.api.serializers import StrictInputSerializer
+from erp.api.views import ScopedViewSet
+from erp.scoping import scope_queryset
+from inventory.models import Item
+from orders.exceptions import ShipToNotOfCustomer
+from orders.models import QUANTITY, Allocation, Customer, OrderStatus, SalesOrder, SalesOrderLine, ShipTo
+from orders.services import sales as services
+
+# --- input ----------------------------------------------------------------------------------------------
+
+
+class SalesOrderLineInput(StrictInputSerializer):
+    """One line as ordered: ``quantity`` of ``sku`` in ``uom`` (any of the item's units)."""
+
+    sku = serializers.CharField(max_length=40)
+    quantity = serializers.DecimalField(**QUANTITY, help_text="More than 0, in ``uom``.")
+    uom = serializers.CharField(max_length=16, help_text="One of the item's units.")
+    requested_date = serializers.DateField(required=False, allow_null=True,
+                                           help_text="When this line is wanted, if not the order's date.")
+
+    def validate_quantity(self, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise serializers.ValidationError("Must be more than 0.")
+        return value
+
+
+class SalesOrderCreateInput(StrictInputSerializer):
+    """A new order (a draft) for a customer in the caller's scope, shipped to one of its addresses."""
+
+    customer = ScopedSlugRelatedField(slug_field="code", queryset=Customer.objects.select_related("home_warehouse"),
+                                      help_text="A customer code in your scope.")
+    ship_to = serializers.CharField(max_length=32, help_text="The code of one of the customer's ship-to addresses.")
+    requested_date = serializers.DateField(required=False, allow_null=True,
+                                           help_text="When the customer wants the goods; a promise is never earlier.")
+    external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                         help_text="Your reference (a PO number); unique per customer when given.")
+    lines = SalesOrderLineInput(many=True, allow_empty=False, max_length=services.MAX_LINES)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Resolve the ship-to within the customer and every SKU in the caller's scope (one query each)."""
+        customer = attrs["customer"]
+        ship_to = ShipTo.objects.filter(customer=customer, code=attrs["ship_to"]).first()
+        if ship_to is None:
+            raise ShipToNotOfCustomer(
+                detail={"ship_to": [f"{customer.code} has no ship-to address {attrs['ship_to']}."]})
+        skus = {row["sku"] for row in attrs["lines"]}
+        items = {found.sku: found for found in scope_queryset(Item.objects.all(), self.context.get("user"))
+                 .filter(sku__in=skus)}
+        errors = [{"sku": [f"No item {row['sku']}."]} if row["sku"] not in items else {} for row in attrs["lines"]]
+        if any(errors):
+            raise serializers.ValidationError({"lines": errors})
+        attrs["ship_to"] = ship_to
+        attrs["lines"] = [services.OrderLineSpec(item=items[row["sku"]], quantity=row["quantity"], uom=row["uom"],
+                                                 requested_date=row.get("requested_date"))
+                          for row in attrs["lines"]]
+        return attrs
+
+
+class SalesOrderConfirmInput(StrictInputSerializer):
+    pass
+
+
+class SalesOrderCancelInput(StrictInputSerializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
+                                   help_text="Why the order is cancelled.")
+
+
+# --- output ---------------------------------------------------------------------------------------------
+
+
+class AllocationOutput(serializers.ModelSerializer):
+    """Stock of one warehouse (and lot, for a lot-tracked item) held for the line, in the item's base unit."""
+
+    warehouse = serializers.CharField(source="warehouse.code")
+    lot = serializers.CharField(source="lot.lot_number", default=None, allow_null=True)
+
+    class Meta:
+        model = Allocation
+        fields = ["warehouse", "lot", "quantity", "status", "ship_date", "promised_date"]
+
+
+class SalesOrderLineOutput(serializers.ModelSerializer):
+    """A line: ``quantity`` (and the allocated, backordered and shipped quantities) in the item's base unit
+    ``base_uom``; ``uom_quantity`` and ``uom`` as ordered. ``warehouse``, ``ship_date`` and
+    ``promised_date`` are set when the order is confirmed."""
+
+    sku = serializers.CharField(source="item.sku")
+    base_uom = serializers.CharField(source="item.base_uom.code")
+    uom = serializers.CharField(source="uom_code")
+    warehouse = serializers.CharField(source="warehouse.code", default=None, allow_null=True,
+                                      help_text="Where the line is allocated (first), or the home warehouse when "
+                                                "it waits for stock.")
+
+    class Meta:
+        model = SalesOrderLine
+        fields = ["line_no", "sku", "quantity", "base_uom", "uom_quantity", "uom", "requested_date", "status",
+                  "warehouse", "allocated_quantity", "backordered_quantity", "shipped_quantity", "ship_date",
+                  "promised_date"]
+
+
+class SalesOrderLineDetailOutput(SalesOrderLineOutput):
+    """A line with the stock held for it, warehouse by warehouse and lot by lot."""
+
+    allocations = AllocationOutput(many=True)
+
+    class Meta(SalesOrderLineOutput.Meta):
+        fields = [*SalesOrderLineOutput.Meta.fields, "allocations"]
+
+
+class SalesOrderOutput(serializers.ModelSerializer):
+    """An order: its customer, ship-to address, status and lines."""
+
+    customer = serializers.CharField(source="customer.code")
+    ship_to = serializers.CharField(source="ship_to.code")
+    region = serializers.CharField(source="region.code", help_text="The customer's region when it was taken.")
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    lines = SalesOrderLineOutput(many=True)
+
+    class Meta:
+        model = SalesOrder
+        fields = ["id", "number", "status", "customer", "ship_to", "region", "external_ref", "requested_date",
+                  "created_by", "created_at", "confirmed_at", "cancelled_at", "lines"]
+
+
+class SalesOrderDetailOutput(SalesOrderOutput):
+    """An order with its lines and what is allocated to each."""
+
+    lines = SalesOrderLineDetailOutput(many=True)
+
+    class Meta(SalesOrderOutput.Meta):
+        pass
+
+
+def sales_orders(*, allocations: bool) -> QuerySet[SalesOrder]:
+    """Orders with everything their output shows, in a constant number of queries (not yet scoped)."""
+    lines = SalesOrderLine.objects.select_related("item__base_uom", "warehouse").order_by("line_no")
+    if allocations:
+        lines = lines.prefetch_related(Prefetch(
+            "allocations", queryset=Allocation.objects.select_related("warehouse", "lot").order_by("id")))
+    return (SalesOrder.objects.select_related("customer", "ship_to", "region", "created_by")
+            .prefetch_related(Prefetch("lines", queryset=lines)))
+
+
+# --- the view -------------------------------------------------------------------------------------------
+
+
+class SalesOrderFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+    customer = django_filters.CharFilter(field_name="customer__code")
+    warehouse = django_filters.CharFilter(method="filter_warehouse",
+                                          help_text="Orders with a line allocated at (or waiting for) this warehouse.")
+    created_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte",
+                                             help_text="Taken on or after this date (UTC).")
+    created_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte",
+                                           help_text="Taken on or before this date (UTC).")
+
+    class Meta:
+        model = SalesOrder
+        fields = ["status", "customer", "warehouse", "created_from", "created_to"]
+
+    def filter_warehouse(self, queryset: QuerySet[SalesOrder], name: str, value: str) -> QuerySet[SalesOrder]:
+        return queryset.filter(pk__in=SalesOrderLine.objects.filter(warehouse__code=value).values("order_id"))
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER, {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}, OpenApiParameter.HEADER,
+    description="Send a unique key (a UUID) to make the call safe to retry: the same key with the same body returns "
+                "the first response again, with the same key and another body is a 409.",
+)
+
+
+class SalesOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Sales orders of the caller's regions, newest first, with their lines."""
+
+    serializer_class = SalesOrderOutput
+    filterset_class = SalesOrderFilter
+    http_method_names = ["get", "post", "head", "options"]
+
+    @property
+    def required_action_permission(self) -> str | None:
+        return "orders.change_salesorder" if self.action in ("confirm", "cancel") else None
+
+    def base_queryset(self) -> QuerySet[SalesOrder]:
+        if self.action in ("confirm", "cancel"):
+            return SalesOrder.objects.all()  # the service reads what it needs; the answer is read afresh
+        return sales_orders(allocations=self.action != "list").order_by("-id")
+
+    def get_serializer_class(self) -> Any:
+        return {
+            "retrieve": SalesOrderDetailOutput,
+            "create": SalesOrderCreateInput,
+            "confirm": SalesOrderConfirmInput,
+            "cancel": SalesOrderCancelInput,
+        }.get(self.action, SalesOrderOutput)
+
+    def _input(self, serializer_class: Any) -> dict[str, Any]:
+        body = self.request.data
+        data = serializer_class(data={} if body is None else body, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    def _detail(self, order_id: int, code: int = status.HTTP_200_OK) -> Response:
+        fresh = scope_queryset(sales_orders(allocations=True), self.request.user).get(pk=order_id)
+        return Response(SalesOrderDetailOutput(fresh).data, status=code)
+
+    @extend_schema(responses=SalesOrderDetailOutput)
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(SalesOrderDetailOutput(self.get_object()).data)
+
+    @extend_schema(request=SalesOrderCreateInput, responses={201: SalesOrderDetailOutput})
+    def create(self, request: Request) -> Response:
+        """Take an order as a draft. Quantities are converted to each item's base unit exactly; an
+        ``external_ref`` the customer already used is 409 ``duplicate_external_ref``."""
+
+        def produce() -> Response:
+            fields = self._input(SalesOrderCreateInput)
+            order = services.sales_order_create(
+                customer=fields["customer"], ship_to=fields["ship_to"], lines=fields["lines"],
+                external_ref=fields["external_ref"], requested_date=fields.get("requested_date"), actor=request.user,
+            )
+            return self._detail(order.pk, status.HTTP_201_CREATED)
+
+        return idempotent(request, produce)
+
+    @extend_schema(request=SalesOrderConfirmInput, responses=SalesOrderDetailOutput,
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str | None = None) -> Response:
+        """Confirm a draft: promise and allocate every line by policy (home warehouse first, then its region,
+        other regions only where allowed). The order becomes ``allocated``, ``partially_allocated`` or
+        ``backordered``; what cannot be allocated raises a ``shortage`` exception. Confirming anything but a
+        draft is 409 ``invalid_transition``."""
+        order = self.get_object()
+
+        def produce() -> Response:
+            self._input(SalesOrderConfirmInput)
+            services.sales_order_confirm(order=order, actor=request.user)
+            return self._detail(order.pk)
+
+        return idempotent(request, produce)
+
+    @extend_schema(request=SalesOrderCancelInput, responses=SalesOrderDetailOutput,
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel an order that has not shipped: every allocation is released and every line cancelled. A
+        cancelled, packed or shipped order is 409 ``invalid_transition``."""
+        order = self.get_object()
+
+        def produce() -> Response:
+            fields = self._input(SalesOrderCancelInput)
+            services.sales_order_cancel(order=order, actor=request.user, reason=fields["reason"])
+            return self._detail(order.pk)
+
+        return idempotent(request, produce)
+
+
+def register(router: SimpleRouter) -> None:
+    """Add this module's viewsets to the orders router."""
+    router.register("sales-orders", SalesOrderViewSet, basename="sales-order")
