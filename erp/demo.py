@@ -279,9 +279,9 @@ def _load_opening_stock(warehouses: dict[str, Warehouse]) -> int:
     return posted
 
 
-# Draft orders for customer service to confirm, one per region; C-NE-001's is the whitepaper's case (CLN-0003 is
+# Draft orders for customer service to confirm, one per region; C-NE-001's is the whitepaper's case (CLN-0008 is
 # held at NE-NYC and SE-ATL but not at its home NE-BOS). Drafts hold no stock until someone confirms them.
-DEMO_ORDERS = [("C-NE-001", "DEMO-0001", [("CLN-0003", "2", "CS")]),
+DEMO_ORDERS = [("C-NE-001", "DEMO-0001", [("CLN-0008", "2", "CS")]),
                ("C-SE-001", "DEMO-0001", [("PAP-0001", "1", "CS"), ("HDW-0002", "5", "EA")]),
                ("C-EU-001", "DEMO-0001", [("BEV-0001", "3", "CS")])]
 

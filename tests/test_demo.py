@@ -67,3 +67,18 @@ def test_demo_users_have_the_scopes_of_the_brief(demo, username, enterprise, war
     if warehouses is not None:
         codes = set(Warehouse.objects.filter(pk__in=scope.warehouse_ids).values_list("code", flat=True))
         assert codes == warehouses
+
+
+@pytest.mark.django_db
+def test_the_demo_order_of_c_ne_001_is_the_whitepapers_case_and_allocates_from_ne_nyc(demo):
+    from inventory.models import ItemWarehouseSummary
+    from orders.models import SalesOrder
+    from orders.services.sales import sales_order_confirm
+
+    order = SalesOrder.objects.get(customer__code="C-NE-001", external_ref="DEMO-0001")
+    (line,) = order.lines.select_related("item")
+    held = dict(ItemWarehouseSummary.objects.filter(item=line.item).values_list("warehouse__code", "on_hand"))
+    assert held.get("NE-BOS", 0) == 0 and held["NE-NYC"] > line.quantity and held["SE-ATL"] > 0
+    confirmed = sales_order_confirm(order=order, actor=None)
+    line.refresh_from_db()
+    assert confirmed.status == "allocated" and line.warehouse.code == "NE-NYC" and line.promised_date is not None

@@ -58,7 +58,7 @@ def _client(account: Any) -> APIClient:
 
 @pytest.fixture
 def twin(demo: Any) -> Any:
-    """A stock-free twin of CLN-0003 (the demo item missing at NE-BOS): 10 EA at NE-NYC and at SE-ATL."""
+    """A stock-free twin of CLN-0003 with 10 EA at NE-NYC and at SE-ATL and none at NE-BOS (the demo's case)."""
     ensure_standard_statuses()
     made = item("CLN-0003")
     for site in ("NE-NYC", "SE-ATL"):
