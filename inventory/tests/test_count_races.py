@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from erp import services as platform
@@ -45,33 +44,13 @@ from inventory.services.counts import (
     cycle_count_submit,
 )
 from inventory.tests.factories import ensure_standard_statuses, item, location, warehouse
+from tests.races import race as _race
 
 D = Decimal
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _race(*calls: Callable[[], Any]) -> list[Any]:
-    """Start ``calls`` together, one thread (and so one connection) each; each one's result or exception."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[Any] = [None] * len(calls)
-
-    def run(n: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcomes[n] = call()
-        except BaseException as exc:
-            outcomes[n] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads), "a racing thread hung"
-    return outcomes
 
 
 def _invariants_hold() -> None:

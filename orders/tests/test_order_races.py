@@ -32,6 +32,7 @@ from inventory.tests.factories import ensure_standard_statuses, item, location, 
 from orders.exceptions import InvalidOrderTransition
 from orders.models import Allocation, AllocationStatus, Customer, OrderStatus, SalesOrder, SalesOrderLine
 from orders.services.sales import OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
+from tests.races import race as _race
 
 D = Decimal
 # A Wednesday morning in Boston: before the 15:00 cutoff.
@@ -46,27 +47,6 @@ def network(demo: Any) -> None:
     ensure_standard_statuses()
 
 
-def _race(*calls: Callable[[], Any]) -> list[Any]:
-    """Start ``calls`` together, one thread (and so one connection) each; each one's result or exception."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[Any] = [None] * len(calls)
-
-    def run(n: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcomes[n] = call()
-        except BaseException as exc:
-            outcomes[n] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads), "a racing thread hung"
-    return outcomes
 
 
 def _start(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
