@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
+from erp.lifecycle import document_move, next_document_id
 from erp.transactions import command
 from erp.validation import clean_or_raise
 from erp.validators import sku_validator
@@ -502,25 +503,10 @@ def _adjustment_approval_steps() -> list[Any]:
     return [StepSpec(role="approver", scope_level="region")]
 
 
-def _next_adjustment_id() -> int:
-    # The table's own id sequence numbers the document too: gap-tolerant, never reused, lock-free.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('inventory_stockadjustment', 'id'))")
-        return int(cursor.fetchone()[0])
-
-
 def _adjustment_move(adjustment: StockAdjustment, to_status: str, **fields: Any) -> StockAdjustment:
     """Move a (locked) adjustment along ``rules.ADJUSTMENT_TRANSITIONS``; any other move is refused (409)."""
-    if not rules.adjustment_may_move(adjustment.status, to_status):
-        raise InvalidAdjustmentTransition(
-            f"{adjustment.number} is {adjustment.status}; it cannot become {to_status}.",
-            detail={"number": adjustment.number, "status": adjustment.status, "to": to_status},
-        )
-    adjustment.status = to_status
-    for name, value in fields.items():
-        setattr(adjustment, name, value)
-    adjustment.save(update_fields=["status", *fields, "updated_at"])
-    return adjustment
+    return document_move(adjustment, to_status, may_move=rules.adjustment_may_move,
+                         refused=InvalidAdjustmentTransition, **fields)
 
 
 def _adjustment_post(adjustment: StockAdjustment, actor: AbstractBaseUser | None) -> StockMove:
@@ -576,7 +562,7 @@ def stock_adjustment_create(*, warehouse: Warehouse, location: Location, item: I
         quantity=base, value=value, on_hand=on_hand, quantity_pct=Decimal(str(tolerance["quantity_pct"])),
         value_limit=Decimal(str(tolerance["value"])),
     )
-    pk = _next_adjustment_id()
+    pk = next_document_id(StockAdjustment)
     adjustment = StockAdjustment(
         pk=pk, number=f"ADJ-{pk:06d}", warehouse=warehouse, location=location, item=item, lot=lot, quantity=base,
         uom_quantity=Decimal(quantity), uom_code=uom_code, reason=reason_code, unit_cost=unit_cost, value=value,

@@ -28,6 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
+from erp.lifecycle import document_move, next_document_id
 from erp.transactions import command
 from inventory import rules
 from inventory.exceptions import (
@@ -94,16 +95,9 @@ class CountEntry:
 # --- the document ----------------------------------------------------------------------------------------
 
 
-def _next_count_id() -> int:
-    # The table's own id sequence numbers the document too: gap-tolerant, never reused, lock-free.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('inventory_cyclecount', 'id'))")
-        return int(cursor.fetchone()[0])
-
-
 def _count_new(*, warehouse: Warehouse, origin: str, actor: Any, planned_for: dt.date | None = None,
                recount_of: CycleCount | None = None) -> CycleCount:
-    pk = _next_count_id()
+    pk = next_document_id(CycleCount)
     count = CycleCount(pk=pk, number=f"CC-{pk:06d}", warehouse=warehouse, origin=origin, planned_for=planned_for,
                        recount_of=recount_of, created_by=actor if getattr(actor, "pk", None) else None)
     count.save(force_insert=True)
@@ -112,16 +106,8 @@ def _count_new(*, warehouse: Warehouse, origin: str, actor: Any, planned_for: dt
 
 def _count_move(count: CycleCount, to_status: str, **fields: Any) -> CycleCount:
     """Move a (locked) count along ``rules.CYCLE_COUNT_TRANSITIONS``; any other move is refused (409)."""
-    if not rules.cycle_count_may_move(count.status, to_status):
-        raise InvalidCountTransition(
-            f"{count.number} is {count.status}; it cannot become {to_status}.",
-            detail={"number": count.number, "status": count.status, "to": to_status},
-        )
-    count.status = to_status
-    for name, value in fields.items():
-        setattr(count, name, value)
-    count.save(update_fields=["status", *fields, "updated_at"])
-    return count
+    return document_move(count, to_status, may_move=rules.cycle_count_may_move, refused=InvalidCountTransition,
+                         **fields)
 
 
 def _locked_count(count_id: int) -> CycleCount:

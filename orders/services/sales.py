@@ -26,6 +26,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
+from erp.lifecycle import document_move, next_document_id
 from erp.transactions import StaleRead, command
 from inventory import rules as stock_rules
 from inventory.exceptions import InvalidQuantity, UnknownUnit
@@ -49,25 +50,9 @@ class OrderLineSpec:
     requested_date: dt.date | None = None
 
 
-def _next_order_id() -> int:
-    # The table's own id sequence numbers the document too: gap-tolerant, never reused, lock-free.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('orders_salesorder', 'id'))")
-        return int(cursor.fetchone()[0])
-
-
 def _order_move(order: SalesOrder, to_status: str, **fields: Any) -> SalesOrder:
     """Move a (locked) order along ``rules.ORDER_TRANSITIONS``; any other move is refused (409)."""
-    if not rules.order_may_move(order.status, to_status):
-        raise InvalidOrderTransition(
-            f"{order.number} is {order.status}; it cannot become {to_status}.",
-            detail={"number": order.number, "status": order.status, "to": to_status},
-        )
-    order.status = to_status
-    for name, value in fields.items():
-        setattr(order, name, value)
-    order.save(update_fields=["status", *fields, "updated_at"])
-    return order
+    return document_move(order, to_status, may_move=rules.order_may_move, refused=InvalidOrderTransition, **fields)
 
 
 @command
@@ -109,7 +94,7 @@ def sales_order_create(*, customer: Customer, ship_to: ShipTo, lines: list[Order
             "number", flat=True).first()
         if existing:
             raise DuplicateExternalRef(detail={"external_ref": external_ref, "order": existing})
-    pk = _next_order_id()
+    pk = next_document_id(SalesOrder)
     order = SalesOrder(pk=pk, number=f"SO-{pk:06d}", customer=customer, ship_to=ship_to, region_id=customer.region_id,
                        external_ref=external_ref, requested_date=requested_date,
                        created_by=actor if getattr(actor, "pk", None) else None)
@@ -177,6 +162,18 @@ def _lock_summaries(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[
             [[p[0] for p in pairs], [p[1] for p in pairs]],
         )
         return {(row[0], row[1]): [row[2], row[3], row[4]] for row in cursor.fetchall()}
+
+
+def _add_to_allocated(summaries: dict[tuple[int, int], list[Any]], deltas: dict[tuple[int, int], Decimal]) -> None:
+    """Add each signed delta to the ``allocated`` of its (locked) summary, in one statement."""
+    if not deltas:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE inventory_itemwarehousesummary t SET allocated = t.allocated + v.quantity, updated_at = now() "
+            "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, quantity) WHERE t.id = v.id",
+            [[summaries[pair][0] for pair in deltas], list(deltas.values())],
+        )
 
 
 def _free_lots(item_ids: list[int], sites: dict[int, _Site], lot_rule: str,
@@ -309,13 +306,7 @@ def sales_order_confirm(*, order: SalesOrder, actor: AbstractBaseUser | None,
             short[line.item_id] += result.backordered
 
     Allocation.objects.bulk_create(allocations)
-    if taken:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE inventory_itemwarehousesummary t SET allocated = t.allocated + v.quantity, updated_at = now() "
-                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, quantity) WHERE t.id = v.id",
-                [[summaries[pair][0] for pair in taken], [taken[pair] for pair in taken]],
-            )
+    _add_to_allocated(summaries, taken)
     SalesOrderLine.objects.bulk_update(lines, ["allocated_quantity", "backordered_quantity", "warehouse", "ship_date",
                                                "promised_date", "status", "updated_at"])
     _order_move(locked, rules.order_status([line.status for line in lines]), confirmed_at=now)
@@ -353,13 +344,7 @@ def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, rea
     missing = set(released) - set(summaries)
     if missing:  # the order was confirmed between our read and our locks: run again with the right locks
         raise StaleRead(f"{locked.number} was allocated while being cancelled")
-    if released:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE inventory_itemwarehousesummary t SET allocated = t.allocated - v.quantity, updated_at = now() "
-                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, quantity) WHERE t.id = v.id",
-                [[summaries[pair][0] for pair in released], [released[pair] for pair in released]],
-            )
+    _add_to_allocated(summaries, {pair: -quantity for pair, quantity in released.items()})
     Allocation.objects.filter(pk__in=[a.pk for a in open_allocations]).update(
         status=AllocationStatus.RELEASED, updated_at=timezone.now())
     SalesOrderLine.objects.filter(order=locked).update(status=OrderStatus.CANCELLED, allocated_quantity=0,
