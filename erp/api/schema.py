@@ -2,7 +2,8 @@
 
 drf-spectacular documents each view's success response; this adds what ``erp.api`` guarantees
 everywhere, so integrators read it in the schema rather than in prose: the one error shape
-(``Error``) for 400/401/403/404/409, and the ``Idempotency-Key`` header on creating POSTs.
+(``Error``) for 400/401/403/404/409, and the ``Idempotency-Key`` header on creating and other
+idempotent POSTs.
 """
 
 from __future__ import annotations
@@ -33,15 +34,22 @@ class ApiAutoSchema(AutoSchema):
         """Every viewset ``create`` goes through ``erp.api.idempotency`` (the API contract)."""
         return self.method == "POST" and getattr(self.view, "action", None) == "create"
 
+    def is_idempotent_post(self) -> bool:
+        """A create, or a POST action the viewset lists in ``idempotent_actions`` (its body goes through
+        ``erp.api.idempotency`` too: confirm, submit, cancel...)."""
+        action = getattr(self.view, "action", None)
+        return self.method == "POST" and (
+            action == "create" or action in getattr(self.view, "idempotent_actions", frozenset()))
+
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
-        if self.is_idempotent_create():
+        if self.is_idempotent_post():
             parameters.append(OpenApiParameter(
                 IDEMPOTENCY_HEADER,
                 {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
                 OpenApiParameter.HEADER,
                 description=(
-                    "Send a unique key (a UUID) to make the create safe to retry: the same key with the same "
+                    "Send a unique key (a UUID) to make the call safe to retry: the same key with the same "
                     "body returns the first response again, with the same key and another body is a 409."
                 ),
             ))

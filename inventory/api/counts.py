@@ -22,7 +22,7 @@ from typing import Any
 import django_filters
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -30,8 +30,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from erp.api.fields import ScopedSlugRelatedField
-from erp.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from erp.api.idempotency import MAX_KEY_LENGTH, idempotent
+from erp.api.idempotency import idempotent
 from erp.api.serializers import StrictInputSerializer
 from erp.api.views import ScopedViewSet
 from erp.scoping import scope_queryset
@@ -253,16 +252,14 @@ class CycleCountFilter(django_filters.FilterSet):
         fields = ["warehouse", "status", "origin"]
 
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER, {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}, OpenApiParameter.HEADER,
-    description="Send a unique key (a UUID) to make the call safe to retry: the same key with the same body returns "
-                "the first response again, with the same key and another body is a 409.",
-)
 
 
 class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Cycle counts of the caller's warehouses, newest first. Lines show the expected quantity and the
     variance only once the count is submitted (blind counting)."""
+
+    # POST actions whose bodies go through ``idempotent`` too (the schema documents their Idempotency-Key).
+    idempotent_actions = frozenset({"count", "submit", "recount", "cancel"})
 
     serializer_class = CycleCountOutput
     filterset_class = CycleCountFilter
@@ -316,8 +313,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         return idempotent(request, produce)
 
-    @extend_schema(request=CycleCountEntriesInput, responses=CycleCountDetailOutput,
-                   parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=CycleCountEntriesInput, responses=CycleCountDetailOutput)
     @action(detail=True, methods=["post"])
     def count(self, request: Request, pk: str | None = None) -> Response:
         """Record counted quantities on an open count; the answer stays blind."""
@@ -330,8 +326,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         return idempotent(request, produce)
 
-    @extend_schema(request=CycleCountSubmitInput, responses=CycleCountDetailOutput,
-                   parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=CycleCountSubmitInput, responses=CycleCountDetailOutput)
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str | None = None) -> Response:
         """Submit an open count whose every line is counted (409 ``count_incomplete`` otherwise). Variances
@@ -346,8 +341,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         return idempotent(request, produce)
 
-    @extend_schema(request=CycleCountRecountInput, responses={201: CycleCountDetailOutput},
-                   parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=CycleCountRecountInput, responses={201: CycleCountDetailOutput})
     @action(detail=True, methods=["post"])
     def recount(self, request: Request, pk: str | None = None) -> Response:
         """Instead of approving, send the variances beyond tolerance back to be counted again, as an approver
@@ -361,8 +355,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         return idempotent(request, produce)
 
-    @extend_schema(request=CycleCountCancelInput, responses=CycleCountDetailOutput,
-                   parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=CycleCountCancelInput, responses=CycleCountDetailOutput)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         """Cancel an open count: nothing was posted, nothing will be."""

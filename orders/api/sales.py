@@ -17,7 +17,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -25,8 +25,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from erp.api.fields import ScopedSlugRelatedField
-from erp.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from erp.api.idempotency import MAX_KEY_LENGTH, idempotent
+from erp.api.idempotency import idempotent
 from erp.api.serializers import StrictInputSerializer
 from erp.api.views import ScopedViewSet
 from erp.scoping import scope_queryset
@@ -191,15 +190,13 @@ class SalesOrderFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=SalesOrderLine.objects.filter(warehouse__code=value).values("order_id"))
 
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER, {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}, OpenApiParameter.HEADER,
-    description="Send a unique key (a UUID) to make the call safe to retry: the same key with the same body returns "
-                "the first response again, with the same key and another body is a 409.",
-)
 
 
 class SalesOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Sales orders of the caller's regions, newest first, with their lines."""
+
+    # POST actions whose bodies go through ``idempotent`` too (the schema documents their Idempotency-Key).
+    idempotent_actions = frozenset({"confirm", "cancel"})
 
     serializer_class = SalesOrderOutput
     filterset_class = SalesOrderFilter
@@ -251,8 +248,7 @@ class SalesOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         return idempotent(request, produce)
 
-    @extend_schema(request=SalesOrderConfirmInput, responses=SalesOrderDetailOutput,
-                   parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=SalesOrderConfirmInput, responses=SalesOrderDetailOutput)
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str | None = None) -> Response:
         """Confirm a draft: promise and allocate every line by policy (home warehouse first, then its region,
@@ -268,8 +264,7 @@ class SalesOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         return idempotent(request, produce)
 
-    @extend_schema(request=SalesOrderCancelInput, responses=SalesOrderDetailOutput,
-                   parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=SalesOrderCancelInput, responses=SalesOrderDetailOutput)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         """Cancel an order that has not shipped: every allocation is released and every line cancelled. A
