@@ -199,7 +199,7 @@ class StockMoveListView(ScreenListView):
 
     def get_template_names(self) -> list[str]:
         if is_htmx_partial(self.request):
-            return ["inventory/_stock_move_partial.html"]
+            return ["screens/_filter_list_partial.html"]
         return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -211,6 +211,48 @@ class StockMoveListView(ScreenListView):
             rows=[{"move": move, "quantity": plain_quantity(move.quantity)} for move in context["object_list"]],
         )
         return context
+
+
+class ScanFormMixin:
+    """What a scanned location and SKU resolve to, in the form's user's scope (handheld forms).
+
+    Codes are trimmed, locations upper-cased; an unknown one is an error on its field.
+    """
+
+    user: Any
+    add_error: Any
+
+    def scan_location(self, data: dict[str, Any], warehouse: Warehouse) -> None:
+        """``data["location"]`` of ``warehouse`` as ``data["location_obj"]`` (None, with an error, if unknown)."""
+        if not data.get("location"):
+            return
+        code = data["location"].strip().upper()
+        data["location_obj"] = scope_queryset(
+            Location.objects.select_related("warehouse").filter(warehouse=warehouse, code=code), self.user).first()
+        if data["location_obj"] is None:
+            self.add_error("location", f"No location {code} in {warehouse.code}.")
+
+    def scan_item(self, data: dict[str, Any]) -> None:
+        """``data["sku"]`` as ``data["item"]``, and ``data["uom"]`` defaulting to the item's base unit."""
+        if not data.get("sku"):
+            return
+        sku = data["sku"].strip()
+        data["item"] = scope_queryset(Item.objects.select_related("base_uom"), self.user).filter(sku=sku).first()
+        if data["item"] is None:
+            self.add_error("sku", f"Unknown SKU: {sku}.")
+        else:
+            data["uom"] = (data.get("uom") or "").strip().upper() or data["item"].base_uom.code
+
+
+class UserFormMixin:
+    """A form view whose form takes the signed-in user (for its scope)."""
+
+    request: Any
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()  # type: ignore[misc]
+        kwargs["user"] = self.request.user
+        return kwargs
 
 
 class StockStatusChangeForm(forms.Form):
@@ -257,7 +299,7 @@ class StockStatusChangeForm(forms.Form):
         return data
 
 
-class StockStatusChangeView(ScreenAccessMixin, FormView):
+class StockStatusChangeView(UserFormMixin, ScreenAccessMixin, FormView):
     """Move stock between statuses from a handheld: scan the location and the SKU, type the quantity, Enter.
 
     Calls ``inventory.services.stock_status_change``; its domain errors come back on the form, and
@@ -267,11 +309,6 @@ class StockStatusChangeView(ScreenAccessMixin, FormView):
     permission_required = "inventory.change_stock_status"
     template_name = "inventory/stock_status_change.html"
     form_class = StockStatusChangeForm
-
-    def get_form_kwargs(self) -> dict[str, Any]:
-        kwargs = super().get_form_kwargs()
-        kwargs["user"] = self.request.user
-        return kwargs
 
     def get_initial(self) -> dict[str, Any]:
         initial = super().get_initial()
@@ -350,7 +387,7 @@ def _form_refusal(form: forms.Form, error: DomainError) -> None:
             form.add_error(None, [problem for problem in problems if isinstance(problem, str)])
 
 
-class CycleCountCreateForm(forms.Form):
+class CycleCountCreateForm(ScanFormMixin, forms.Form):
     """A count opened by hand: one location of a warehouse of the scope and the SKUs to count there."""
 
     warehouse = forms.ModelChoiceField(queryset=Warehouse.objects.none(), to_field_name="code", empty_label=None)
@@ -366,12 +403,8 @@ class CycleCountCreateForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         warehouse = data.get("warehouse")
-        if warehouse is not None and data.get("location"):
-            code = data["location"].strip().upper()
-            data["location_obj"] = scope_queryset(
-                Location.objects.select_related("warehouse").filter(warehouse=warehouse, code=code), self.user).first()
-            if data["location_obj"] is None:
-                self.add_error("location", f"No location {code} in {warehouse.code}.")
+        if warehouse is not None:
+            self.scan_location(data, warehouse)
         if data.get("skus"):
             tokens = [token for token in SKU_SEPARATORS.split(data["skus"]) if token]
             if len(tokens) > MAX_LINES:
@@ -418,7 +451,7 @@ class CycleCountListView(ScreenListView):
 
     def get_template_names(self) -> list[str]:
         if is_htmx_partial(self.request):
-            return ["inventory/_cycle_count_partial.html"]
+            return ["screens/_filter_list_partial.html"]
         return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -447,17 +480,12 @@ class CycleCountListView(ScreenListView):
         return context
 
 
-class CycleCountCreateView(ScreenAccessMixin, FormView):
+class CycleCountCreateView(UserFormMixin, ScreenAccessMixin, FormView):
     """Open a count by hand (``cycle_count_create``) and go to it; refusals come back on the form."""
 
     permission_required = "inventory.add_cyclecount"
     template_name = "inventory/cycle_count_create.html"
     form_class = CycleCountCreateForm
-
-    def get_form_kwargs(self) -> dict[str, Any]:
-        kwargs = super().get_form_kwargs()
-        kwargs["user"] = self.request.user
-        return kwargs
 
     def form_valid(self, form: CycleCountCreateForm) -> HttpResponse:
         data = form.cleaned_data
@@ -476,7 +504,7 @@ class CycleCountCreateView(ScreenAccessMixin, FormView):
         return redirect("inventory:cycle-count-detail", pk=count.pk)
 
 
-class CycleCountEntryForm(forms.Form):
+class CycleCountEntryForm(ScanFormMixin, forms.Form):
     """What a counter found: a location and an item scanned, the lot when the item has lots, the quantity."""
 
     location = forms.CharField(max_length=32)
@@ -492,19 +520,8 @@ class CycleCountEntryForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         warehouse = self.count.warehouse
-        if data.get("location"):
-            code = data["location"].strip().upper()
-            data["location_obj"] = scope_queryset(
-                Location.objects.select_related("warehouse").filter(warehouse=warehouse, code=code), self.user).first()
-            if data["location_obj"] is None:
-                self.add_error("location", f"No location {code} in {warehouse.code}.")
-        if data.get("sku"):
-            sku = data["sku"].strip()
-            data["item"] = scope_queryset(Item.objects.select_related("base_uom"), self.user).filter(sku=sku).first()
-            if data["item"] is None:
-                self.add_error("sku", f"Unknown SKU: {sku}.")
-            else:
-                data["uom"] = (data.get("uom") or "").strip().upper() or data["item"].base_uom.code
+        self.scan_location(data, warehouse)
+        self.scan_item(data)
         data["lot"] = (data.get("lot") or "").strip() or None
         return data
 
@@ -733,7 +750,7 @@ class CycleCountDecideView(CycleCountMixin, View):
 # --- stock adjustments on a handheld (issue 4, point 9) ---------------------------------------------------
 
 
-class StockAdjustForm(forms.Form):
+class StockAdjustForm(ScanFormMixin, forms.Form):
     """The handheld adjustment: choices come from the user's scope and the adjustment reason codes.
 
     The reason comes first (it is usually the same for a run of adjustments and is kept for the next
@@ -762,23 +779,13 @@ class StockAdjustForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         warehouse = data.get("warehouse")
-        if data.get("sku"):
-            sku = data["sku"].strip()
-            data["item"] = scope_queryset(Item.objects.select_related("base_uom"), self.user).filter(sku=sku).first()
-            if data["item"] is None:
-                self.add_error("sku", f"Unknown SKU: {sku}.")
-            else:
-                data["uom"] = (data.get("uom") or "").strip().upper() or data["item"].base_uom.code
-        if warehouse is not None and data.get("location"):
-            code = data["location"].strip().upper()
-            data["location_obj"] = scope_queryset(
-                Location.objects.select_related("warehouse").filter(warehouse=warehouse, code=code), self.user).first()
-            if data["location_obj"] is None:
-                self.add_error("location", f"No location {code} in {warehouse.code}.")
+        self.scan_item(data)
+        if warehouse is not None:
+            self.scan_location(data, warehouse)
         return data
 
 
-class StockAdjustView(ScreenAccessMixin, FormView):
+class StockAdjustView(UserFormMixin, ScreenAccessMixin, FormView):
     """Adjust available stock from a handheld: scan the location and the SKU, type the signed quantity, Enter.
 
     Calls ``inventory.services.stock_adjustment_create``: within tolerance the message says it posted and
@@ -789,11 +796,6 @@ class StockAdjustView(ScreenAccessMixin, FormView):
     permission_required = "inventory.add_stockadjustment"
     template_name = "inventory/stock_adjust.html"
     form_class = StockAdjustForm
-
-    def get_form_kwargs(self) -> dict[str, Any]:
-        kwargs = super().get_form_kwargs()
-        kwargs["user"] = self.request.user
-        return kwargs
 
     def get_initial(self) -> dict[str, Any]:
         initial = super().get_initial()
