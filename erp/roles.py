@@ -36,9 +36,15 @@ STOCK_VIEW = ["inventory.view_stockmove", "inventory.view_stockbalance", "invent
 STOCK_WORK = ["inventory.add_stockadjustment", "inventory.change_stock_status", "inventory.add_cyclecount"]
 # Reading sales orders, their lines and allocations (scoped by the order's region): operators pick, pack and
 # ship them, planners work their backorders, finance invoices them, so every role reads the orders of its scope.
-ORDERS_VIEW = ["orders.view_salesorder", "orders.view_salesorderline", "orders.view_allocation"]
+ORDERS_VIEW = ["orders.view_salesorder", "orders.view_salesorderline", "orders.view_allocation",
+               "orders.view_picklist", "orders.view_picklistline", "orders.view_shipment", "orders.view_shipmentline",
+               "orders.view_package", "orders.view_shipmentdocument", "orders.view_returnauthorization",
+               "orders.view_returnline"]
 # Taking orders (a draft), confirming them (promise and allocation by policy) and cancelling them.
-ORDER_ENTRY = ["orders.add_salesorder", "orders.change_salesorder"]
+ORDER_ENTRY = ["orders.add_salesorder", "orders.change_salesorder", "orders.add_returnauthorization"]
+# Picking, packing, shipping and receiving returns in the warehouse.
+FULFILLMENT_WORK = ["orders.add_picklist", "orders.change_picklist", "orders.add_shipment", "orders.change_shipment",
+                    "orders.change_returnauthorization"]
 
 
 # Everyone reads policies, their deviations, approvals, exceptions and the audit trail of their scope;
@@ -89,10 +95,10 @@ ROLES: tuple[Role, ...] = (
          "master-data"),
     Role("warehouse_operator", "Warehouse operator",
          "Receives, puts away, picks, packs, ships and counts in their warehouses.",
-         tuple(EVERYONE + STOCK_WORK), "operations"),
+         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK), "operations"),
     Role("warehouse_supervisor", "Warehouse supervisor",
          "Releases waves, approves count variances, resolves warehouse exceptions.",
-         tuple(EVERYONE + STOCK_WORK + WORK_EXCEPTIONS + _crud("warehouses.location")),
+         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + WORK_EXCEPTIONS + _crud("warehouses.location")),
          "operations"),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
          tuple(EVERYONE + WORK_EXCEPTIONS + ORDER_ENTRY + _crud("orders.customer", "orders.shipto")),
@@ -112,7 +118,8 @@ ROLES: tuple[Role, ...] = (
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("governance.exchangerate")
                + ["inventory.view_itemcost"]), "finance"),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
-         tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + _crud("warehouses.location", "inventory.item", "orders.customer",
+         tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + FULFILLMENT_WORK
+               + _crud("warehouses.location", "inventory.item", "orders.customer",
                                                            "orders.shipto", "procurement.supplier")),
          "api"),
 )

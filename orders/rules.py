@@ -11,6 +11,7 @@ the date the customer asked for.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -104,31 +105,79 @@ def promise(*, now: dt.datetime, calendar: WarehouseCalendar, cutoff: dt.time, t
 # --- the order lifecycle (one table for orders and their lines) ------------------------------------------
 
 # Confirming moves a draft straight to where allocation left it (``confirmed`` is the state of an order
-# accepted but not yet allocated, e.g. when allocation is deferred). Allocation states move among
-# themselves as stock arrives (a backorder allocates), is picked short, or is released. Shipped,
-# delivered and closed follow; closed and cancelled are final. Nothing shipped can be cancelled.
+# accepted but not yet allocated, e.g. when allocation is deferred). An order's status is derived from its
+# lines' (``order_status``), so the open states move among themselves as stock arrives (a backorder
+# allocates), is released to picking, is picked short or packed. Packed goods cannot be cancelled (the
+# shipment is cancelled first, which puts them back to picking); nothing shipped can be cancelled (cancelling
+# the rest of an order shipped in part closes it); shipped, delivered and closed follow; closed and cancelled
+# are final.
+_OPEN = ("confirmed", "allocated", "partially_allocated", "backordered", "picking", "packed")
+
+
+def _open_moves(state: str, *extra: str) -> frozenset[str]:
+    return frozenset({s for s in _OPEN if s not in (state, "confirmed")} | set(extra))
+
+
 ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"confirmed", "allocated", "partially_allocated", "backordered", "cancelled"}),
-    "confirmed": frozenset({"allocated", "partially_allocated", "backordered", "cancelled"}),
-    "backordered": frozenset({"allocated", "partially_allocated", "cancelled"}),
-    "partially_allocated": frozenset({"allocated", "backordered", "picking", "cancelled"}),
-    "allocated": frozenset({"partially_allocated", "backordered", "picking", "cancelled"}),
-    "picking": frozenset({"allocated", "partially_allocated", "backordered", "packed", "cancelled"}),
-    "packed": frozenset({"shipped"}),
+    "confirmed": _open_moves("confirmed", "cancelled"),
+    "backordered": _open_moves("backordered", "shipped", "cancelled", "closed"),
+    "partially_allocated": _open_moves("partially_allocated", "shipped", "cancelled", "closed"),
+    "allocated": _open_moves("allocated", "shipped", "cancelled", "closed"),
+    "picking": _open_moves("picking", "shipped", "cancelled", "closed"),
+    "packed": _open_moves("packed", "shipped"),
     "shipped": frozenset({"delivered", "closed"}),
     "delivered": frozenset({"closed"}),
     "closed": frozenset(),
     "cancelled": frozenset(),
 }
 
+# A pick list is picked (every line confirmed) or cancelled (its allocations released or re-listed).
+PICK_LIST_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"picked", "cancelled"}),
+    "picked": frozenset(),
+    "cancelled": frozenset(),
+}
 
-def order_may_move(from_status: str, to_status: str) -> bool:
-    return to_status in ORDER_TRANSITIONS.get(from_status, frozenset())
+# A shipment is packed, then shipped (stock leaves), then delivered; a packed one may be cancelled (its
+# picked lines go back to waiting for a shipment).
+SHIPMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "packed": frozenset({"shipped", "cancelled"}),
+    "shipped": frozenset({"delivered"}),
+    "delivered": frozenset(),
+    "cancelled": frozenset(),
+}
+
+# A return is authorized, received (goods in, each line with its disposition), closed; or cancelled before
+# anything came back.
+RETURN_TRANSITIONS: dict[str, frozenset[str]] = {
+    "authorized": frozenset({"received", "cancelled"}),
+    "received": frozenset({"closed"}),
+    "closed": frozenset(),
+    "cancelled": frozenset(),
+}
 
 
-def line_status(*, quantity: Decimal, allocated: Decimal, backordered: Decimal) -> str:
-    """The allocation state of a confirmed, unshipped line from its quantities."""
-    if allocated >= quantity:
+def may_move(table: dict[str, frozenset[str]]) -> Callable[[str, str], bool]:
+    """The ``may_move`` predicate of one transitions table (for ``erp.lifecycle.document_move``)."""
+    return lambda from_status, to_status: to_status in table.get(from_status, frozenset())
+
+
+order_may_move = may_move(ORDER_TRANSITIONS)
+
+
+def line_status(*, quantity: Decimal, allocated: Decimal, backordered: Decimal, shipped: Decimal = Decimal(0),
+                picking: bool = False, packed: bool = False) -> str:
+    """The state of a confirmed line from its quantities: ``shipped`` once all of it left; otherwise the most
+    advanced work on its open part (``packed`` in a shipment waiting to leave, ``picking`` on a pick list),
+    else the allocation state of what is still open."""
+    if shipped >= quantity:
+        return "shipped"
+    if packed:
+        return "packed"
+    if picking:
+        return "picking"
+    if allocated >= quantity - shipped:
         return "allocated"
     if allocated > 0:
         return "partially_allocated"

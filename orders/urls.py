@@ -1,10 +1,14 @@
-from django.urls import path
+from django.urls import include, path
 
-from orders import views
+from orders.views import customers, picking, returns, sales, shipping
 
 app_name = "orders"
 
 urlpatterns = [
-    path("customers/", views.CustomerListView.as_view(), name="customer-list"),
-    path("customers/<str:code>/", views.CustomerDetailView.as_view(), name="customer-detail"),
+    path("customers/", customers.CustomerListView.as_view(), name="customer-list"),
+    path("customers/<str:code>/", customers.CustomerDetailView.as_view(), name="customer-detail"),
+    path("orders/", include(sales)),
+    path("picking/", include(picking)),
+    path("shipping/", include(shipping)),
+    path("returns/", include(returns)),
 ]

@@ -1,9 +1,10 @@
 from rest_framework.routers import SimpleRouter
 
-from orders.api import sales, views
+from orders.api import kpis, picking, returns, sales, shipping, views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("customers", views.CustomerViewSet, basename="customer")
-sales.register(router)
+for module in (sales, picking, shipping, returns, kpis):
+    module.register(router)
 
 urlpatterns = router.urls

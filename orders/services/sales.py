@@ -22,7 +22,6 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min
 from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
@@ -34,7 +33,8 @@ from inventory.models import Item, ItemUom
 from orders import rules
 from orders.exceptions import DuplicateExternalRef, InvalidOrderTransition, ShipToNotOfCustomer
 from orders.models import Allocation, AllocationStatus, Customer, OrderStatus, SalesOrder, SalesOrderLine, ShipTo
-from warehouses.models import CarrierLane, Warehouse
+from orders.selectors import Plan, Site, allocation_plan
+from warehouses.models import Warehouse
 
 MAX_LINES = 500
 EXTERNAL_REF_UNIQUE = "salesorder_external_ref_unique_per_customer"
@@ -116,33 +116,6 @@ def sales_order_create(*, customer: Customer, ship_to: ShipTo, lines: list[Order
 # --- confirming: promise and allocate -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Site:
-    warehouse: Warehouse
-    cutoff: dt.time
-    transit_days: int | None  # None: no carrier lane to the ship-to region
-    ship_date: dt.date
-
-
-def _sites(candidate_ids: list[int], warehouses: dict[int, Warehouse], destination_region_id: int,
-           now: dt.datetime) -> dict[int, _Site]:
-    """Each candidate's cutoff (policy at the warehouse), fastest carrier lane and earliest ship date."""
-    from governance.selectors import policy_value
-
-    transit = dict(CarrierLane.objects.filter(destination_region_id=destination_region_id, carrier__active=True)
-                   .values("origin_region_id").annotate(days=Min("transit_days"))
-                   .values_list("origin_region_id", "days"))
-    sites = {}
-    for pk in candidate_ids:
-        warehouse = warehouses[pk]
-        hours, minutes = str(policy_value("fulfillment.shipping_cutoff", warehouse=warehouse).value).split(":")
-        cutoff = dt.time(int(hours), int(minutes))
-        calendar = rules.WarehouseCalendar(timezone=warehouse.timezone)
-        sites[pk] = _Site(warehouse, cutoff, transit.get(warehouse.region_id),
-                          rules.ship_date(now=now, calendar=calendar, cutoff=cutoff))
-    return sites
-
-
 def _lock_summaries(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[Any]]:
     """Lock the warehouses (share) and the summaries of ``pairs`` (item id, warehouse id) in the global order.
 
@@ -176,7 +149,7 @@ def _add_to_allocated(summaries: dict[tuple[int, int], list[Any]], deltas: dict[
         )
 
 
-def _free_lots(item_ids: list[int], sites: dict[int, _Site], lot_rule: str,
+def _free_lots(item_ids: list[int], sites: dict[int, Site], lot_rule: str,
                ) -> dict[tuple[int, int], list[list[Any]]]:
     """Per (item, warehouse): ``[lot id, free quantity]`` in lot-selection order (FEFO: first expiring first,
     lots without expiry last; FIFO: first received first), unexpired on the warehouse's ship date, net of what
@@ -217,6 +190,106 @@ def _free_lots(item_ids: list[int], sites: dict[int, _Site], lot_rule: str,
     return ordered
 
 
+@dataclass
+class _Stock:
+    """The locked summaries of a plan's candidates for some items, and what each can still give."""
+
+    summaries: dict[tuple[int, int], list[Any]]
+    lots: dict[tuple[int, int], list[list[Any]]]
+    free: dict[tuple[int, int], Decimal]
+
+
+def _lock_stock(plan: Plan, lines: list[SalesOrderLine]) -> _Stock:
+    """Lock the candidates' summaries of the lines' items (global order) and read their free lots."""
+    item_ids = sorted({line.item_id for line in lines})
+    summaries = _lock_summaries([(item_id, pk) for item_id in item_ids for pk in sorted(plan.candidate_ids)])
+    lot_items = sorted({line.item_id for line in lines if line.item.lot_tracked})
+    lots = _free_lots(lot_items, {pk: plan.sites[pk] for pk in plan.candidate_ids}, plan.lot_rule)
+    free: dict[tuple[int, int], Decimal] = {}
+    for pair, (_, allocatable, allocated) in summaries.items():
+        free[pair] = allocatable - allocated
+        if pair[0] in lot_items:
+            free[pair] = min(free[pair], sum((row[1] for row in lots.get(pair, [])), Decimal(0)))
+    return _Stock(summaries, lots, free)
+
+
+@dataclass
+class _Taken:
+    allocations: list[Allocation]
+    deltas: dict[tuple[int, int], Decimal]  # (item, warehouse) -> quantity added to ``allocated``
+    short: dict[int, Decimal]  # item -> quantity left unallocated
+    got: dict[int, tuple[Decimal, int | None, list[rules.Promise]]]  # line -> (quantity, first warehouse, promises)
+
+
+def _take(order: SalesOrder, plan: Plan, stock: _Stock, lines: list[SalesOrderLine], wanted: dict[int, Decimal],
+          now: dt.datetime) -> _Taken:
+    """Allocate ``wanted[line.pk]`` of each line from the plan's candidates (pure bookkeeping on ``stock``)."""
+    taken = _Taken([], defaultdict(lambda: Decimal(0)), defaultdict(lambda: Decimal(0)), {})
+    for line in lines:
+        quantity = wanted.get(line.pk, Decimal(0))
+        if quantity <= 0:
+            continue
+        candidates = [rules.Candidate(pk, max(stock.free.get((line.item_id, pk), Decimal(0)), Decimal(0)))
+                      for pk in plan.candidate_ids]
+        result = rules.allocate_line(quantity, candidates, split_allowed=plan.split_allowed)
+        requested = line.requested_date or order.requested_date
+        promises = []
+        for warehouse_id, part_quantity in result.takes:
+            pair = (line.item_id, warehouse_id)
+            stock.free[pair] -= part_quantity
+            taken.deltas[pair] += part_quantity
+            site = plan.sites[warehouse_id]
+            promise = rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=site.warehouse.timezone),
+                                    cutoff=site.cutoff, transit_days=site.transit_days or 0, requested_date=requested)
+            promises.append(promise)
+            parts = (rules.take_lots(part_quantity, stock.lots[pair]) if line.item.lot_tracked
+                     else [(None, part_quantity)])
+            for lot_id, part in parts:
+                if lot_id is not None:
+                    for row in stock.lots[pair]:
+                        if row[0] == lot_id:
+                            row[1] -= part
+                taken.allocations.append(Allocation(
+                    line=line, warehouse_id=warehouse_id, item_id=line.item_id, lot_id=lot_id, quantity=part,
+                    ship_date=promise.ship_date, promised_date=promise.delivery_date))
+        got = sum((q for _, q in result.takes), Decimal(0))
+        taken.got[line.pk] = (got, result.takes[0][0] if result.takes else None, promises)
+        if result.backordered > 0:
+            taken.short[line.item_id] += result.backordered
+    return taken
+
+
+def _home_promise(order: SalesOrder, plan: Plan, line: SalesOrderLine, now: dt.datetime) -> rules.Promise | None:
+    """The promise the home warehouse would make had it the stock: the due date of a backordered line."""
+    site = plan.sites.get(plan.home.pk)
+    if site is None or site.transit_days is None:
+        return None
+    return rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=site.warehouse.timezone),
+                         cutoff=site.cutoff, transit_days=site.transit_days,
+                         requested_date=line.requested_date or order.requested_date)
+
+
+def _raise_shortages(order: SalesOrder, home: Warehouse, short: dict[int, Decimal], skus: dict[int, str],
+                     actor: AbstractBaseUser | None) -> None:
+    """One ``shortage`` exception per SKU at the customer's home warehouse (raised again, never twinned)."""
+    from governance.services.exceptions import exception_raise
+
+    for item_id, quantity in sorted(short.items()):
+        exception_raise(
+            type="shortage", business_key=f"shortage:{home.code}:{skus[item_id]}",
+            title=f"Not enough {skus[item_id]} to allocate in the network for {home.code}'s customers",
+            warehouse=home, reference=order.number,
+            detail={"sku": skus[item_id], "order": order.number, "backordered": str(quantity),
+                    "customer": order.customer.code},
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+
+
+def _write(stock: _Stock, taken: _Taken) -> None:
+    Allocation.objects.bulk_create(taken.allocations)
+    _add_to_allocated(stock.summaries, taken.deltas)
+
+
 @command
 def sales_order_confirm(*, order: SalesOrder, actor: AbstractBaseUser | None,
                         now: dt.datetime | None = None) -> SalesOrder:
@@ -227,14 +300,12 @@ def sales_order_confirm(*, order: SalesOrder, actor: AbstractBaseUser | None,
     policy allows them; otherwise it is taken whole from one warehouse or backordered whole. A lot-tracked
     item is allocated lot by lot by ``fulfillment.lot_selection``, never from a lot expired by its ship date.
     Each allocation's promise is ``rules.promise`` at its warehouse (cutoff, calendar, fastest carrier lane to
-    the ship-to's region); the line keeps the latest. Backordered quantities raise one ``shortage`` exception
-    per SKU at the customer's home warehouse (raised again, not twinned, by later orders). The order becomes
+    the ship-to's region); the line keeps the latest. A line with nothing allocated is promised what its home
+    warehouse would have promised (its due date for fill rate: a backorder counts against it). Backordered
+    quantities raise one ``shortage`` exception per SKU at the customer's home warehouse. The order becomes
     ``allocated``, ``partially_allocated`` or ``backordered``; confirming twice is 409 ``invalid_transition``.
     Queries: constant in the number of lines (plus one exception raise per short SKU).
     """
-    from governance.selectors import policy_values_for_site
-    from governance.services.exceptions import exception_raise
-
     now = now or timezone.now()
     order = (SalesOrder.objects.select_related("customer__home_warehouse__region", "ship_to", "region")
              .get(pk=order.pk))
@@ -242,91 +313,127 @@ def sales_order_confirm(*, order: SalesOrder, actor: AbstractBaseUser | None,
         raise InvalidOrderTransition(f"{order.number} is {order.status}; only a draft can be confirmed.",
                                      detail={"number": order.number, "status": order.status})
     lines = list(SalesOrderLine.objects.filter(order=order).select_related("item").order_by("line_no"))
-    home = order.customer.home_warehouse
-    policies = policy_values_for_site(warehouse=home)
-    split_allowed = bool(order.customer.allow_partial_shipment
-                         and policies["fulfillment.partial_shipments_allowed"].value)
-    warehouses = Warehouse.objects.filter(active=True).select_related("region").in_bulk()
-    candidate_ids = rules.candidate_order(
-        sequence=list(policies["fulfillment.allocation_sequence"].value), home_id=home.pk,
-        home_region_id=home.region_id, cross_region_allowed=bool(policies["fulfillment.cross_region_allowed"].value),
-        warehouses=[(w.pk, w.region_id, w.code) for w in warehouses.values()],
-    )
-    sites = _sites(candidate_ids, warehouses, order.ship_to.region_id, now)
-    # A warehouse with no carrier lane to the ship-to's region cannot ship there: it is not a candidate.
-    candidate_ids = [pk for pk in candidate_ids if sites[pk].transit_days is not None]
-    item_ids = sorted({line.item_id for line in lines})
-    summaries = _lock_summaries([(item_id, pk) for item_id in item_ids for pk in sorted(candidate_ids)])
-    lot_items = sorted({line.item_id for line in lines if line.item.lot_tracked})
-    lots = _free_lots(lot_items, {pk: sites[pk] for pk in candidate_ids}, str(policies["fulfillment.lot_selection"]
-                                                                                   .value))
+    plan = allocation_plan(order.customer, order.ship_to, now)
+    stock = _lock_stock(plan, lines)
     locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
     if locked.status != OrderStatus.DRAFT:
         raise InvalidOrderTransition(f"{order.number} is {locked.status}; only a draft can be confirmed.",
                                      detail={"number": order.number, "status": locked.status})
-
-    free: dict[tuple[int, int], Decimal] = {}
-    for pair, (_, allocatable, allocated) in summaries.items():
-        free[pair] = allocatable - allocated
-        if pair in lots or pair[0] in lot_items:
-            free[pair] = min(free[pair], sum((row[1] for row in lots.get(pair, [])), Decimal(0)))
-    allocations, taken = [], defaultdict(lambda: Decimal(0))
-    short: dict[int, Decimal] = defaultdict(lambda: Decimal(0))
+    taken = _take(order, plan, stock, lines, {line.pk: line.quantity for line in lines}, now)
     for line in lines:
-        candidates = [rules.Candidate(pk, max(free.get((line.item_id, pk), Decimal(0)), Decimal(0)))
-                      for pk in candidate_ids]
-        result = rules.allocate_line(line.quantity, candidates, split_allowed=split_allowed)
-        requested = line.requested_date or order.requested_date
-        promises = []
-        for warehouse_id, quantity in result.takes:
-            pair = (line.item_id, warehouse_id)
-            free[pair] -= quantity
-            taken[pair] += quantity
-            site = sites[warehouse_id]
-            promise = rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=site.warehouse.timezone),
-                                    cutoff=site.cutoff, transit_days=site.transit_days or 0, requested_date=requested)
-            promises.append(promise)
-            parts = rules.take_lots(quantity, lots[pair]) if line.item.lot_tracked else [(None, quantity)]
-            for lot_id, part in parts:
-                if lot_id is not None:
-                    for row in lots[pair]:
-                        if row[0] == lot_id:
-                            row[1] -= part
-                allocations.append(Allocation(line=line, warehouse_id=warehouse_id, item_id=line.item_id,
-                                              lot_id=lot_id, quantity=part, ship_date=promise.ship_date,
-                                              promised_date=promise.delivery_date))
-        line.allocated_quantity = sum((q for _, q in result.takes), Decimal(0))
-        line.backordered_quantity = result.backordered
-        line.warehouse_id = result.takes[0][0] if result.takes else home.pk
+        got, first, promises = taken.got[line.pk]
+        line.allocated_quantity = got
+        line.backordered_quantity = line.quantity - got
+        line.warehouse_id = first or plan.home.pk
         line.ship_date = max((p.ship_date for p in promises), default=None)
-        line.promised_date = max((p.delivery_date for p in promises), default=None)
+        due = _home_promise(order, plan, line, now) if not promises else None
+        line.promised_date = max((p.delivery_date for p in promises), default=due.delivery_date if due else None)
         line.status = rules.line_status(quantity=line.quantity, allocated=line.allocated_quantity,
                                         backordered=line.backordered_quantity)
-        if result.backordered > 0:
-            short[line.item_id] += result.backordered
-
-    Allocation.objects.bulk_create(allocations)
-    _add_to_allocated(summaries, taken)
+    _write(stock, taken)
     SalesOrderLine.objects.bulk_update(lines, ["allocated_quantity", "backordered_quantity", "warehouse", "ship_date",
                                                "promised_date", "status", "updated_at"])
     _order_move(locked, rules.order_status([line.status for line in lines]), confirmed_at=now)
-    skus = {line.item_id: line.item.sku for line in lines}
-    for item_id, quantity in sorted(short.items()):
-        exception_raise(
-            type="shortage", business_key=f"shortage:{home.code}:{skus[item_id]}",
-            title=f"Not enough {skus[item_id]} to allocate in the network for {home.code}'s customers",
-            warehouse=home, reference=order.number,
-            detail={"sku": skus[item_id], "order": order.number, "backordered": str(quantity),
-                    "customer": order.customer.code},
-            actor=actor if getattr(actor, "pk", None) else None,
-        )
+    _raise_shortages(order, plan.home, taken.short, {line.item_id: line.item.sku for line in lines}, actor)
     return locked
+
+
+def order_lines_allocate(*, order: SalesOrder, wanted: dict[int, Decimal], actor: AbstractBaseUser | None,
+                         now: dt.datetime | None = None, exclude_warehouse_ids: frozenset[int] = frozenset(),
+                         raise_shortage: bool = True) -> dict[int, Decimal]:
+    """Allocate more of a confirmed order's open lines: ``wanted`` maps line id to a quantity now backordered
+    (a backorder when stock arrives, or what a short pick left). Joins the caller's ``@command``.
+
+    Locks the candidates' summaries, then the order; a caller holding document locks must have locked these
+    summaries first (``lock_order_stock``). What is found moves from ``backordered_quantity`` to
+    ``allocated_quantity``; the line keeps its promised date (a backorder's due date) and its ship date
+    becomes the latest of its allocations'. What is still short raises the ``shortage`` exception when
+    ``raise_shortage``. Returns line id -> quantity allocated now.
+    """
+    now = now or timezone.now()
+    order = (SalesOrder.objects.select_related("customer__home_warehouse__region", "ship_to", "region")
+             .get(pk=order.pk))
+    plan = allocation_plan(order.customer, order.ship_to, now, exclude_warehouse_ids)
+    lines = list(SalesOrderLine.objects.filter(order=order, pk__in=list(wanted)).select_related("item")
+                 .order_by("line_no"))
+    stock = _lock_stock(plan, lines)
+    locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
+    lines = list(SalesOrderLine.objects.select_for_update(of=("self",)).filter(order=locked, pk__in=list(wanted))
+                 .select_related("item").order_by("line_no"))
+    # Re-read under the order lock: never allocate more than is still backordered.
+    wanted = {line.pk: min(wanted[line.pk], line.backordered_quantity) for line in lines
+              if line.status not in (OrderStatus.CANCELLED, OrderStatus.DRAFT)}
+    taken = _take(locked, plan, stock, lines, wanted, now)
+    changed = []
+    for line in lines:
+        if line.pk not in taken.got:
+            continue
+        got, first, promises = taken.got[line.pk]
+        if got <= 0:
+            continue
+        if line.allocated_quantity == 0 and first is not None:
+            line.warehouse_id = first
+        line.allocated_quantity += got
+        line.backordered_quantity -= got
+        line.ship_date = max([p.ship_date for p in promises] + ([line.ship_date] if line.ship_date else []))
+        if line.promised_date is None:
+            line.promised_date = max(p.delivery_date for p in promises)
+        changed.append(line)
+    _write(stock, taken)
+    if changed:
+        SalesOrderLine.objects.bulk_update(changed, ["allocated_quantity", "backordered_quantity", "warehouse",
+                                                     "ship_date", "promised_date", "updated_at"])
+        order_refresh(locked)
+    if raise_shortage:
+        _raise_shortages(locked, plan.home, taken.short, {line.item_id: line.item.sku for line in lines}, actor)
+    return {pk: got for pk, (got, _, _) in taken.got.items()}
+
+
+def lock_order_stock(order: SalesOrder, item_ids: list[int]) -> None:
+    """Lock the summaries of ``item_ids`` at every active warehouse: what a service that locks documents first
+    calls before anything else, so a later ``order_lines_allocate`` takes no lock out of the global order."""
+    pks = sorted(Warehouse.objects.filter(active=True).values_list("pk", flat=True))
+    _lock_summaries([(item_id, pk) for item_id in sorted(set(item_ids)) for pk in pks])
+
+
+def order_refresh(order: SalesOrder, lines: list[SalesOrderLine] | None = None) -> SalesOrder:
+    """Recompute the status of a (locked) order's lines from their quantities and work (on a pick list,
+    packed in a shipment), then move the order to what its lines say (``rules.order_status``). Lines that
+    are cancelled, delivered or closed keep their status. Three queries and the writes."""
+    from orders.models import ShipmentLine, ShipmentStatus
+
+    lines = lines if lines is not None else list(SalesOrderLine.objects.filter(order=order).order_by("line_no"))
+    ids = [line.pk for line in lines]
+    picking = set(Allocation.objects.filter(line_id__in=ids, status=AllocationStatus.OPEN, pick_list__isnull=False)
+                  .values_list("line_id", flat=True))
+    packed = set(ShipmentLine.objects.filter(order_line_id__in=ids, shipment__status=ShipmentStatus.PACKED)
+                 .values_list("order_line_id", flat=True))
+    changed = []
+    for line in lines:
+        if line.status in (OrderStatus.CANCELLED, OrderStatus.DELIVERED, OrderStatus.CLOSED, OrderStatus.DRAFT):
+            continue
+        status = rules.line_status(quantity=line.quantity, allocated=line.allocated_quantity,
+                                   backordered=line.backordered_quantity, shipped=line.shipped_quantity,
+                                   picking=line.pk in picking, packed=line.pk in packed)
+        if status != line.status:
+            line.status = status
+            changed.append(line)
+    if changed:
+        SalesOrderLine.objects.bulk_update(changed, ["status", "updated_at"])
+    target = rules.order_status([line.status for line in lines])
+    if target != order.status:
+        _order_move(order, target)
+    return order
 
 
 @command
 def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, reason: str = "") -> SalesOrder:
-    """Cancel an order that has not shipped: every open allocation is released (the summaries' ``allocated``
-    falls back) and every line is cancelled. A packed, shipped or closed order is 409 ``invalid_transition``."""
+    """Cancel what of an order has not shipped: every open allocation is released (the summaries' ``allocated``
+    falls back), its open pick lines are cancelled, and every line not shipped is cancelled. A line shipped in
+    part keeps what shipped and is closed (it never counts as shipped complete). A shipped, delivered or closed
+    order, or one with goods packed in a shipment, is 409 ``invalid_transition`` (cancel the shipment first)."""
+    from orders.models import PickLineStatus, PickListLine, Shipment, ShipmentStatus
+
     if len(reason) > 500:
         raise ValidationFailed(detail={"reason": ["At most 500 characters."]})
     pairs = sorted(set(Allocation.objects.filter(line__order=order, status=AllocationStatus.OPEN)
@@ -336,6 +443,10 @@ def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, rea
     if not rules.order_may_move(locked.status, OrderStatus.CANCELLED):
         raise InvalidOrderTransition(f"{locked.number} is {locked.status}; it cannot be cancelled.",
                                      detail={"number": locked.number, "status": locked.status})
+    packed = list(Shipment.objects.filter(order=locked, status=ShipmentStatus.PACKED).values_list("number", flat=True))
+    if packed:
+        raise InvalidOrderTransition(f"{locked.number} has goods packed in {', '.join(packed)}; cancel the shipment "
+                                     f"first.", detail={"number": locked.number, "shipments": packed})
     open_allocations = list(Allocation.objects.select_for_update(of=("self",))
                             .filter(line__order=locked, status=AllocationStatus.OPEN).order_by("id"))
     released: dict[tuple[int, int], Decimal] = defaultdict(lambda: Decimal(0))
@@ -344,10 +455,20 @@ def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, rea
     missing = set(released) - set(summaries)
     if missing:  # the order was confirmed between our read and our locks: run again with the right locks
         raise StaleRead(f"{locked.number} was allocated while being cancelled")
+    now = timezone.now()
     _add_to_allocated(summaries, {pair: -quantity for pair, quantity in released.items()})
     Allocation.objects.filter(pk__in=[a.pk for a in open_allocations]).update(
-        status=AllocationStatus.RELEASED, updated_at=timezone.now())
-    SalesOrderLine.objects.filter(order=locked).update(status=OrderStatus.CANCELLED, allocated_quantity=0,
-                                                       backordered_quantity=0, updated_at=timezone.now())
-    return _order_move(locked, OrderStatus.CANCELLED, cancelled_at=timezone.now())
-
+        status=AllocationStatus.RELEASED, updated_at=now)
+    PickListLine.objects.filter(allocation_id__in=[a.pk for a in open_allocations],
+                                status=PickLineStatus.OPEN).update(status=PickLineStatus.CANCELLED, updated_at=now)
+    lines = list(SalesOrderLine.objects.select_for_update(of=("self",)).filter(order=locked).order_by("line_no"))
+    for line in lines:
+        line.allocated_quantity = Decimal(0)
+        line.backordered_quantity = Decimal(0)
+        if line.shipped_quantity > 0 and line.status not in (OrderStatus.DELIVERED, OrderStatus.CLOSED):
+            line.status = OrderStatus.CLOSED  # shipped in part, the rest cancelled: never "shipped complete"
+        elif line.status not in (OrderStatus.DELIVERED, OrderStatus.CLOSED):
+            line.status = OrderStatus.CANCELLED
+    SalesOrderLine.objects.bulk_update(lines, ["allocated_quantity", "backordered_quantity", "status", "updated_at"])
+    target = rules.order_status([line.status for line in lines])
+    return _order_move(locked, target, cancelled_at=now if target == OrderStatus.CANCELLED else None)

@@ -1,0 +1,7 @@
+"""API: returns."""
+
+from rest_framework.routers import SimpleRouter
+
+
+def register(router: SimpleRouter) -> None:
+    """Register this module's viewsets on the orders API router."""

@@ -1,0 +1,5 @@
+"""Screens: picking."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

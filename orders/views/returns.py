@@ -1,0 +1,5 @@
+"""Screens: returns."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""Screens: sales."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

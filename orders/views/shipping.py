@@ -1,0 +1,5 @@
+"""Screens: shipping."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
