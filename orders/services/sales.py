@@ -116,7 +116,7 @@ def sales_order_create(*, customer: Customer, ship_to: ShipTo, lines: list[Order
 # --- confirming: promise and allocate -----------------------------------------------------------------------
 
 
-def _lock_summaries(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[Any]]:
+def lock_summaries(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[Any]]:
     """Lock the warehouses (share) and the summaries of ``pairs`` (item id, warehouse id) in the global order.
 
     Returns ``{pair: [id, allocatable_on_hand, allocated]}`` for the pairs that have a summary (no summary:
@@ -137,7 +137,7 @@ def _lock_summaries(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[
         return {(row[0], row[1]): [row[2], row[3], row[4]] for row in cursor.fetchall()}
 
 
-def _add_to_allocated(summaries: dict[tuple[int, int], list[Any]], deltas: dict[tuple[int, int], Decimal]) -> None:
+def add_to_allocated(summaries: dict[tuple[int, int], list[Any]], deltas: dict[tuple[int, int], Decimal]) -> None:
     """Add each signed delta to the ``allocated`` of its (locked) summary, in one statement."""
     if not deltas:
         return
@@ -202,7 +202,7 @@ class _Stock:
 def _lock_stock(plan: Plan, lines: list[SalesOrderLine]) -> _Stock:
     """Lock the candidates' summaries of the lines' items (global order) and read their free lots."""
     item_ids = sorted({line.item_id for line in lines})
-    summaries = _lock_summaries([(item_id, pk) for item_id in item_ids for pk in sorted(plan.candidate_ids)])
+    summaries = lock_summaries([(item_id, pk) for item_id in item_ids for pk in sorted(plan.candidate_ids)])
     lot_items = sorted({line.item_id for line in lines if line.item.lot_tracked})
     lots = _free_lots(lot_items, {pk: plan.sites[pk] for pk in plan.candidate_ids}, plan.lot_rule)
     free: dict[tuple[int, int], Decimal] = {}
@@ -287,7 +287,7 @@ def _raise_shortages(order: SalesOrder, home: Warehouse, short: dict[int, Decima
 
 def _write(stock: _Stock, taken: _Taken) -> None:
     Allocation.objects.bulk_create(taken.allocations)
-    _add_to_allocated(stock.summaries, taken.deltas)
+    add_to_allocated(stock.summaries, taken.deltas)
 
 
 @command
@@ -393,7 +393,7 @@ def lock_order_stock(order: SalesOrder, item_ids: list[int]) -> None:
     """Lock the summaries of ``item_ids`` at every active warehouse: what a service that locks documents first
     calls before anything else, so a later ``order_lines_allocate`` takes no lock out of the global order."""
     pks = sorted(Warehouse.objects.filter(active=True).values_list("pk", flat=True))
-    _lock_summaries([(item_id, pk) for item_id in sorted(set(item_ids)) for pk in pks])
+    lock_summaries([(item_id, pk) for item_id in sorted(set(item_ids)) for pk in pks])
 
 
 def order_refresh(order: SalesOrder, lines: list[SalesOrderLine] | None = None) -> SalesOrder:
@@ -438,7 +438,7 @@ def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, rea
         raise ValidationFailed(detail={"reason": ["At most 500 characters."]})
     pairs = sorted(set(Allocation.objects.filter(line__order=order, status=AllocationStatus.OPEN)
                        .values_list("item_id", "warehouse_id")))
-    summaries = _lock_summaries(pairs)
+    summaries = lock_summaries(pairs)
     locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
     if not rules.order_may_move(locked.status, OrderStatus.CANCELLED):
         raise InvalidOrderTransition(f"{locked.number} is {locked.status}; it cannot be cancelled.",
@@ -456,7 +456,7 @@ def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, rea
     if missing:  # the order was confirmed between our read and our locks: run again with the right locks
         raise StaleRead(f"{locked.number} was allocated while being cancelled")
     now = timezone.now()
-    _add_to_allocated(summaries, {pair: -quantity for pair, quantity in released.items()})
+    add_to_allocated(summaries, {pair: -quantity for pair, quantity in released.items()})
     Allocation.objects.filter(pk__in=[a.pk for a in open_allocations]).update(
         status=AllocationStatus.RELEASED, updated_at=now)
     PickListLine.objects.filter(allocation_id__in=[a.pk for a in open_allocations],
