@@ -244,6 +244,8 @@ CELERY_BEAT_SCHEDULE = {
     "governance-notifications-relay": {"task": "governance.notifications_relay", "schedule": 300.0},
     # Hourly, so each warehouse gets its day's count soon after its own midnight; a repeat finds the same count.
     "inventory-cycle-counts-plan": {"task": "inventory.cycle_counts_plan", "schedule": 3600.0},
+    # Stock arrivals queue their backorders at once; this sweep catches what a lost message left waiting.
+    "orders-backorders-allocate": {"task": "orders.backorders_allocate", "schedule": 900.0},
 }
 
 # --- Email (notifications leave through Django's backend after commit) ----------------------

@@ -16,11 +16,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
@@ -59,6 +60,7 @@ from inventory.models import (
     StockStatus,
     UnitOfMeasure,
 )
+from inventory.signals import allocatable_stock_raised
 from warehouses.models import Location, Warehouse
 
 ITEM_FIELDS = ("name", "category", "base_uom", "lot_tracked", "shelf_life_days", "weight_kg", "active")
@@ -222,7 +224,8 @@ def stock_moves_post(*, moves: list[MoveSpec], reference_type: str, reference_id
     locations are the caller's objects (validated here without queries).
 
     Query budget, whatever the number of lines: 1 warehouse lock, 2 x 3 ensure-and-lock (summaries,
-    balances, costs), 1 bulk insert of the moves, 3 updates: 11 queries.
+    balances, costs), 1 bulk insert of the moves, 3 updates: 11 queries. After the commit, the pairs whose
+    allocatable on-hand rose are announced (``inventory.signals.allocatable_stock_raised``).
     """
     if not moves:
         raise ValidationFailed(detail={"moves": ["Nothing to post."]})
@@ -311,6 +314,9 @@ def stock_moves_post(*, moves: list[MoveSpec], reference_type: str, reference_id
                       [(summary_id[key], t[0], t[1], t[2]) for key, t in summary.items()])
         _update_by_id(cursor, "inventory_itemcost", ("quantity", "unit_cost"),
                       [(cost_id[key], state.quantity, state.unit_cost) for key, state in cost.items()])
+    raised = sorted(key for key, totals in summary.items() if totals[1] > summaries[key][2])
+    if raised:  # after the commit, so listeners (backorders) see the stock; never for a rollback
+        transaction.on_commit(partial(allocatable_stock_raised.send, sender=StockMove, pairs=raised), robust=True)
     return created
 
 

@@ -334,3 +334,40 @@ def test_four_threads_confirming_one_order_allocate_it_once(network):
     assert Allocation.objects.filter(line__order=order, status=AllocationStatus.OPEN).count() == 2
     assert _summaries(twin)["NE-BOS"].allocated == 5
     _invariants_hold()
+
+
+# --- backorders served while new orders confirm and stock arrives ------------------------------------------
+
+
+def test_backorders_served_while_orders_confirm_and_stock_arrives_never_over_allocate(network):
+    from orders.services.backorders import backorders_allocate
+
+    twin = _scarce("CLN-0011", {"NE-BOS": 2})
+    waiting = [sales_order_confirm(order=draft, actor=None, now=WEDNESDAY_10AM) for draft in _drafts(twin, 3, seed=9)]
+    assert any(o.status in ("backordered", "partially_allocated") for o in waiting)
+    drafts = _drafts(twin, 4, seed=10)
+
+    def receive(site: str) -> None:
+        stock.stock_receive(warehouse=warehouse(site), location=location(site, "A-01-01"), item=twin,
+                            quantity=D(5), uom="EA", unit_cost=D(2), reference="race", actor=None)
+
+    outcomes = _race(
+        partial(backorders_allocate, item_ids=[twin.pk], now=WEDNESDAY_10AM),
+        partial(backorders_allocate, item_ids=[twin.pk], now=WEDNESDAY_10AM),
+        partial(receive, "NE-BOS"), partial(receive, "NE-NYC"),
+        *[partial(sales_order_confirm, order=draft, actor=None, now=WEDNESDAY_10AM) for draft in drafts],
+    )
+    assert not [o for o in outcomes if isinstance(o, Exception) and not isinstance(o, DomainError)], outcomes
+    backorders_allocate(item_ids=[twin.pk], now=WEDNESDAY_10AM)  # whatever arrived last is served now
+
+    summaries = _summaries(twin)
+    totals = _line_totals(twin)
+    allocated = sum((s.allocated for s in summaries.values()), D(0))
+    assert totals["allocated"] == allocated
+    assert totals["allocated"] + totals["backordered"] == totals["quantity"]
+    for summary in summaries.values():
+        assert 0 <= summary.allocated <= summary.allocatable_on_hand
+    # Either all the stock is held or nothing waits any more.
+    free = sum((s.allocatable_on_hand - s.allocated for s in summaries.values()), D(0))
+    assert free == 0 or totals["backordered"] == 0
+    _invariants_hold()
