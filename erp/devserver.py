@@ -54,6 +54,7 @@ def main() -> int:
     port = os.environ.get("PORT") or "8000"
     was_running = embedded.configured() or embedded.running()
     embedded.bootstrap()
+    embedded.claim()
     children: list[subprocess.Popen[bytes]] = []
 
     def shutdown(*_: object) -> None:

@@ -337,6 +337,42 @@ def bootstrap() -> bool:
     return started
 
 
+EXEC_MARKER = ".embedded.exec-started"
+
+
+def claim() -> None:
+    """Servers running now are a long-lived session's (``start``, ``make run``): no ``exec`` stops them."""
+    (VAR_DIR / EXEC_MARKER).unlink(missing_ok=True)
+
+
+def _exec(command: list[str]) -> int:
+    """Run ``command`` against the servers, starting them if needed. Several ``exec`` may run at once (a test
+    run beside a benchmark): each holds a shared lock on ``var/.embedded.users`` while it runs, and the servers
+    an ``exec`` started are stopped only by the last ``exec`` out (the one that can take the lock alone).
+    Servers started by ``start`` (``make run``) are left running."""
+    if configured():
+        return subprocess.call(command)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    marker = VAR_DIR / EXEC_MARKER
+    with open(VAR_DIR / ".embedded.users", "w") as users:
+        fcntl.flock(users, fcntl.LOCK_SH)
+        with _locked():
+            if not running():
+                marker.touch()
+        bootstrap()
+        try:
+            return subprocess.call(command)
+        finally:
+            try:
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)  # alone: nobody else is using them
+            except BlockingIOError:
+                pass
+            else:
+                if marker.exists():
+                    stop()
+                    marker.unlink(missing_ok=True)
+
+
 def _main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)
@@ -344,6 +380,7 @@ def _main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "start":
         bootstrap()
+        claim()
         print(f"DATABASE_URL={os.environ['DATABASE_URL']}\nREDIS_URL={os.environ['REDIS_URL']}")
         return 0
     if command == "stop":
@@ -362,13 +399,7 @@ def _main(argv: list[str]) -> int:
     if command == "exec":
         if rest and rest[0] == "--":
             rest = rest[1:]
-        was_running = configured() or running()
-        bootstrap()
-        try:
-            return subprocess.call(rest)
-        finally:
-            if not was_running:
-                stop()
+        return _exec(rest)
     print(f"unknown command {command!r}\n{__doc__}")
     return 2
 

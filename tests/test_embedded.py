@@ -85,6 +85,30 @@ def test_exec_starts_real_servers_under_var_and_stops_them_afterwards(tmp_path):
     assert _wait_until_none_use(tmp_path) == []
 
 
+def test_concurrent_execs_share_the_servers_and_the_last_one_out_stops_them(tmp_path):
+    """A test run beside a benchmark: the exec that started the servers ends first, the other keeps working."""
+    env = _env_without_servers(tmp_path)
+    started = ("import os, psycopg2; c = psycopg2.connect(os.environ['DATABASE_URL']); cur = c.cursor();"
+               "cur.execute('select pg_postmaster_start_time()'); return_value = cur.fetchone()[0]; c.close()")
+    first_script = f"import time; {started}; time.sleep(4); print('first', return_value)"
+    second_script = (f"import time; {started}; before = return_value; time.sleep(8); {started};"
+                     "print('same server' if before == return_value else 'restarted')")
+    command = [sys.executable, "-m", "erp.embedded", "exec", "--", sys.executable, "-c"]
+    first = subprocess.Popen([*command, first_script], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "postgres" / "data" / "postmaster.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = subprocess.Popen([*command, second_script], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    out_first, err_first = first.communicate(timeout=180)
+    assert first.returncode == 0 and "first" in out_first, err_first
+    out_second, err_second = second.communicate(timeout=180)
+    # The servers outlived the exec that started them while the other still worked.
+    assert second.returncode == 0 and "same server" in out_second, (out_second, err_second)
+    assert _wait_until_none_use(tmp_path) == []  # and the last one out stopped them
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

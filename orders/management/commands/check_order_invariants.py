@@ -6,6 +6,9 @@ its lot, when it has one, is a lot of that item.
 Lines: ``allocated_quantity`` is the sum of the line's open allocations; a cancelled line holds none;
 allocated + backordered + shipped never exceed the quantity.
 Orders: the status is what ``orders.rules.order_status`` makes of the lines' (a draft has only draft lines).
+Shipping: a line's shipped quantity is what its shipped shipments took out, each shipped shipment line has its
+ledger move of that quantity, and a line has a shipped-complete date exactly when all of it shipped. Returns
+never exceed what shipped; no open allocation sits on a cancelled pick list.
 Read-only: it reports, it never repairs. ``check_inventory_invariants`` checks the summaries against the ledger.
 """
 
@@ -123,6 +126,68 @@ CHECKS = [
         ORDER BY a.id
         """,
         "allocation {0} ({1} line {2}) of {3} holds lot {4}, a lot of {5}",
+    ),
+    Check(
+        "line's shipped quantity differs from what its shipments took out",
+        """
+        SELECT o.number, l.line_no, l.shipped_quantity, coalesce(s.total, 0)
+        FROM orders_salesorderline l JOIN orders_salesorder o ON o.id = l.order_id
+        LEFT JOIN (
+            SELECT sl.order_line_id, sum(sl.quantity) AS total FROM orders_shipmentline sl
+            JOIN orders_shipment sh ON sh.id = sl.shipment_id WHERE sh.status IN ('shipped', 'delivered')
+            GROUP BY sl.order_line_id
+        ) s ON s.order_line_id = l.id
+        WHERE l.shipped_quantity <> coalesce(s.total, 0)
+        ORDER BY o.id, l.line_no
+        """,
+        "{0} line {1}: shipped {2}, its shipped shipment lines sum to {3}",
+    ),
+    Check(
+        "shipped shipment line without its ledger move",
+        """
+        SELECT sh.number, sl.id, sl.quantity, m.quantity
+        FROM orders_shipmentline sl JOIN orders_shipment sh ON sh.id = sl.shipment_id
+        LEFT JOIN inventory_stockmove m ON m.id = sl.stock_move_id
+        WHERE sh.status IN ('shipped', 'delivered')
+          AND (m.id IS NULL OR m.quantity <> -sl.quantity OR m.item_id <> sl.item_id)
+        ORDER BY sh.id, sl.id
+        """,
+        "{0} line {1}: shipped {2}, its ledger move took {3}",
+    ),
+    Check(
+        "shipped-complete date that disagrees with the shipped quantity",
+        """
+        SELECT o.number, l.line_no, l.quantity, l.shipped_quantity, l.shipped_complete_on
+        FROM orders_salesorderline l JOIN orders_salesorder o ON o.id = l.order_id
+        WHERE (l.shipped_complete_on IS NOT NULL) <> (l.shipped_quantity >= l.quantity)
+        ORDER BY o.id, l.line_no
+        """,
+        "{0} line {1}: quantity {2}, shipped {3}, shipped complete on {4}",
+    ),
+    Check(
+        "returns authorized beyond what shipped",
+        """
+        SELECT o.number, l.line_no, l.shipped_quantity, sum(r.quantity)
+        FROM orders_returnline r JOIN orders_returnauthorization ra ON ra.id = r.rma_id
+        JOIN orders_salesorderline l ON l.id = r.order_line_id JOIN orders_salesorder o ON o.id = l.order_id
+        WHERE ra.status <> 'cancelled'
+        GROUP BY o.id, o.number, l.line_no, l.shipped_quantity
+        HAVING sum(r.quantity) > l.shipped_quantity
+        ORDER BY o.id, l.line_no
+        """,
+        "{0} line {1}: shipped {2}, returns authorized {3}",
+    ),
+    Check(
+        "open allocation on a cancelled pick list",
+        """
+        SELECT a.id, p.number, o.number, l.line_no
+        FROM orders_allocation a JOIN orders_picklist p ON p.id = a.pick_list_id
+        JOIN orders_salesorderline l ON l.id = a.line_id JOIN orders_salesorder o ON o.id = l.order_id
+        WHERE a.status = %(open)s AND p.status = 'cancelled'
+        ORDER BY a.id
+        """,
+        "allocation {0} is on cancelled pick list {1} ({2} line {3})",
+        OPEN,
     ),
 ]
 
