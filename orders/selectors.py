@@ -78,3 +78,303 @@ def allocation_plan(customer: Customer, ship_to: ShipTo, now: dt.datetime,
     )
 
 
+
+# --- customer service: the order screens, the fill-rate KPI and the promise preview (issue 5, points 7-8) ---
+#
+# Reads only. The order list and detail narrow to the caller's scope like every screen; fill rate counts the
+# lines of the caller's scope; the promise preview reads stock network-wide (as allocation does) and locks
+# nothing, so it is what confirming now would most likely do, never a reservation.
+
+from collections import defaultdict  # noqa: E402
+from decimal import ROUND_HALF_EVEN, Decimal  # noqa: E402
+from typing import Any  # noqa: E402
+
+from django.contrib.postgres.aggregates import ArrayAgg  # noqa: E402
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from erp.exceptions import NotFound, ValidationFailed  # noqa: E402
+from erp.scoping import scope_of, scope_queryset  # noqa: E402
+from inventory import rules as stock_rules  # noqa: E402
+from inventory.exceptions import InvalidQuantity, UnknownUnit  # noqa: E402
+from inventory.models import Item, ItemUom, ItemWarehouseSummary, StockBalance  # noqa: E402
+from orders.models import (  # noqa: E402
+    Allocation,
+    AllocationStatus,
+    OrderStatus,
+    PickList,
+    ReturnAuthorization,
+    SalesOrder,
+    SalesOrderLine,
+    Shipment,
+)
+from warehouses.models import Region  # noqa: E402
+
+ORDER_DATE_BASES = ("created", "requested")
+
+
+def sales_order_list(user: Any, *, status: str = "", warehouse: str = "", date_basis: str = "created",
+                     date_from: dt.date | None = None, date_to: dt.date | None = None) -> QuerySet[SalesOrder]:
+    """The orders ``user`` may see, newest first, narrowed by status, by the warehouse of a line (allocated
+    there, or waiting there for stock) and by a date range (inclusive) of the day taken (``created``, UTC) or
+    the requested date (``requested``). Each row carries ``line_count``, ``warehouse_codes`` and
+    ``promised_until`` (the latest promised date of its lines): one query for a page, whatever its size."""
+    queryset = scope_queryset(SalesOrder.objects.select_related("customer", "ship_to", "region"), user)
+    if status:
+        queryset = queryset.filter(status=status)
+    if warehouse:
+        queryset = queryset.filter(pk__in=SalesOrderLine.objects.filter(warehouse__code=warehouse)
+                                   .values("order_id"))
+    field = "requested_date" if date_basis == "requested" else "created_at__date"
+    if date_from is not None:
+        queryset = queryset.filter(**{f"{field}__gte": date_from})
+    if date_to is not None:
+        queryset = queryset.filter(**{f"{field}__lte": date_to})
+    return queryset.annotate(
+        line_count=Count("lines"),
+        warehouse_codes=ArrayAgg("lines__warehouse__code", distinct=True, order_by="lines__warehouse__code",
+                                 filter=Q(lines__warehouse__isnull=False), default=[]),
+        promised_until=Max("lines__promised_date"),
+    ).order_by("-id")
+
+
+def sales_order_details() -> QuerySet[SalesOrder]:
+    """Orders with their lines (item, unit, warehouse) and each line's allocations (warehouse, lot, pick list),
+    in three queries; not yet scoped (the caller narrows with ``scope_queryset``). Allocations belong to their
+    line, so an order in scope shows them wherever they are held, as the API does."""
+    allocations = Allocation.objects.select_related("warehouse", "lot", "pick_list").order_by("id")
+    lines = (SalesOrderLine.objects.select_related("item__base_uom", "warehouse").order_by("line_no")
+             .prefetch_related(Prefetch("allocations", queryset=allocations)))
+    return (SalesOrder.objects.select_related("customer__home_warehouse", "ship_to__region", "region", "created_by")
+            .prefetch_related(Prefetch("lines", queryset=lines)))
+
+
+@dataclass(frozen=True)
+class OrderDocuments:
+    """The warehouse documents of one order that the viewer's scope covers (each is a warehouse's)."""
+
+    pick_lists: list[PickList]
+    shipments: list[Shipment]
+    returns: list[ReturnAuthorization]
+
+
+def sales_order_documents(order: SalesOrder, user: Any) -> OrderDocuments:
+    """The pick lists (by order, or waves holding its allocations), shipments and returns of ``order`` in
+    ``user``'s scope, oldest first. Three queries."""
+    pick_lists = scope_queryset(
+        PickList.objects.filter(Q(order=order) | Q(allocations__line__order=order)).select_related("warehouse"),
+        user).distinct().order_by("id")
+    shipments = scope_queryset(Shipment.objects.filter(order=order).select_related("warehouse", "carrier"), user)
+    returns = scope_queryset(ReturnAuthorization.objects.filter(order=order).select_related("warehouse"), user)
+    return OrderDocuments(list(pick_lists), list(shipments.order_by("id")), list(returns.order_by("id")))
+
+
+def sales_order_history(order: SalesOrder, user: Any, *, limit: int = 50) -> list[Any]:
+    """The audit events of ``order`` and its lines that ``user`` may read, newest first (at most ``limit``).
+
+    Each event carries ``line_no``: None for the order's own events, else the line's number. One query for
+    the events (plus the lines' ids when they are not prefetched)."""
+    from governance.audit import audit_events_for
+
+    line_nos = {str(line.pk): line.line_no for line in order.lines.all()}
+    events = list(audit_events_for(user).filter(
+        Q(table_name=SalesOrder._meta.db_table, row_id=str(order.pk))
+        | Q(table_name=SalesOrderLine._meta.db_table, row_id__in=list(line_nos))
+    ).order_by("-occurred_at", "-id")[:limit])
+    for event in events:
+        event.line_no = line_nos.get(event.row_id) if event.table_name == SalesOrderLine._meta.db_table else None
+    return events
+
+
+# --- fill rate ----------------------------------------------------------------------------------------------
+
+FILL_RATE_QUANTUM = Decimal("0.0001")
+FILL_RATE_DEFAULT_DAYS = 30
+FILL_RATE_MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class FillRateRow:
+    warehouse: str
+    lines_due: int
+    lines_filled: int
+    fill_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class FillRate:
+    date_from: dt.date
+    date_to: dt.date
+    region: str | None
+    warehouse: str | None
+    lines_due: int
+    lines_filled: int
+    fill_rate: Decimal | None  # None: nothing was due
+    warehouses: list[FillRateRow]
+
+
+def _rate(filled: int, due: int) -> Decimal | None:
+    if not due:
+        return None
+    return (Decimal(filled) / Decimal(due)).quantize(FILL_RATE_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def fill_rate_lines(user: Any) -> QuerySet[SalesOrderLine]:
+    """The order lines whose fill rate ``user`` may read: the lines of the regions in their scope (an order is
+    its customer's region's), and where a region is covered only through some of its warehouses, the lines
+    shipping from (or waiting at) those warehouses."""
+    lines = scope_queryset(SalesOrderLine.objects.all(), user)
+    scope = scope_of(user)
+    if scope.enterprise:
+        return lines
+    return lines.filter(Q(region_id__in=scope.full_region_ids)
+                        | Q(region_id__in=scope.region_ids, warehouse_id__in=scope.warehouse_ids))
+
+
+def fill_rate(*, user: Any, date_from: dt.date, date_to: dt.date, region: str | None = None,
+              warehouse: str | None = None, today: dt.date | None = None) -> FillRate:
+    """Fill rate (``product.md``): order lines shipped complete on or before their promised date over the
+    order lines due in the period, computed from the lines, never stored.
+
+    A line is due on its ``promised_date``: it is due in the period when that date is from ``date_from`` to
+    ``date_to`` (inclusive) and not after ``today`` (a line promised for tomorrow is not due yet, so a period
+    reaching into the future counts only what fell due by today). A backordered line is due too (its promised
+    date is what its home warehouse would have delivered). Cancelled lines are not due; a line shipped in part
+    and then closed is due and not filled. A due line is filled when ``shipped_complete_on <= promised_date``.
+
+    Only the lines of ``user``'s scope (``fill_rate_lines``); ``region`` (the order's region) and
+    ``warehouse`` (the line's) narrow them, and either outside the scope, or unknown, is ``NotFound``.
+    ``date_from`` after ``date_to`` or a period longer than ``FILL_RATE_MAX_DAYS`` is ``ValidationFailed``.
+    ``warehouses`` breaks the figure down by the lines' warehouse. Constant queries (the grouped count, plus
+    one per region or warehouse named).
+    """
+    if date_from > date_to:
+        raise ValidationFailed("The period ends before it starts.", detail={"from": ["Must not be after to."]})
+    if (date_to - date_from).days + 1 > FILL_RATE_MAX_DAYS:
+        raise ValidationFailed(detail={"from": [f"At most {FILL_RATE_MAX_DAYS} days from from to to."]})
+    today = today or timezone.localdate()
+    lines = fill_rate_lines(user)
+    if region:
+        found = scope_queryset(Region.objects.filter(code=region), user).values_list("pk", flat=True).first()
+        if found is None:
+            raise NotFound(f"No region {region} in your scope.", detail={"region": ["Not found."]})
+        lines = lines.filter(region_id=found)
+    if warehouse:
+        found = scope_queryset(Warehouse.objects.filter(code=warehouse), user).values_list("pk", flat=True).first()
+        if found is None:
+            raise NotFound(f"No warehouse {warehouse} in your scope.", detail={"warehouse": ["Not found."]})
+        lines = lines.filter(warehouse_id=found)
+    last = min(date_to, today)
+    rows = list(
+        lines.filter(promised_date__gte=date_from, promised_date__lte=last)
+        .exclude(status=OrderStatus.CANCELLED)
+        .values("warehouse__code")
+        .annotate(due=Count("id"), filled=Count("id", filter=Q(shipped_complete_on__lte=F("promised_date"))))
+        .order_by("warehouse__code")
+    ) if date_from <= last else []
+    due = sum(row["due"] for row in rows)
+    filled = sum(row["filled"] for row in rows)
+    return FillRate(
+        date_from=date_from, date_to=date_to, region=region or None, warehouse=warehouse or None,
+        lines_due=due, lines_filled=filled, fill_rate=_rate(filled, due),
+        warehouses=[FillRateRow(row["warehouse__code"], row["due"], row["filled"], _rate(row["filled"], row["due"]))
+                    for row in rows if row["warehouse__code"]],
+    )
+
+
+# --- the promise preview of order entry ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidatePreview:
+    """One warehouse the line could ship from, in allocation order: what it could give now and the delivery
+    date it would promise."""
+
+    warehouse: Warehouse
+    available: Decimal
+    ship_date: dt.date
+    promised_date: dt.date
+
+
+@dataclass(frozen=True)
+class LinePreview:
+    """What confirming one line now would most likely do: ``takes`` (warehouse, quantity) in order, what would
+    be backordered, the warehouse the line would show and its promised date (for a backorder, the home
+    warehouse's promise: its due date). Quantities in the item's base unit."""
+
+    item: Item
+    quantity: Decimal
+    candidates: list[CandidatePreview]
+    takes: list[tuple[Warehouse, Decimal]]
+    backordered: Decimal
+    warehouse: Warehouse | None
+    promised_date: dt.date | None
+    split_allowed: bool
+
+
+def _preview_free(item: Item, plan: Plan) -> dict[int, Decimal]:
+    """What each candidate could allocate of ``item`` now, read without locks the way confirming reads it
+    locked: allocatable on hand less allocated; for a lot-tracked item no more than its lots unexpired on the
+    warehouse's ship date, net of what open allocations hold of each lot. Three queries at most."""
+    ids = list(plan.candidate_ids)
+    free = {pk: Decimal(0) for pk in ids}
+    summaries = ItemWarehouseSummary.objects.filter(item=item, warehouse_id__in=ids)
+    for pk, allocatable, allocated in summaries.values_list("warehouse_id", "allocatable_on_hand", "allocated"):
+        free[pk] = max(allocatable - allocated, Decimal(0))
+    if not item.lot_tracked or not ids:
+        return free
+    held = {(row["warehouse_id"], row["lot_id"]): row["quantity"] for row in (
+        Allocation.objects.filter(item=item, warehouse_id__in=ids, status=AllocationStatus.OPEN, lot__isnull=False)
+        .values("warehouse_id", "lot_id").annotate(quantity=Sum("quantity")).order_by())}
+    lots: dict[int, Decimal] = defaultdict(Decimal)
+    for row in (StockBalance.objects.filter(item=item, warehouse_id__in=ids, status__allocatable=True, on_hand__gt=0,
+                                            lot__isnull=False)
+                .values("warehouse_id", "lot_id", "lot__expiry_date").annotate(quantity=Sum("on_hand")).order_by()):
+        expiry = row["lot__expiry_date"]
+        if expiry is not None and expiry < plan.sites[row["warehouse_id"]].ship_date:
+            continue  # expired by the time it would leave
+        lots[row["warehouse_id"]] += max(row["quantity"] - held.get((row["warehouse_id"], row["lot_id"]),
+                                                                    Decimal(0)), Decimal(0))
+    return {pk: min(free[pk], lots.get(pk, Decimal(0))) for pk in ids}
+
+
+def sales_order_line_preview(*, customer: Customer, ship_to: ShipTo, item: Item, quantity: Decimal, uom: str,
+                             requested_date: dt.date | None = None, now: dt.datetime | None = None) -> LinePreview:
+    """The warehouse and promised date one line of ``quantity`` ``uom`` of ``item`` would get if the order were
+    confirmed now, by the standard policies (``allocation_plan``, ``rules.allocate_line``, ``rules.promise``).
+
+    A read-only preview: no locks, and each line is previewed alone (two lines of one SKU each see all the
+    stock). Stock is read network-wide, as allocation reads it. An unknown unit is ``UnknownUnit``, a quantity
+    that is not above zero ``InvalidQuantity``, one needing more than 4 places of the base unit
+    ``UomPrecision``.
+    """
+    now = now or timezone.now()
+    factor = ItemUom.objects.filter(item=item, uom__code=uom).values_list("factor", flat=True).first()
+    if factor is None:
+        raise UnknownUnit(f"{item.sku} has no unit {uom}.", detail={"uom": [f"{item.sku} has no unit {uom}."]})
+    base = stock_rules.to_base(Decimal(quantity), factor)
+    if base <= 0:
+        raise InvalidQuantity(detail={"quantity": ["Must be more than 0."]})
+    plan = allocation_plan(customer, ship_to, now)
+    free = _preview_free(item, plan)
+
+    def promise_at(pk: int) -> rules.Promise:
+        site = plan.sites[pk]
+        return rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=site.warehouse.timezone),
+                             cutoff=site.cutoff, transit_days=site.transit_days or 0, requested_date=requested_date)
+
+    promises = {pk: promise_at(pk) for pk in plan.candidate_ids}
+    candidates = [CandidatePreview(plan.sites[pk].warehouse, free[pk], promises[pk].ship_date,
+                                   promises[pk].delivery_date) for pk in plan.candidate_ids]
+    result = rules.allocate_line(base, [rules.Candidate(pk, free[pk]) for pk in plan.candidate_ids],
+                                 split_allowed=plan.split_allowed)
+    takes = [(plan.sites[pk].warehouse, part) for pk, part in result.takes]
+    if result.takes:
+        promised: dt.date | None = max(promises[pk].delivery_date for pk, _ in result.takes)
+        warehouse: Warehouse | None = plan.sites[result.takes[0][0]].warehouse
+    else:
+        home = plan.sites.get(plan.home.pk)
+        promised = promise_at(plan.home.pk).delivery_date if home and home.transit_days is not None else None
+        warehouse = plan.home
+    return LinePreview(item=item, quantity=base, candidates=candidates, takes=takes, backordered=result.backordered,
+                       warehouse=warehouse, promised_date=promised, split_allowed=plan.split_allowed)
