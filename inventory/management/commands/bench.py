@@ -2,6 +2,10 @@
 
 Seeds the database of ``manage.py`` (the development database) with bench items first; see
 ``inventory.bench``. Exits non-zero when a floor is missed.
+
+Then the workloads of the apps above inventory (W1 in ``orders.bench``), which inventory may not import
+(docs/architecture.md): an app's ``bench`` module with ``run(*, say, tps, options) -> floors missed`` (and
+optionally ``add_arguments(parser)``) is found by app config, the way Django finds ``admin.py``.
 """
 
 from __future__ import annotations
@@ -9,16 +13,31 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime
+from importlib import import_module
+from types import ModuleType
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.utils.module_loading import module_has_submodule
 
 from inventory import bench
 
 
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+def _app_benches() -> list[ModuleType]:
+    """The other apps' ``bench`` modules that define ``run``, in INSTALLED_APPS order."""
+    found = []
+    for config in apps.get_app_configs():
+        if config.name != "inventory" and module_has_submodule(config.module, "bench"):
+            module = import_module(f"{config.name}.bench")
+            if callable(getattr(module, "run", None)):
+                found.append(module)
+    return found
 
 
 class Command(BaseCommand):
@@ -29,6 +48,9 @@ class Command(BaseCommand):
         parser.add_argument("--requests", type=int, default=200, help="Measured requests per view (default 200).")
         parser.add_argument("--clients", type=int, default=2, help="pgbench clients and threads (default 2).")
         parser.add_argument("--seconds", type=int, default=10, help="pgbench duration (default 10).")
+        for module in _app_benches():
+            if callable(getattr(module, "add_arguments", None)):
+                module.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if connection.settings_dict["NAME"].startswith("test_"):
@@ -73,6 +95,9 @@ class Command(BaseCommand):
         say(f"   floor 500 lines <= {bench.W3_MAX_SECONDS} s: {_verdict(ok_time)}; "
             f"floor same queries at 5 and 500: {_verdict(ok_same)}")
         failed += [name for name, ok in (("W3 time", ok_time), ("W3 queries", ok_same)) if not ok]
+
+        for module in _app_benches():
+            failed += module.run(say=say, tps=tps, options=options)
 
         if tps:
             say(f"ratios to P_upd: W2 {1000 / avail.p50_ms / tps:.3f} (requests/s at p50 per tps), "
