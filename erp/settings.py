@@ -218,6 +218,13 @@ SPECTACULAR_SETTINGS = {
         "CycleCountStatusEnum": "inventory.models.CycleCountStatus",
         "OrderStatusEnum": "orders.models.OrderStatus",
         "AllocationStatusEnum": "orders.models.AllocationStatus",
+        "PickListStatusEnum": "orders.models.PickListStatus",
+        "PickLineStatusEnum": "orders.models.PickLineStatus",
+        "PickListKindEnum": "orders.models.PickListKind",
+        "ShipmentStatusEnum": "orders.models.ShipmentStatus",
+        "ShipmentDocumentKindEnum": "orders.models.ShipmentDocumentKind",
+        "ReturnStatusEnum": "orders.models.ReturnStatus",
+        "DispositionEnum": "orders.models.Disposition",
     },
 }
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "365"))

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
-from django.db.models import Min
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
 
+from erp.exceptions import NotFound, ValidationFailed
+from erp.scoping import scope_of, scope_queryset
+from inventory import rules as stock_rules
+from inventory.exceptions import InvalidQuantity, UnknownUnit
+from inventory.models import Item, ItemUom, ItemWarehouseSummary, StockBalance
 from orders import rules
-from orders.models import Customer, ShipTo
-from warehouses.models import CarrierLane, Warehouse
+from orders.models import (
+    Allocation,
+    AllocationStatus,
+    Customer,
+    OrderStatus,
+    PickList,
+    ReturnAuthorization,
+    SalesOrder,
+    SalesOrderLine,
+    Shipment,
+    ShipTo,
+)
+from warehouses.models import CarrierLane, Region, Warehouse
 
 
 @dataclass(frozen=True)
@@ -20,23 +41,26 @@ class Site:
     ship_date: dt.date
 
 
-def _sites(candidate_ids: list[int], warehouses: dict[int, Warehouse], destination_region_id: int,
-           now: dt.datetime) -> dict[int, Site]:
-    """Each candidate's cutoff (policy at the warehouse), fastest carrier lane and earliest ship date."""
-    from governance.selectors import policy_value
-
+def _sites(candidate_ids: list[int], warehouses: dict[int, Warehouse], cutoffs: dict[int, str],
+           destination_region_id: int, now: dt.datetime) -> dict[int, Site]:
+    """Each candidate's cutoff (``fulfillment.shipping_cutoff`` at the warehouse), fastest active carrier lane to
+    the destination region, and earliest ship date. One query (the lanes)."""
     transit = dict(CarrierLane.objects.filter(destination_region_id=destination_region_id, carrier__active=True)
                    .values("origin_region_id").annotate(days=Min("transit_days"))
                    .values_list("origin_region_id", "days"))
     sites = {}
     for pk in candidate_ids:
         warehouse = warehouses[pk]
-        hours, minutes = str(policy_value("fulfillment.shipping_cutoff", warehouse=warehouse).value).split(":")
+        hours, minutes = str(cutoffs[pk]).split(":")
         cutoff = dt.time(int(hours), int(minutes))
         calendar = rules.WarehouseCalendar(timezone=warehouse.timezone)
         sites[pk] = Site(warehouse, cutoff, transit.get(warehouse.region_id),
-                          rules.ship_date(now=now, calendar=calendar, cutoff=cutoff))
+                         rules.ship_date(now=now, calendar=calendar, cutoff=cutoff))
     return sites
+
+
+PLAN_POLICIES = ["fulfillment.allocation_sequence", "fulfillment.cross_region_allowed", "fulfillment.lot_selection",
+                 "fulfillment.partial_shipments_allowed", "fulfillment.shipping_cutoff"]
 
 
 @dataclass(frozen=True)
@@ -55,24 +79,28 @@ def allocation_plan(customer: Customer, ship_to: ShipTo, now: dt.datetime,
     """Where an order of ``customer`` to ``ship_to`` may take stock from, seen at ``now``: the candidates
     (``rules.candidate_order`` less ``exclude`` and warehouses with no carrier lane to the ship-to's region),
     their cutoffs and ship dates, and the split and lot rules. Reads only."""
-    from governance.selectors import policy_values_for_site
+    from governance.selectors import policy_values_at_warehouses
 
-    home = customer.home_warehouse
-    policies = policy_values_for_site(warehouse=home)
-    warehouses = Warehouse.objects.filter(active=True).select_related("region").in_bulk()
+    warehouses = Warehouse.objects.filter(active=True).in_bulk()
+    home = warehouses.get(customer.home_warehouse_id) or customer.home_warehouse
+    # One query resolves every policy allocation needs at every warehouse it may use (policies are read at the
+    # home warehouse, the cutoff at each shipping warehouse).
+    values = policy_values_at_warehouses(PLAN_POLICIES, [home, *(w for pk, w in warehouses.items() if pk != home.pk)],
+                                         now)
+    policies = values[home.pk]
     candidate_ids = rules.candidate_order(
-        sequence=list(policies["fulfillment.allocation_sequence"].value), home_id=home.pk,
-        home_region_id=home.region_id, cross_region_allowed=bool(policies["fulfillment.cross_region_allowed"].value),
+        sequence=list(policies["fulfillment.allocation_sequence"]), home_id=home.pk,
+        home_region_id=home.region_id, cross_region_allowed=bool(policies["fulfillment.cross_region_allowed"]),
         warehouses=[(w.pk, w.region_id, w.code) for w in warehouses.values()],
     )
     candidate_ids = [pk for pk in candidate_ids if pk not in exclude]
-    sites = _sites(candidate_ids, warehouses, ship_to.region_id, now)
+    sites = _sites(candidate_ids, warehouses, {pk: values[pk]["fulfillment.shipping_cutoff"] for pk in candidate_ids},
+                   ship_to.region_id, now)
     # A warehouse with no carrier lane to the ship-to's region cannot ship there: it is not a candidate.
     return Plan(
         home=home,
-        split_allowed=bool(customer.allow_partial_shipment
-                           and policies["fulfillment.partial_shipments_allowed"].value),
-        lot_rule=str(policies["fulfillment.lot_selection"].value),
+        split_allowed=bool(customer.allow_partial_shipment and policies["fulfillment.partial_shipments_allowed"]),
+        lot_rule=str(policies["fulfillment.lot_selection"]),
         candidate_ids=[pk for pk in candidate_ids if sites[pk].transit_days is not None],
         sites=sites,
     )
@@ -84,31 +112,6 @@ def allocation_plan(customer: Customer, ship_to: ShipTo, now: dt.datetime,
 # Reads only. The order list and detail narrow to the caller's scope like every screen; fill rate counts the
 # lines of the caller's scope; the promise preview reads stock network-wide (as allocation does) and locks
 # nothing, so it is what confirming now would most likely do, never a reservation.
-
-from collections import defaultdict  # noqa: E402
-from decimal import ROUND_HALF_EVEN, Decimal  # noqa: E402
-from typing import Any  # noqa: E402
-
-from django.contrib.postgres.aggregates import ArrayAgg  # noqa: E402
-from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from erp.exceptions import NotFound, ValidationFailed  # noqa: E402
-from erp.scoping import scope_of, scope_queryset  # noqa: E402
-from inventory import rules as stock_rules  # noqa: E402
-from inventory.exceptions import InvalidQuantity, UnknownUnit  # noqa: E402
-from inventory.models import Item, ItemUom, ItemWarehouseSummary, StockBalance  # noqa: E402
-from orders.models import (  # noqa: E402
-    Allocation,
-    AllocationStatus,
-    OrderStatus,
-    PickList,
-    ReturnAuthorization,
-    SalesOrder,
-    SalesOrderLine,
-    Shipment,
-)
-from warehouses.models import Region  # noqa: E402
 
 ORDER_DATE_BASES = ("created", "requested")
 

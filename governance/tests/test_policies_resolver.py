@@ -194,3 +194,25 @@ def test_a_deviation_ending_on_the_us_dst_change_day_stops_at_local_midnight_of_
 
     assert policy_value(CUTOFF, warehouse=boston, at=_utc("2026-03-09T03:59")).value == "17:45"  # 23:59 EDT, 8 March
     assert policy_value(CUTOFF, warehouse=boston, at=_utc("2026-03-09T04:00")).source == "enterprise"  # 00:00 EDT
+
+
+def test_values_at_several_warehouses_in_one_query_agree_with_the_resolver(rtm, people, django_assert_num_queries):
+    """The hot path of confirming an order resolves several policies at several warehouses at once: it must give
+    what ``policy_value`` gives at each, deviations of the warehouse and of its region included, on each
+    warehouse's own local date (here the region's deviation ends the day before it starts at NE-BOS's UTC-5)."""
+    from governance.selectors import policy_values_at_warehouses
+
+    day = date(2031, 5, 10)
+    at = datetime(2031, 5, 10, 2, tzinfo=UTC)  # 10 May in Rotterdam, still 9 May in Boston
+    approved(site=rtm.region, value="16:00", start=day, end=day, **people)
+    boston = Warehouse.objects.select_related("region").get(code="NE-BOS")
+    approved(site=boston, value="11:00", start=day - timedelta(days=1), end=day - timedelta(days=1), **people)
+    warehouses = list(Warehouse.objects.select_related("region").order_by("code"))
+    keys = [CUTOFF, "fulfillment.allocation_sequence", "fulfillment.cross_region_allowed"]
+    with django_assert_num_queries(1):
+        values = policy_values_at_warehouses(keys, warehouses, at)
+    for warehouse in warehouses:
+        assert values[warehouse.pk] == {key: policy_value(key, warehouse=warehouse, at=at).value for key in keys}
+    assert values[rtm.pk][CUTOFF] == "16:00" and values[boston.pk][CUTOFF] == "11:00"
+    with pytest.raises(NotFound):
+        policy_values_at_warehouses(["no.such_policy"], warehouses, at)

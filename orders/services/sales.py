@@ -285,6 +285,23 @@ def _raise_shortages(order: SalesOrder, home: Warehouse, short: dict[int, Decima
         )
 
 
+def _update_confirmed_lines(lines: list[SalesOrderLine]) -> None:
+    """Write what confirming decided for each line in one ``UPDATE ... FROM unnest`` (``bulk_update`` builds a
+    CASE per field and line: most of a confirm's time went there)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE orders_salesorderline t SET allocated_quantity = v.allocated, backordered_quantity = v.backordered,"
+            " warehouse_id = v.warehouse_id, ship_date = v.ship_date, promised_date = v.promised_date,"
+            " status = v.status, updated_at = now() "
+            "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[], %s::date[], %s::date[], %s::text[])"
+            " AS v(id, allocated, backordered, warehouse_id, ship_date, promised_date, status) WHERE t.id = v.id",
+            [[line.pk for line in lines], [line.allocated_quantity for line in lines],
+             [line.backordered_quantity for line in lines], [line.warehouse_id for line in lines],
+             [line.ship_date for line in lines], [line.promised_date for line in lines],
+             [line.status for line in lines]],
+        )
+
+
 def _write(stock: _Stock, taken: _Taken) -> None:
     Allocation.objects.bulk_create(taken.allocations)
     add_to_allocated(stock.summaries, taken.deltas)
@@ -331,8 +348,7 @@ def sales_order_confirm(*, order: SalesOrder, actor: AbstractBaseUser | None,
         line.status = rules.line_status(quantity=line.quantity, allocated=line.allocated_quantity,
                                         backordered=line.backordered_quantity)
     _write(stock, taken)
-    SalesOrderLine.objects.bulk_update(lines, ["allocated_quantity", "backordered_quantity", "warehouse", "ship_date",
-                                               "promised_date", "status", "updated_at"])
+    _update_confirmed_lines(lines)
     _order_move(locked, rules.order_status([line.status for line in lines]), confirmed_at=now)
     _raise_shortages(order, plan.home, taken.short, {line.item_id: line.item.sku for line in lines}, actor)
     return locked
