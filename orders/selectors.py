@@ -240,9 +240,9 @@ def fill_rate(*, user: Any, date_from: dt.date, date_to: dt.date, region: str | 
     order lines due in the period, computed from the lines, never stored.
 
     A line is due on its ``promised_date``: it is due in the period when that date is from ``date_from`` to
-    ``date_to`` (inclusive) and not after ``today`` (a line promised for tomorrow is not due yet, so a period
-    reaching into the future counts only what fell due by today). A backordered line is due too (its promised
-    date is what its home warehouse would have delivered). Cancelled lines are not due; a line shipped in part
+    ``date_to`` (inclusive) and not after ``today``, or when it already shipped complete (a line promised for
+    tomorrow that has not shipped is not due yet; one that shipped early has met its promise and counts). A
+    backordered line is due too (its promised date is what its home warehouse would have delivered). Cancelled lines are not due; a line shipped in part
     and then closed is due and not filled. A due line is filled when ``shipped_complete_on <= promised_date``.
 
     Only the lines of ``user``'s scope (``fill_rate_lines``); ``region`` (the order's region) and
@@ -267,14 +267,16 @@ def fill_rate(*, user: Any, date_from: dt.date, date_to: dt.date, region: str | 
         if found is None:
             raise NotFound(f"No warehouse {warehouse} in your scope.", detail={"warehouse": ["Not found."]})
         lines = lines.filter(warehouse_id=found)
-    last = min(date_to, today)
+    # Due in the period: promised in it, and either fallen due by today or already decided (shipped complete
+    # early: that line has met its promise, whatever happens next).
     rows = list(
-        lines.filter(promised_date__gte=date_from, promised_date__lte=last)
+        lines.filter(promised_date__gte=date_from, promised_date__lte=date_to)
+        .filter(Q(promised_date__lte=today) | Q(shipped_complete_on__isnull=False))
         .exclude(status=OrderStatus.CANCELLED)
         .values("warehouse__code")
         .annotate(due=Count("id"), filled=Count("id", filter=Q(shipped_complete_on__lte=F("promised_date"))))
         .order_by("warehouse__code")
-    ) if date_from <= last else []
+    )
     due = sum(row["due"] for row in rows)
     filled = sum(row["filled"] for row in rows)
     return FillRate(

@@ -182,7 +182,7 @@ def test_the_period_is_inclusive_and_a_line_is_due_on_its_promised_date(network,
 
 
 @pytest.mark.django_db
-def test_lines_promised_after_today_are_not_due_yet(demo, user):
+def test_lines_promised_after_today_are_due_once_shipped_complete_and_not_before(demo, user):
     ensure_standard_statuses()
     twin = item("CLN-0005")
     _receive(twin, "NE-NYC", 5)
@@ -196,6 +196,11 @@ def test_lines_promised_after_today_are_not_due_yet(demo, user):
 
     assert (today.lines_due, today.fill_rate) == (0, None)
     assert (on_the_day.lines_due, on_the_day.lines_filled, on_the_day.fill_rate) == (1, 0, D("0.0000"))
+
+    # Shipped complete today, before its promised date: the promise is kept already, so it counts now.
+    _ship(order, timezone.localdate())
+    shipped = selectors.fill_rate(user=planner, date_from=timezone.localdate(), date_to=promised)
+    assert (shipped.lines_due, shipped.lines_filled, shipped.fill_rate) == (1, 1, D("1.0000"))
 
 
 @pytest.mark.django_db
