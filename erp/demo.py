@@ -99,6 +99,7 @@ USERS = [
     DemoUser("ne.operator", "warehouse_operator", warehouses=("NE-BOS", "NE-NYC"),
              description="warehouse operator, NE-BOS and NE-NYC"),
     DemoUser("eu.operator", "warehouse_operator", regions=("EU",), description="warehouse operator, region EU"),
+    DemoUser("ne.service", "customer_service", regions=("NE",), description="customer service, region NE"),
     DemoUser("buyer", "buyer", enterprise=True, description="buyer, all regions"),
     DemoUser("approver", "approver", enterprise=True, description="approver, all regions"),
     DemoUser("owner", "process_owner", enterprise=True, description="process owner of every policy"),
