@@ -225,6 +225,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False) -> dict[str, int]
     say(f"demo exceptions raised: {raise_demo_exceptions()}\n")  # so the exception dashboard is not empty
     say(f"cycle counts planned for today: {_plan_counts()}\n")  # what beat would plan within the hour
     say(f"draft sales orders taken: {_take_demo_orders()}\n")
+    say(f"fulfilled demo order: {_fulfil_demo_order()}\n")
     return {
         "legal_entities": LegalEntity.objects.count(),
         "regions": Region.objects.count(),
@@ -303,6 +304,51 @@ def _take_demo_orders() -> int:
                            external_ref=ref, actor=None)
         taken += 1
     return taken
+
+
+# One order carried through the whole flow (confirmed, picked, packed, shipped, delivered, one unit coming
+# back on an authorized return), so the shipping, returns and fill-rate screens have history to show.
+FULFILLED_ORDER = ("C-SE-001", "DEMO-0002", [("HDW-0001", "4", "EA"), ("PAP-0002", "2", "EA")])
+
+
+def _fulfil_demo_order() -> str:
+    """Carry the demo's fulfilled order as far as it has not gone yet (each step idempotent); its number."""
+    from orders.models import OrderStatus, SalesOrder, Shipment
+    from orders.services.picking import PickAnswer, pick_list_confirm, pick_list_create
+    from orders.services.returns import return_authorize
+    from orders.services.sales import OrderLineSpec, sales_order_confirm, sales_order_create
+    from orders.services.shipping import shipment_create, shipment_deliver, shipment_ship
+    from warehouses.models import Carrier
+
+    code, ref, lines = FULFILLED_ORDER
+    order = SalesOrder.objects.filter(customer__code=code, external_ref=ref).first()
+    if order is None:
+        customer = Customer.objects.get(code=code)
+        specs = [OrderLineSpec(item=Item.objects.get(sku=sku), quantity=Decimal(quantity), uom=uom)
+                 for sku, quantity, uom in lines]
+        order = sales_order_create(customer=customer, ship_to=customer.ship_tos.get(code="MAIN"), lines=specs,
+                                   external_ref=ref, actor=None)
+    if order.status == OrderStatus.DRAFT:
+        order = sales_order_confirm(order=order, actor=None)
+    if order.status != OrderStatus.ALLOCATED and not order.pick_lists.exists():
+        return f"{order.number} ({order.status}: not carried further)"
+    warehouse = order.lines.first().warehouse
+    pick_list = order.pick_lists.exclude(status="cancelled").first() or pick_list_create(
+        warehouse=warehouse, order=order, actor=None)
+    if pick_list.status == "open":
+        pick_list_confirm(pick_list=pick_list, actor=None, answers=[
+            PickAnswer(line_id=line.pk, picked_quantity=line.quantity) for line in pick_list.lines.all()])
+    shipment = order.shipments.exclude(status="cancelled").first() or shipment_create(
+        order=order, warehouse=warehouse, actor=None, carrier=Carrier.objects.get(code="UPS"),
+        tracking_number="1Z999AA10123456784", packages=[{"weight_kg": "7.5"}])
+    if shipment.status == "packed":
+        shipment = shipment_ship(shipment=shipment, actor=None)
+    if shipment.status == "shipped":
+        shipment_deliver(shipment=Shipment.objects.get(pk=shipment.pk), actor=None)
+    if not order.returns.exists():
+        return_authorize(order=order, lines=[{"line_no": 1, "quantity": Decimal(1)}], actor=None,
+                         reason="One unit arrived scratched")
+    return order.number
 
 
 def _plan_counts() -> int:

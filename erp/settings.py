@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
         "ShipmentDocumentKindEnum": "orders.models.ShipmentDocumentKind",
         "ReturnStatusEnum": "orders.models.ReturnStatus",
         "DispositionEnum": "orders.models.Disposition",
+        "LocationKindEnum": "warehouses.models.LocationKind",
     },
 }
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "365"))
