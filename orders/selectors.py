@@ -242,8 +242,9 @@ def fill_rate(*, user: Any, date_from: dt.date, date_to: dt.date, region: str | 
     A line is due on its ``promised_date``: it is due in the period when that date is from ``date_from`` to
     ``date_to`` (inclusive) and not after ``today``, or when it already shipped complete (a line promised for
     tomorrow that has not shipped is not due yet; one that shipped early has met its promise and counts). A
-    backordered line is due too (its promised date is what its home warehouse would have delivered). Cancelled lines are not due; a line shipped in part
-    and then closed is due and not filled. A due line is filled when ``shipped_complete_on <= promised_date``.
+    backordered line is due too (its promised date is what its home warehouse would have delivered). Cancelled lines
+    are not due; a line shipped in part and then closed is due and not filled. A due line is filled when
+    ``shipped_complete_on <= promised_date``.
 
     Only the lines of ``user``'s scope (``fill_rate_lines``); ``region`` (the order's region) and
     ``warehouse`` (the line's) narrow them, and either outside the scope, or unknown, is ``NotFound``.
