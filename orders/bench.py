@@ -28,8 +28,9 @@ Stock: before a run the home warehouse is topped up by one batch adjustment, so 
 ``HOT_FREE`` free and every other bench item at least ``COLD_FREE_MIN``: W1 measures allocation, not
 backorders. Orders stay confirmed (they hold stock); the next run's top-up makes up for them.
 
-No Celery worker is started: confirming enqueues no task (a shortage raises an exception row), so a worker
-would only measure its idle footprint. Memory is the peak RSS (``VmHWM``) of the gunicorn master and workers.
+A Celery worker in ``make run``'s shape runs beside the whole of W1 (confirming queues nothing, but the top-up
+is a stock arrival, which queues the allocation of backorders). Memory is the peak RSS (``VmHWM``) of the
+gunicorn master and workers and of the Celery worker's processes.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ class Result:
     web_shape: str
     hot: str  # the hot SKU
     home: str  # the customers' home warehouse
+    task_rss_mb: dict[str, float] = field(default_factory=dict)  # "master", "child" of the Celery worker
 
 
 # --- the workload --------------------------------------------------------------------------------------
@@ -245,13 +247,27 @@ def _in_process(n: int, make_client: Client, seconds: float, barrier: Any, resul
     results.put((n, _client_loop(n, make_client, seconds, barrier)))
 
 
+def _close_shared_sockets() -> None:
+    """Close this process's database, cache and broker connections before forking clients: a forked child that
+    used a socket of its parent's (the top-up's stock arrival queued a Celery task through the broker) would
+    read replies meant for another process and wait for ever. Each side reconnects on its next use."""
+    from django.core.cache import caches
+
+    from erp.celery import app as celery_app
+
+    connections.close_all()
+    caches.close_all()
+    celery_app.pool.force_close_all()
+    celery_app.amqp.producer_pool.force_close_all()
+
+
 def _drive(way: str, clients: int, seconds: float, make_client: Client, *, processes: bool) -> Phase:
     """Run ``clients`` clients for ``seconds`` from a common start: forked processes (each its own
     interpreter and connection, as web or task workers are) or threads of this process."""
     phase = Phase(way=way, clients=clients)
     outcomes: list[Outcome] = []
     if processes:
-        connections.close_all()  # a child must open its own connection, never share the parent's socket
+        _close_shared_sockets()  # a child must open its own connections, never share the parent's sockets
         context = multiprocessing.get_context("fork")
         barrier: Any = context.Barrier(clients + 1)
         results = context.SimpleQueue()
@@ -456,6 +472,38 @@ def web_server(*, workers: int = WEB_WORKERS, threads: int = WEB_THREADS) -> Ite
         log.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def task_worker() -> Iterator[Callable[[], dict[str, float]]]:
+    """A Celery worker in ``make run``'s shape (prefork, 2 processes) on this database for the run: it serves
+    what W1 queues (the top-up's stock arrival queues the allocation of backorders). Yields a reader of its
+    peak RSS (``master`` and the largest ``child``)."""
+    env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=settings.REDIS_URL, DEBUG="0",
+               SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50))
+    log = Path(tempfile.mkstemp(prefix="concord-w1-celery-", suffix=".log")[1])
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "erp", "worker", "--concurrency", "2",
+             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=settings.BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def peak() -> dict[str, float]:
+        children = [_peak_rss_mb(pid) for pid in _children(process.pid)]
+        return {"master": _peak_rss_mb(process.pid), "child": max(children, default=math.nan)}
+
+    try:
+        yield peak
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+        log.unlink(missing_ok=True)
+
+
 def _http_client(plan: Plan, port: int, token: str) -> Client:
     def make(n: int) -> Callable[[int], float]:
         rng = random.Random(2000 + n)
@@ -519,6 +567,16 @@ def w1(*, skus: list[str], clients: list[int], seconds: float, http_too: bool = 
     if actor is None:
         raise RuntimeError(f"the demo user {USERNAME} is missing; load the demo first")
     plan = make_plan(skus)
+    with contextlib.ExitStack() as stack:
+        task_rss = stack.enter_context(task_worker()) if http_too else None
+        result = _w1_run(plan, actor, clients, seconds, http_too, web_workers, web_threads)
+        if task_rss is not None:
+            result.task_rss_mb = task_rss()
+    return result
+
+
+def _w1_run(plan: Plan, actor: Any, clients: list[int], seconds: float, http_too: bool, web_workers: int,
+            web_threads: int) -> Result:
     topped_up = top_up(plan)
     deadlocks_before = _deadlocks()
     phases = []
@@ -597,8 +655,11 @@ def report(result: Result, baselines: dict[int, float | None], say: Callable[[st
     failed += [name for name, bad in (("W1 oversell", oversold), ("W1 client errors", errors)) if bad]
     if result.web_rss_mb:
         say(f"W1 memory peak RSS: gunicorn master {result.web_rss_mb['master']:.0f} MB, largest web worker "
-            f"{result.web_rss_mb['worker']:.0f} MB ({result.web_shape}); no Celery worker started "
-            f"(confirming enqueues no task)")
+            f"{result.web_rss_mb['worker']:.0f} MB ({result.web_shape})")
+    if result.task_rss_mb:
+        say(f"W1 memory peak RSS: Celery worker master {result.task_rss_mb['master']:.0f} MB, largest child "
+            f"{result.task_rss_mb['child']:.0f} MB (prefork, 2 processes; it served the backorder allocation the "
+            f"top-up's stock arrival queued)")
     return failed
 
 

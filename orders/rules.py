@@ -260,22 +260,26 @@ def take_lots(quantity: Decimal, lots: list[tuple[int, Decimal]]) -> list[tuple[
 
 
 def candidate_order(*, sequence: list[str], home_id: int, home_region_id: int,
-                    warehouses: list[tuple[int, int, str]], cross_region_allowed: bool) -> list[int]:
+                    warehouses: list[tuple[int, int, str]], cross_region_allowed: bool,
+                    transit_days: dict[int, int] | None = None) -> list[int]:
     """Warehouse ids in the order of ``fulfillment.allocation_sequence``.
 
     ``warehouses`` are (id, region id, code) of the active warehouses. ``home_warehouse`` is the customer's
     home; ``same_region`` the rest of its region; ``other_regions`` everything else, only when
-    ``fulfillment.cross_region_allowed``. Within a step, by warehouse code (stable and explainable).
+    ``fulfillment.cross_region_allowed``. Within a step, the fastest delivery first (``transit_days`` by the
+    warehouse's region: the fastest carrier lane to the ship-to's region), then by code (stable and
+    explainable); a region with no lane sorts last.
     """
+    lanes = transit_days or {}
     ordered: list[int] = []
-    by_code = sorted(warehouses, key=lambda w: w[2])
+    by_speed = sorted(warehouses, key=lambda w: (lanes.get(w[1], MAX_SEARCH_DAYS), w[2]))
     for step in sequence:
         if step == "home_warehouse":
-            chosen = [w[0] for w in by_code if w[0] == home_id]
+            chosen = [w[0] for w in by_speed if w[0] == home_id]
         elif step == "same_region":
-            chosen = [w[0] for w in by_code if w[1] == home_region_id and w[0] != home_id]
+            chosen = [w[0] for w in by_speed if w[1] == home_region_id and w[0] != home_id]
         elif step == "other_regions":
-            chosen = [w[0] for w in by_code if w[1] != home_region_id] if cross_region_allowed else []
+            chosen = [w[0] for w in by_speed if w[1] != home_region_id] if cross_region_allowed else []
         else:
             chosen = []
         ordered.extend(pk for pk in chosen if pk not in ordered)

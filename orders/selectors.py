@@ -41,13 +41,17 @@ class Site:
     ship_date: dt.date
 
 
+def _lanes(destination_region_id: int) -> dict[int, int]:
+    """Transit days of the fastest active carrier lane from each region to ``destination_region_id``."""
+    return dict(CarrierLane.objects.filter(destination_region_id=destination_region_id, carrier__active=True)
+                .values("origin_region_id").annotate(days=Min("transit_days"))
+                .values_list("origin_region_id", "days"))
+
+
 def _sites(candidate_ids: list[int], warehouses: dict[int, Warehouse], cutoffs: dict[int, str],
-           destination_region_id: int, now: dt.datetime) -> dict[int, Site]:
-    """Each candidate's cutoff (``fulfillment.shipping_cutoff`` at the warehouse), fastest active carrier lane to
-    the destination region, and earliest ship date. One query (the lanes)."""
-    transit = dict(CarrierLane.objects.filter(destination_region_id=destination_region_id, carrier__active=True)
-                   .values("origin_region_id").annotate(days=Min("transit_days"))
-                   .values_list("origin_region_id", "days"))
+           transit: dict[int, int], now: dt.datetime) -> dict[int, Site]:
+    """Each candidate's cutoff (``fulfillment.shipping_cutoff`` at the warehouse), fastest carrier lane to the
+    ship-to's region and earliest ship date."""
     sites = {}
     for pk in candidate_ids:
         warehouse = warehouses[pk]
@@ -88,14 +92,15 @@ def allocation_plan(customer: Customer, ship_to: ShipTo, now: dt.datetime,
     values = policy_values_at_warehouses(PLAN_POLICIES, [home, *(w for pk, w in warehouses.items() if pk != home.pk)],
                                          now)
     policies = values[home.pk]
+    transit = _lanes(ship_to.region_id)
     candidate_ids = rules.candidate_order(
         sequence=list(policies["fulfillment.allocation_sequence"]), home_id=home.pk,
         home_region_id=home.region_id, cross_region_allowed=bool(policies["fulfillment.cross_region_allowed"]),
-        warehouses=[(w.pk, w.region_id, w.code) for w in warehouses.values()],
+        warehouses=[(w.pk, w.region_id, w.code) for w in warehouses.values()], transit_days=transit,
     )
     candidate_ids = [pk for pk in candidate_ids if pk not in exclude]
     sites = _sites(candidate_ids, warehouses, {pk: values[pk]["fulfillment.shipping_cutoff"] for pk in candidate_ids},
-                   ship_to.region_id, now)
+                   transit, now)
     # A warehouse with no carrier lane to the ship-to's region cannot ship there: it is not a candidate.
     return Plan(
         home=home,

@@ -45,6 +45,7 @@ def test_w1_places_orders_both_ways_without_errors_and_leaves_the_allocations_ad
     assert result.invariant_violations == [] and result.over_allocated == 0
     assert result.deadlocks is not None and result.deadlocks >= 0
     assert result.web_rss_mb["master"] > 0 and result.web_rss_mb["worker"] > 0
+    assert result.task_rss_mb["master"] > 0  # the Celery worker beside the run
 
     # Every order placed (measured or warming up) is confirmed and wholly allocated.
     placed = sum(phase.orders for phase in result.phases) + result.unmeasured_orders

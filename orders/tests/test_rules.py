@@ -90,3 +90,18 @@ def test_the_promise_is_the_delivery_date_and_never_before_the_requested_date():
 def test_a_naive_instant_is_refused():
     with pytest.raises(ValueError, match="aware"):
         rules.ship_date(now=dt.datetime(2026, 11, 25, 10), calendar=BOS, cutoff=CUTOFF)
+
+
+def test_other_regions_are_tried_fastest_lane_first_then_by_code():
+    # Home NE-BOS (1, region 1), NE-NYC (2, region 1); EU-DUS (3, region 3, 7 days); SE-ATL (4, region 2, 3 days);
+    # EU-AMS (5, region 3, 7 days); XX-ZZZ (6, region 9: no lane, last).
+    warehouses = [(1, 1, "NE-BOS"), (2, 1, "NE-NYC"), (3, 3, "EU-DUS"), (4, 2, "SE-ATL"), (5, 3, "EU-AMS"),
+                  (6, 9, "XX-ZZZ")]
+    order = rules.candidate_order(sequence=["home_warehouse", "same_region", "other_regions"], home_id=1,
+                                  home_region_id=1, warehouses=warehouses, cross_region_allowed=True,
+                                  transit_days={1: 1, 2: 3, 3: 7})
+    assert order == [1, 2, 4, 5, 3, 6]
+    closed = rules.candidate_order(sequence=["home_warehouse", "same_region", "other_regions"], home_id=1,
+                                   home_region_id=1, warehouses=warehouses, cross_region_allowed=False,
+                                   transit_days={1: 1, 2: 3, 3: 7})
+    assert closed == [1, 2]
