@@ -256,7 +256,7 @@ def test_a_duplicated_location_key_names_the_code_column(user):
 
 
 def test_a_reference_outside_the_users_scope_reads_exactly_like_an_unknown_one(user):
-    ne_service = make_user("ne.service", "Customer service", regions=("NE",))
+    ne_service = make_user("ne.desk", "Customer service", regions=("NE",))
     row = "C-NE-200,Scoped,{region},{warehouse},true,,true,"
     text = "\n".join([CUSTOMER_HEADER, row.format(region="SE", warehouse="SE-ATL"),
                       row.format(region="XX", warehouse="XX-NOPE").replace("C-NE-200", "C-NE-201")])

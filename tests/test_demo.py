@@ -83,3 +83,26 @@ def test_the_demo_order_of_c_ne_001_is_the_whitepapers_case_and_allocates_from_n
     confirmed = sales_order_confirm(order=order, actor=None)
     line.refresh_from_db()
     assert confirmed.status == "allocated" and line.warehouse.code == "NE-NYC" and line.promised_date is not None
+
+
+def test_the_fulfilled_demo_order_goes_the_whole_way_once_and_the_books_agree(demo):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from orders.models import SalesOrder
+
+    number = demo_module.fulfil_demo_order()
+    assert demo_module.fulfil_demo_order() == number  # a second load carries nothing twice
+    order = SalesOrder.objects.get(number=number)
+    assert order.status == "delivered" and order.external_ref == "DEMO-0002"
+    assert order.pick_lists.get().status == "picked"
+    shipment = order.shipments.get()
+    assert shipment.status == "delivered" and shipment.tracking_number and shipment.documents.filter(
+        kind="packing_slip").exists()
+    assert list(order.returns.values_list("status", flat=True)) == ["authorized"]
+    assert all(line.shipped_complete_on is not None for line in order.lines.all())
+    for command in ("check_order_invariants", "check_inventory_invariants"):
+        out = StringIO()
+        call_command(command, stdout=out, stderr=out)
+        assert "hold" in out.getvalue()

@@ -2,7 +2,7 @@
 of the scope, the order's page with its Confirm and Cancel buttons, and order entry with its htmx parts (ship-to
 choices, a line more, the live availability and promise of each line).
 
-``ne.service`` is a customer service user of region NE, made per test (the demo has none). Stock is received on
+``ne.service`` is the demo's customer service user of region NE (``eu.service`` is made per test). Stock is received on
 twins (``T-<sku>``): T-CLN-0003 has 10 EA at NE-NYC and SE-ATL and none at NE-BOS, C-NE-001's home, so its orders
 are allocated at NE-NYC; T-PAP-0003 has none anywhere, so its lines are backordered at NE-BOS.
 """
@@ -41,9 +41,12 @@ LIST, NEW, SHIP_TOS, PREVIEW = "/orders/", "/orders/new/", "/orders/new/ship-tos
 
 
 def _service_user(username: str, region: str) -> Any:
-    account = get_user_model().objects.create_user(username, password="x-unused-x")
-    account.groups.add(Group.objects.get(name="Customer service"))
-    platform.scope_grant(user=account, actor=None, regions=[Region.objects.get(code=region)])
+    """The demo's customer service user of that region (``ne.service``), or one made for the test."""
+    account = get_user_model().objects.filter(username=username).first()
+    if account is None:
+        account = get_user_model().objects.create_user(username, password="x-unused-x")
+        account.groups.add(Group.objects.get(name="Customer service"))
+        platform.scope_grant(user=account, actor=None, regions=[Region.objects.get(code=region)])
     return get_user_model().objects.get(pk=account.pk)
 
 

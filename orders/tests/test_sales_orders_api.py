@@ -1,8 +1,7 @@
 """The sales order API (issue 5): take, confirm and cancel through ``sales-orders/``, scope, bad input, the admin.
 
-Customer service users here are made per test: ``ne.service`` works region NE, ``eu.service`` region EU
-(the demo has no customer service user). Stock is received on twins (``T-<sku>``), which hold nothing
-until a test puts it there.
+Customer service users: ``ne.service`` (the demo's) works region NE, ``eu.service`` (made per test) region EU.
+Stock is received on twins (``T-<sku>``), which hold nothing until a test puts it there.
 """
 
 from __future__ import annotations
@@ -44,9 +43,12 @@ ALLOCATION_FIELDS = {"warehouse", "lot", "quantity", "status", "ship_date", "pro
 
 
 def _service_user(username: str, region: str) -> Any:
-    account = get_user_model().objects.create_user(username, password="x-unused-x")
-    account.groups.add(Group.objects.get(name="Customer service"))
-    platform.scope_grant(user=account, actor=None, regions=[Region.objects.get(code=region)])
+    """The demo's customer service user of that region (``ne.service``), or one made for the test."""
+    account = get_user_model().objects.filter(username=username).first()
+    if account is None:
+        account = get_user_model().objects.create_user(username, password="x-unused-x")
+        account.groups.add(Group.objects.get(name="Customer service"))
+        platform.scope_grant(user=account, actor=None, regions=[Region.objects.get(code=region)])
     return get_user_model().objects.get(pk=account.pk)
 
 
