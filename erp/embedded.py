@@ -55,11 +55,14 @@ def configured() -> bool:
     return bool(os.environ.get("DATABASE_URL")) and bool(os.environ.get("REDIS_URL"))
 
 
-def _free_port() -> int:
-    """A free loopback port below Linux's ephemeral range, so client sockets never take it."""
+def _free_port(taken: frozenset[int] = frozenset()) -> int:
+    """A free loopback port below Linux's ephemeral range, so client sockets never take it (and not one of
+    ``taken``: two servers picking before either listens must not pick the same one)."""
     import random
 
     for port in random.sample(range(20000, 30000), 200):
+        if port in taken:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -103,7 +106,7 @@ def ports() -> Ports:
     with _locked():
         if not path.exists():
             pg = int(os.environ.get("EMBEDDED_PG_PORT") or _free_port())
-            rd = int(os.environ.get("EMBEDDED_REDIS_PORT") or _free_port())
+            rd = int(os.environ.get("EMBEDDED_REDIS_PORT") or _free_port(frozenset({pg})))
             path.write_text(json.dumps({"postgres": pg, "redis": rd}))
     return ports()
 

@@ -244,21 +244,25 @@ def _client_loop(n: int, make_client: Client, seconds: float, barrier: Any) -> O
 
 
 def _in_process(n: int, make_client: Client, seconds: float, barrier: Any, results: Any) -> None:
+    _forget_inherited_broker()
     results.put((n, _client_loop(n, make_client, seconds, barrier)))
 
 
-def _close_shared_sockets() -> None:
-    """Close this process's database, cache and broker connections before forking clients: a forked child that
-    used a socket of its parent's (the top-up's stock arrival queued a Celery task through the broker) would
-    read replies meant for another process and wait for ever. Each side reconnects on its next use."""
-    from django.core.cache import caches
+def _forget_inherited_broker() -> None:
+    """In a forked client: drop the broker connections and pools inherited from the parent without closing them
+    (they are the parent's sockets too), so this process opens its own on first use. A child publishing on its
+    parent's socket (the top-up's stock arrival queued a Celery task before the fork) reads replies meant for
+    the other process and waits for ever."""
+    from kombu import pools as kombu_pools
 
     from erp.celery import app as celery_app
 
-    connections.close_all()
-    caches.close_all()
-    celery_app.pool.force_close_all()
-    celery_app.amqp.producer_pool.force_close_all()
+    celery_app._pool = None
+    for group in kombu_pools._groups:
+        group.clear()
+    amqp = celery_app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
 
 
 def _drive(way: str, clients: int, seconds: float, make_client: Client, *, processes: bool) -> Phase:
@@ -267,7 +271,7 @@ def _drive(way: str, clients: int, seconds: float, make_client: Client, *, proce
     phase = Phase(way=way, clients=clients)
     outcomes: list[Outcome] = []
     if processes:
-        _close_shared_sockets()  # a child must open its own connections, never share the parent's sockets
+        connections.close_all()  # a child must open its own connection, never share the parent's socket
         context = multiprocessing.get_context("fork")
         barrier: Any = context.Barrier(clients + 1)
         results = context.SimpleQueue()
