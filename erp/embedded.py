@@ -308,7 +308,12 @@ def start() -> bool:
     """Start both servers if needed. True when this call started at least one of them."""
     with _locked():
         started_pg = _pg_start()
-        started_redis = _redis_start()
+        try:
+            started_redis = _redis_start()
+        except Exception:
+            if started_pg:  # leave nothing half started behind
+                _pg_stop()
+            raise
     return started_pg or started_redis
 
 
