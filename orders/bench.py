@@ -248,6 +248,18 @@ def _in_process(n: int, make_client: Client, seconds: float, barrier: Any, resul
     results.put((n, _client_loop(n, make_client, seconds, barrier)))
 
 
+def _settle_broker_before_fork() -> None:
+    """Close this process's Celery connection pool (and let the app make a new one on use) before forking: a
+    pooled connection may be waiting on a BRPOP (an in-process worker used it), and the forked child's
+    after-fork cleanup would then wait for a reply its parent reads. Closing here, in the process whose view of
+    the socket is true, finishes that read; the producer pools (publishing only) are left alone."""
+    from erp.celery import app as celery_app
+
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+
+
 def _forget_inherited_broker() -> None:
     """In a forked client: drop the broker connections and pools inherited from the parent without closing them
     (they are the parent's sockets too), so this process opens its own on first use. A child publishing on its
@@ -271,6 +283,7 @@ def _drive(way: str, clients: int, seconds: float, make_client: Client, *, proce
     phase = Phase(way=way, clients=clients)
     outcomes: list[Outcome] = []
     if processes:
+        _settle_broker_before_fork()
         connections.close_all()  # a child must open its own connection, never share the parent's socket
         context = multiprocessing.get_context("fork")
         barrier: Any = context.Barrier(clients + 1)
@@ -564,23 +577,25 @@ def _integrity() -> tuple[list[str], int]:
 
 
 def w1(*, skus: list[str], clients: list[int], seconds: float, http_too: bool = True,
-       web_workers: int = WEB_WORKERS, web_threads: int = WEB_THREADS) -> Result:
+       service_processes: bool = True, web_workers: int = WEB_WORKERS, web_threads: int = WEB_THREADS) -> Result:
     """Run W1 on the bench items ``skus`` (the first is the hot SKU) at each client count, for ``seconds``
-    per way and count. Commits real orders: never inside a test's transaction."""
+    per way and count. Commits real orders: never inside a test's transaction. ``service_processes`` False runs
+    the service clients as threads of this process: for a process that cannot fork safely (a test session whose
+    in-process Celery workers left broker connections mid-read); ``make bench`` forks."""
     actor = get_user_model().objects.filter(username=USERNAME).first()
     if actor is None:
         raise RuntimeError(f"the demo user {USERNAME} is missing; load the demo first")
     plan = make_plan(skus)
     with contextlib.ExitStack() as stack:
         task_rss = stack.enter_context(task_worker()) if http_too else None
-        result = _w1_run(plan, actor, clients, seconds, http_too, web_workers, web_threads)
+        result = _w1_run(plan, actor, clients, seconds, http_too, web_workers, web_threads, service_processes)
         if task_rss is not None:
             result.task_rss_mb = task_rss()
     return result
 
 
 def _w1_run(plan: Plan, actor: Any, clients: list[int], seconds: float, http_too: bool, web_workers: int,
-            web_threads: int) -> Result:
+            web_threads: int, service_processes: bool) -> Result:
     topped_up = top_up(plan)
     deadlocks_before = _deadlocks()
     phases = []
@@ -588,7 +603,8 @@ def _w1_run(plan: Plan, actor: Any, clients: list[int], seconds: float, http_too
         create_queries, confirm_queries = _count_queries(plan, actor)
         for count in clients:
             prepared = int(seconds * PREPARED_PER_SECOND)
-            phases.append(_drive("service", count, seconds, _service_client(plan, actor, prepared), processes=True))
+            phases.append(_drive("service", count, seconds, _service_client(plan, actor, prepared),
+                                 processes=service_processes))
     unmeasured = WARMUP_ORDERS
     rss: dict[str, float] = {}
     if http_too:

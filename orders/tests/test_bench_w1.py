@@ -33,7 +33,8 @@ def bench_items(demo: Any) -> list[str]:
 
 def test_w1_places_orders_both_ways_without_errors_and_leaves_the_allocations_adding_up(bench_items):
     before = SalesOrder.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    result = bench.w1(skus=bench_items, clients=[2], seconds=1.0, web_workers=1, web_threads=2)
+    result = bench.w1(skus=bench_items, clients=[2], seconds=1.0, web_workers=1, web_threads=2,
+                      service_processes=False)  # threads: this session's in-process workers make forking unsafe
 
     assert [(phase.way, phase.clients) for phase in result.phases] == [("service", 2), ("http", 2)]
     for phase in result.phases:
@@ -71,7 +72,7 @@ def test_w1_places_orders_both_ways_without_errors_and_leaves_the_allocations_ad
 
 
 def test_the_report_prints_each_figure_and_judges_the_floors(bench_items):
-    result = bench.w1(skus=bench_items, clients=[1], seconds=0.5, http_too=False)
+    result = bench.w1(skus=bench_items, clients=[1], seconds=0.5, http_too=False, service_processes=False)
     printed: list[str] = []
 
     easy = bench.report(result, {1: 1.0}, printed.append)  # a baseline any rate clears
