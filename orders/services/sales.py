@@ -302,8 +302,31 @@ def _update_confirmed_lines(lines: list[SalesOrderLine]) -> None:
         )
 
 
+def _lock_order(order: SalesOrder) -> SalesOrder:
+    """Lock ``order``'s row and bring its status up to date (the rest of it is what was read before the locks;
+    only its status moves from here, through ``document_move``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT status FROM orders_salesorder WHERE id = %s FOR UPDATE", [order.pk])
+        order.status = cursor.fetchone()[0]
+    return order
+
+
 def _write(stock: _Stock, taken: _Taken) -> None:
-    Allocation.objects.bulk_create(taken.allocations)
+    """Insert the allocations (one ``INSERT ... SELECT FROM unnest``) and add them to the summaries."""
+    rows = taken.allocations
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO orders_allocation (line_id, warehouse_id, item_id, lot_id, quantity, status, ship_date,"
+                " promised_date, created_at, updated_at) "
+                "SELECT v.line_id, v.warehouse_id, v.item_id, v.lot_id, v.quantity, 'open', v.ship_date, "
+                "v.promised_date, now(), now() "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::date[],"
+                " %s::date[]) AS v(line_id, warehouse_id, item_id, lot_id, quantity, ship_date, promised_date)",
+                [[a.line_id for a in rows], [a.warehouse_id for a in rows], [a.item_id for a in rows],
+                 [a.lot_id for a in rows], [a.quantity for a in rows], [a.ship_date for a in rows],
+                 [a.promised_date for a in rows]],
+            )
     add_to_allocated(stock.summaries, taken.deltas)
 
 
@@ -332,7 +355,7 @@ def sales_order_confirm(*, order: SalesOrder, actor: AbstractBaseUser | None,
     lines = list(SalesOrderLine.objects.filter(order=order).select_related("item").order_by("line_no"))
     plan = allocation_plan(order.customer, order.ship_to, now)
     stock = _lock_stock(plan, lines)
-    locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
+    locked = _lock_order(order)
     if locked.status != OrderStatus.DRAFT:
         raise InvalidOrderTransition(f"{order.number} is {locked.status}; only a draft can be confirmed.",
                                      detail={"number": order.number, "status": locked.status})
