@@ -27,6 +27,7 @@ from erp.logging import request_id_var
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 MAX_ATTEMPTS = 8
@@ -48,6 +49,11 @@ def is_retryable(exc: BaseException) -> bool:
 
 def _backoff(attempt: int) -> None:
     time.sleep(min(0.5, 0.005 * (2**attempt)) * (0.5 + random.random()))
+
+
+def recorded_actor(actor: T | None) -> T | None:
+    """The user to record on a row for ``actor``: None for a system run or an unsaved (anonymous) user."""
+    return actor if getattr(actor, "pk", None) else None
 
 
 def stamp_transaction(actor: object | None) -> None:

@@ -155,6 +155,12 @@ STANDARD_TRANSITIONS = [
 ]
 
 
+def damaged_goods_key(warehouse_code: str, sku: str, lot_number: str | None) -> str:
+    """The business key of the ``damaged_goods`` exception for goods of one SKU and lot at one warehouse: a
+    status change and a returned-goods inspection raise the same exception again, never a twin."""
+    return f"damaged:{warehouse_code}:{sku}:{lot_number or '-'}"
+
+
 # --- adjustments -----------------------------------------------------------------------------------------
 
 # The lifecycle of a stock adjustment: it is created ``posted`` (within tolerance) or

@@ -40,6 +40,11 @@ class Site:
     transit_days: int | None  # None: no carrier lane to the ship-to region
     ship_date: dt.date
 
+    def promise(self, *, now: dt.datetime, requested_date: dt.date | None) -> rules.Promise:
+        """What this warehouse promises, seen at ``now``, for stock it holds (``rules.promise``)."""
+        return rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=self.warehouse.timezone),
+                             cutoff=self.cutoff, transit_days=self.transit_days or 0, requested_date=requested_date)
+
 
 def _lanes(destination_region_id: int) -> dict[int, int]:
     """Transit days of the fastest active carrier lane from each region to ``destination_region_id``."""
@@ -369,12 +374,7 @@ def sales_order_line_preview(*, customer: Customer, ship_to: ShipTo, item: Item,
     plan = allocation_plan(customer, ship_to, now)
     free = _preview_free(item, plan)
 
-    def promise_at(pk: int) -> rules.Promise:
-        site = plan.sites[pk]
-        return rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=site.warehouse.timezone),
-                             cutoff=site.cutoff, transit_days=site.transit_days or 0, requested_date=requested_date)
-
-    promises = {pk: promise_at(pk) for pk in plan.candidate_ids}
+    promises = {pk: plan.sites[pk].promise(now=now, requested_date=requested_date) for pk in plan.candidate_ids}
     candidates = [CandidatePreview(plan.sites[pk].warehouse, free[pk], promises[pk].ship_date,
                                    promises[pk].delivery_date) for pk in plan.candidate_ids]
     result = rules.allocate_line(base, [rules.Candidate(pk, free[pk]) for pk in plan.candidate_ids],
@@ -385,7 +385,8 @@ def sales_order_line_preview(*, customer: Customer, ship_to: ShipTo, item: Item,
         warehouse: Warehouse | None = plan.sites[result.takes[0][0]].warehouse
     else:
         home = plan.sites.get(plan.home.pk)
-        promised = promise_at(plan.home.pk).delivery_date if home and home.transit_days is not None else None
+        known = home is not None and home.transit_days is not None
+        promised = home.promise(now=now, requested_date=requested_date).delivery_date if known else None
         warehouse = plan.home
     return LinePreview(item=item, quantity=base, candidates=candidates, takes=takes, backordered=result.backordered,
                        warehouse=warehouse, promised_date=promised, split_allowed=plan.split_allowed)

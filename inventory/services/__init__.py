@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
-from erp.transactions import command
+from erp.transactions import command, recorded_actor
 from erp.validation import clean_or_raise
 from erp.validators import sku_validator
 from inventory import rules
@@ -294,7 +294,7 @@ def stock_moves_post(*, moves: list[MoveSpec], reference_type: str, reference_id
                 item=spec.item, warehouse=spec.warehouse, location=spec.location, lot=spec.lot, status=spec.status,
                 quantity=quantity, unit_cost=unit_cost, value=value,
                 reason=spec.reason, reference_type=reference_type, reference_id=reference_id,
-                reference=reference, actor=actor if getattr(actor, "pk", None) else None,
+                reference=reference, actor=recorded_actor(actor),
             ))
         for (item_id, warehouse_id), totals in summary.items():
             if totals[3] > totals[1]:
@@ -572,7 +572,7 @@ def stock_adjustment_create(*, warehouse: Warehouse, location: Location, item: I
     adjustment = StockAdjustment(
         pk=pk, number=f"ADJ-{pk:06d}", warehouse=warehouse, location=location, item=item, lot=lot, quantity=base,
         uom_quantity=Decimal(quantity), uom_code=uom_code, reason=reason_code, unit_cost=unit_cost, value=value,
-        requested_by=actor if getattr(actor, "pk", None) else None,
+        requested_by=recorded_actor(actor),
         status=AdjustmentStatus.POSTED if within else AdjustmentStatus.PENDING_APPROVAL,
     )
     if within:
@@ -683,12 +683,12 @@ def stock_status_change(*, warehouse: Warehouse, item: Item, quantity: Decimal, 
     if target.code in DAMAGE_STATUSES:
         lot_label = lot.lot_number if lot else "-"
         exception_raise(
-            type="damaged_goods", business_key=f"damaged:{warehouse.code}:{item.sku}:{lot_label}",
+            type="damaged_goods", business_key=rules.damaged_goods_key(warehouse.code, item.sku, lot_label),
             title=f"{base} {item.sku} (lot {lot_label}) put on {target.code} at {warehouse.code}",
             warehouse=warehouse, reference=reference,
             detail={"sku": item.sku, "lot": lot.lot_number if lot else None, "location": location.code,
                     "quantity": str(base), "status": target.code, "reason": reason_code.code},
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor=recorded_actor(actor),
         )
     return moves
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
-from erp.transactions import command
+from erp.transactions import command, recorded_actor
 from inventory import rules
 from inventory.exceptions import (
     CountIncomplete,
@@ -99,7 +99,7 @@ def _count_new(*, warehouse: Warehouse, origin: str, actor: Any, planned_for: dt
                recount_of: CycleCount | None = None) -> CycleCount:
     pk = next_document_id(CycleCount)
     count = CycleCount(pk=pk, number=f"CC-{pk:06d}", warehouse=warehouse, origin=origin, planned_for=planned_for,
-                       recount_of=recount_of, created_by=actor if getattr(actor, "pk", None) else None)
+                       recount_of=recount_of, created_by=recorded_actor(actor))
     count.save(force_insert=True)
     return count
 
@@ -294,7 +294,7 @@ def _record(count: CycleCount, entries: list[CountEntry], actor: Any) -> list[Cy
                 for line in CycleCountLine.objects.select_for_update(of=("self",)).filter(count=count)}
     next_no = max((line.line_no for line in existing.values()), default=0) + 1
     now = timezone.now()
-    counted_by = actor if getattr(actor, "pk", None) else None
+    counted_by = recorded_actor(actor)
     to_update, to_create = [], []
     abc = _abc_of(warehouse, {e.item.pk for e, _, _ in resolved})
     for (entry, quantity, lot), key in zip(resolved, keys, strict=True):
@@ -394,7 +394,7 @@ def cycle_count_submit(*, count: CycleCount, actor: AbstractBaseUser | None,
     CycleCountLine.objects.bulk_update(lines, ["variance", "unit_cost", "variance_value", "within_tolerance",
                                                "state", "move", "updated_at"])
     now = timezone.now()
-    submitted_by = actor if getattr(actor, "pk", None) else None
+    submitted_by = recorded_actor(actor)
     if not beyond:
         return _count_move(locked, CycleCountStatus.POSTED, submitted_by=submitted_by, submitted_at=now,
                            closed_at=now)

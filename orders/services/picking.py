@@ -39,7 +39,7 @@ from django.utils import timezone
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
 from erp.scoping import scope_queryset
-from erp.transactions import command
+from erp.transactions import command, recorded_actor
 from inventory.exceptions import InsufficientStock, InvalidQuantity, LotNotAllowed, UnknownLot
 from inventory.models import Lot, StockBalance
 from orders import rules
@@ -76,9 +76,6 @@ GONE = (ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED)
 
 Key = tuple[int, int, int | None]  # (location, item, lot)
 
-
-def _actor(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return actor if getattr(actor, "pk", None) else None
 
 
 def _move(pick_list: PickList, to_status: str, **fields: Any) -> PickList:
@@ -243,7 +240,7 @@ def pick_list_create(*, warehouse: Warehouse, actor: AbstractBaseUser | None, or
     pk = next_document_id(PickList)
     pick_list = PickList.objects.create(
         pk=pk, number=f"PL-{pk:06d}", warehouse=warehouse, kind=PickListKind.ORDER if order else PickListKind.WAVE,
-        order=order, wave_cutoff=wave_cutoff, created_by=_actor(actor))
+        order=order, wave_cutoff=wave_cutoff, created_by=recorded_actor(actor))
     PickListLine.objects.bulk_create([
         PickListLine(pick_list=pick_list, warehouse=warehouse, sequence=n, allocation=allocation,
                      order_line_id=allocation.line_id, item_id=allocation.item_id, location_id=spot.location_id,
@@ -488,7 +485,7 @@ def _raise_pick_shortages(pick_list: PickList, warehouse: Warehouse, still_short
                     "backordered": str(quantity),
                     "locations": sorted({row.line.location.code for row in rows}),
                     "orders": sorted({orders[row.line.order_line.order_id].number for row in rows})},
-            actor=_actor(actor),
+            actor=recorded_actor(actor),
         )
 
 
@@ -518,12 +515,12 @@ def pick_list_confirm(*, pick_list: PickList, answers: list[PickAnswer], actor: 
     may_short = any(answered[pk].picked_quantity < quantity for pk, _, _, _, quantity in known if pk in answered)
     if may_short and known:
         # A short line may reallocate anywhere: lock the items' summaries at every warehouse before any document.
-        lock_order_stock(SalesOrder.objects.only("pk").get(pk=order_ids[0]), item_ids)
+        lock_order_stock(item_ids)
     summaries = lock_summaries([(item_id, warehouse.pk) for item_id in item_ids])
     orders = {locked.pk: locked for locked in SalesOrder.objects.select_for_update(of=("self",))
               .filter(pk__in=order_ids).order_by("pk")}
     locked = PickList.objects.select_for_update(of=("self",)).get(pk=pick_list.pk)
-    _move(locked, PickListStatus.PICKED, picked_by=_actor(actor), picked_at=now)
+    _move(locked, PickListStatus.PICKED, picked_by=recorded_actor(actor), picked_at=now)
     lines = list(PickListLine.objects.filter(pick_list=locked)
                  .select_related("item", "lot", "location", "order_line").order_by("sequence"))
     open_lines = [line for line in lines if line.status == PickLineStatus.OPEN]

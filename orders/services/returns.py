@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
-from erp.transactions import command
+from erp.transactions import command, recorded_actor
 from governance.selectors import policy_value
 from governance.services.exceptions import exception_raise
 from inventory import rules as stock_rules
@@ -294,7 +294,7 @@ def return_authorize(*, order: SalesOrder, lines: list[ReturnLineSpec | Mapping[
     pk = next_document_id(ReturnAuthorization)
     rma = ReturnAuthorization(pk=pk, number=f"RMA-{pk:06d}", order=locked, customer_id=locked.customer_id,
                               warehouse=warehouse, reason=reason,
-                              created_by=actor if getattr(actor, "pk", None) else None)
+                              created_by=recorded_actor(actor))
     rma.save(force_insert=True)
     ReturnLine.objects.bulk_create([
         ReturnLine(rma=rma, warehouse=warehouse, line_no=number, order_line=line, item_id=line.item_id, lot_id=lot_id,
@@ -447,7 +447,7 @@ def _raise_damaged(rma: ReturnAuthorization, receipts: list[_Receipt], statuses:
         quantity = sum((r.quantity for r in group), Decimal(0))
         targets = sorted({DISPOSITION_STATUS[Disposition(r.disposition)] for r in group})
         exception_raise(
-            type="damaged_goods", business_key=f"damaged:{warehouse.code}:{first.item.sku}:{lot_label}",
+            type="damaged_goods", business_key=stock_rules.damaged_goods_key(warehouse.code, first.item.sku, lot_label),
             title=f"{quantity} {first.item.sku} (lot {lot_label}) returned on {rma.number} put on "
                   f"{' and '.join(targets)} at {warehouse.code}",
             warehouse=warehouse, reference=rma.number,
@@ -455,7 +455,7 @@ def _raise_damaged(rma: ReturnAuthorization, receipts: list[_Receipt], statuses:
                     "location": group[0].location.code, "quantity": str(quantity), "status": targets[0],
                     "statuses": targets, "reason": INSPECTED_REASON, "rma": rma.number,
                     "order": rma.order.number, "lines": [r.line.line_no for r in group]},
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor=recorded_actor(actor),
         )
 
 
@@ -503,7 +503,7 @@ def return_receive(*, rma: ReturnAuthorization, lines: list[ReceiptLineSpec | Ma
 
     locked = ReturnAuthorization.objects.select_for_update(of=("self",)).get(pk=current.pk)
     document_move(locked, ReturnStatus.RECEIVED, may_move=return_may_move, refused=InvalidReturnTransition,
-                  received_by=actor if getattr(actor, "pk", None) else None, received_at=timezone.now())
+                  received_by=recorded_actor(actor), received_at=timezone.now())
     for receipt in receipts:
         receipt.line.received_quantity = receipt.quantity
         receipt.line.disposition = receipt.disposition

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
-from erp.transactions import StaleRead, command
+from erp.transactions import StaleRead, command, recorded_actor
 from inventory import rules as stock_rules
 from inventory.exceptions import InvalidQuantity, UnknownUnit
 from inventory.models import Item, ItemUom
@@ -97,7 +97,7 @@ def sales_order_create(*, customer: Customer, ship_to: ShipTo, lines: list[Order
     pk = next_document_id(SalesOrder)
     order = SalesOrder(pk=pk, number=f"SO-{pk:06d}", customer=customer, ship_to=ship_to, region_id=customer.region_id,
                        external_ref=external_ref, requested_date=requested_date,
-                       created_by=actor if getattr(actor, "pk", None) else None)
+                       created_by=recorded_actor(actor))
     try:
         with transaction.atomic():  # a savepoint: a concurrent twin trips the unique index, we answer 409
             order.save(force_insert=True)
@@ -238,9 +238,7 @@ def _take(order: SalesOrder, plan: Plan, stock: _Stock, lines: list[SalesOrderLi
             pair = (line.item_id, warehouse_id)
             stock.free[pair] -= part_quantity
             taken.deltas[pair] += part_quantity
-            site = plan.sites[warehouse_id]
-            promise = rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=site.warehouse.timezone),
-                                    cutoff=site.cutoff, transit_days=site.transit_days or 0, requested_date=requested)
+            promise = plan.sites[warehouse_id].promise(now=now, requested_date=requested)
             promises.append(promise)
             parts = (rules.take_lots(part_quantity, stock.lots[pair]) if line.item.lot_tracked
                      else [(None, part_quantity)])
@@ -264,9 +262,7 @@ def _home_promise(order: SalesOrder, plan: Plan, line: SalesOrderLine, now: dt.d
     site = plan.sites.get(plan.home.pk)
     if site is None or site.transit_days is None:
         return None
-    return rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=site.warehouse.timezone),
-                         cutoff=site.cutoff, transit_days=site.transit_days,
-                         requested_date=line.requested_date or order.requested_date)
+    return site.promise(now=now, requested_date=line.requested_date or order.requested_date)
 
 
 def _raise_shortages(order: SalesOrder, home: Warehouse, short: dict[int, Decimal], skus: dict[int, str],
@@ -281,7 +277,7 @@ def _raise_shortages(order: SalesOrder, home: Warehouse, short: dict[int, Decima
             warehouse=home, reference=order.number,
             detail={"sku": skus[item_id], "order": order.number, "backordered": str(quantity),
                     "customer": order.customer.code},
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor=recorded_actor(actor),
         )
 
 
@@ -428,7 +424,7 @@ def order_lines_allocate(*, order: SalesOrder, wanted: dict[int, Decimal], actor
     return {pk: got for pk, (got, _, _) in taken.got.items()}
 
 
-def lock_order_stock(order: SalesOrder, item_ids: list[int]) -> None:
+def lock_order_stock(item_ids: list[int]) -> None:
     """Lock the summaries of ``item_ids`` at every active warehouse: what a service that locks documents first
     calls before anything else, so a later ``order_lines_allocate`` takes no lock out of the global order."""
     pks = sorted(Warehouse.objects.filter(active=True).values_list("pk", flat=True))

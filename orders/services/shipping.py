@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
-from erp.transactions import command
+from erp.transactions import command, recorded_actor
 from governance.selectors import local_date, policy_value
 from inventory.services import MoveSpec, stock_moves_post, stock_status
 from orders import rules
@@ -75,9 +75,6 @@ MAX_DIMENSION_CM = Decimal("9999999.9")  # 8 digits, 1 decimal place
 # Delivery confirmations from a carrier's clock may run a little ahead of ours.
 DELIVERY_CLOCK_SKEW = dt.timedelta(minutes=5)
 
-
-def _actor(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return actor if getattr(actor, "pk", None) else None
 
 
 def _shipment_move(shipment: Shipment, to_status: str, **fields: Any) -> Shipment:
@@ -261,7 +258,7 @@ def shipment_create(*, order: SalesOrder, warehouse: Warehouse, actor: AbstractB
 
     pk = next_document_id(Shipment)
     shipment = Shipment(pk=pk, number=f"SH-{pk:06d}", order=locked, warehouse=warehouse, carrier=carrier,
-                        tracking_number=tracking_number, created_by=_actor(actor))
+                        tracking_number=tracking_number, created_by=recorded_actor(actor))
     shipment.save(force_insert=True)
     try:
         with transaction.atomic():  # a savepoint: the one-to-one on the pick line is the last word on a twin pack
@@ -277,7 +274,7 @@ def shipment_create(*, order: SalesOrder, warehouse: Warehouse, actor: AbstractB
     Package.objects.bulk_create([Package(shipment=shipment, warehouse=warehouse, **box) for box in boxes])
     ShipmentDocument.objects.bulk_create([
         ShipmentDocument(shipment=shipment, warehouse=warehouse, kind=kind, reference=reference,
-                         attached_by=_actor(actor))
+                         attached_by=recorded_actor(actor))
         for kind, reference in [(ShipmentDocumentKind.PACKING_SLIP.value, shipment.number), *attached.items()]
     ])
     order_refresh(locked, list(SalesOrderLine.objects.select_for_update(of=("self",)).filter(order=locked)
@@ -299,7 +296,7 @@ def shipment_document_attach(*, shipment: Shipment, kind: str, reference: str,
             detail={"number": locked.number, "status": locked.status})
     document, _ = ShipmentDocument.objects.update_or_create(
         shipment=locked, kind=kind,
-        defaults={"reference": reference, "warehouse_id": locked.warehouse_id, "attached_by": _actor(actor)})
+        defaults={"reference": reference, "warehouse_id": locked.warehouse_id, "attached_by": recorded_actor(actor)})
     return document
 
 
@@ -407,7 +404,7 @@ def shipment_ship(*, shipment: Shipment, actor: AbstractBaseUser | None, carrier
     locked = Shipment.objects.select_for_update(of=("self",)).get(pk=current.pk)
     shipped_on = local_date(now, current.warehouse)
     _shipment_move(locked, ShipmentStatus.SHIPPED, carrier=carrier, tracking_number=tracking,
-                   shipped_by=_actor(actor), shipped_at=now, ship_date=shipped_on)
+                   shipped_by=recorded_actor(actor), shipped_at=now, ship_date=shipped_on)
     allocations = list(Allocation.objects.select_for_update(of=("self",)).filter(pk__in=list(taking)).order_by("pk"))
     order_lines = list(SalesOrderLine.objects.select_for_update(of=("self",)).filter(order=order).order_by("line_no"))
     _ship_allocations(allocations, taking, lines, now)
