@@ -19,9 +19,9 @@ from inventory.tests.factories import ensure_standard_statuses, item, location, 
 from orders.models import Allocation, AllocationStatus, Customer, OrderStatus, SalesOrderLine
 from orders.services.backorders import backorders_allocate, order_backorders_allocate
 from orders.services.sales import OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
+from tests.clock import WEDNESDAY_10AM
 
 D = Decimal
-WEDNESDAY_10AM = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from inventory.tests.factories import ensure_standard_statuses, item, location, 
 from orders.management.commands.check_order_invariants import status_of_lines
 from orders.models import Allocation, Customer, OrderStatus, SalesOrder
 from orders.services.sales import OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
+from tests.clock import WEDNESDAY_10AM, days_after_wednesday
 
 D = Decimal
-# A Wednesday morning in Boston: before the 15:00 cutoff.
-WEDNESDAY_10AM = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -86,8 +85,8 @@ def test_the_order_rule_decides_an_orders_status_and_a_draft_has_only_draft_line
 @pytest.mark.django_db
 def test_the_order_invariants_hold_on_orders_taken_confirmed_and_cancelled_through_the_services(plain):
     lotted = item("BEV-0001")
-    _receive(lotted, "NE-BOS", 5, lot="SOON", expiry=dt.date(2027, 1, 1))
-    _receive(lotted, "NE-BOS", 5, lot="LATE", expiry=dt.date(2027, 6, 1))
+    _receive(lotted, "NE-BOS", 5, lot="SOON", expiry=days_after_wednesday(37))
+    _receive(lotted, "NE-BOS", 5, lot="LATE", expiry=days_after_wednesday(188))
     _draft((plain, "3"))
     allocated = _confirmed((plain, "4"))
     partial = _confirmed((plain, "9"), (lotted, "7"))
@@ -195,8 +194,8 @@ def test_an_order_whose_status_disagrees_with_its_lines_fails_the_command(plain)
 @pytest.mark.django_db
 def test_an_allocation_of_another_item_or_of_a_lot_of_another_item_fails_the_command(network):
     lotted, other = item("BEV-0001"), item("BEV-0002")
-    _receive(lotted, "NE-BOS", 5, lot="L1", expiry=dt.date(2027, 1, 1))
-    _receive(other, "NE-BOS", 5, lot="L2", expiry=dt.date(2027, 1, 1))
+    _receive(lotted, "NE-BOS", 5, lot="L1", expiry=days_after_wednesday(37))
+    _receive(other, "NE-BOS", 5, lot="L2", expiry=days_after_wednesday(37))
     first, second = _confirmed((lotted, "2")), _confirmed((other, "3"))
     wrong_lot = Allocation.objects.get(line__order=first)
     wrong_item = Allocation.objects.get(line__order=second)

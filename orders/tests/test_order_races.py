@@ -32,11 +32,10 @@ from inventory.tests.factories import ensure_standard_statuses, item, location, 
 from orders.exceptions import InvalidOrderTransition
 from orders.models import Allocation, AllocationStatus, Customer, OrderStatus, SalesOrder, SalesOrderLine
 from orders.services.sales import OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
+from tests.clock import WEDNESDAY_10AM, WEDNESDAY_DATE
 from tests.races import race as _race
 
 D = Decimal
-# A Wednesday morning in Boston: before the 15:00 cutoff.
-WEDNESDAY_10AM = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 CONFIRMED = {OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_ALLOCATED, OrderStatus.BACKORDERED}
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,11 +110,11 @@ def _drafts(twin: Any, count: int, seed: int) -> list[SalesOrder]:
 
 
 def _allow_cross_region(user: Any, *homes: str) -> None:
-    today = dt.date.today()
+    start = WEDNESDAY_DATE  # the day the tests confirm on, never the real today
     for home in homes:
         deviation = deviation_request(policy_key="fulfillment.cross_region_allowed", scope_type="warehouse",
                                       scope_code=home, value=True, rationale="Peak season: ship from SE-ATL",
-                                      effective_from=today, effective_to=today + dt.timedelta(days=30),
+                                      effective_from=start, effective_to=start + dt.timedelta(days=30),
                                       actor=user("ne.operator"))
         deviation_approve(deviation=deviation, actor=user("owner"))
 

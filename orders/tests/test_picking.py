@@ -44,11 +44,12 @@ from orders.models import (
 )
 from orders.services.picking import PickAnswer, pick_list_cancel, pick_list_confirm, pick_list_create
 from orders.services.sales import OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
+from tests.clock import WEDNESDAY_10AM, WEDNESDAY_DATE, days_after_wednesday
 from tests.test_browser import browser, open_page  # noqa: F401  (fixtures of the handheld test, used by name)
 
 D = Decimal
+WAVE_CUTOFF = WEDNESDAY_DATE.isoformat()  # the wave of the day the tests confirm on
 # A Wednesday morning in Boston (before the 15:00 cutoff: ships that day) and the Wednesday after.
-WEDNESDAY_10AM = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 NEXT_WEDNESDAY = WEDNESDAY_10AM + dt.timedelta(days=7)
 
 
@@ -145,11 +146,11 @@ def test_a_wave_takes_every_order_shipping_by_the_cutoff_oldest_first_at_its_war
     older, newer = _order([(towels, 2)]), _order([(towels, 3)], customer="C-NE-004")
     later = _order([(towels, 4)], now=NEXT_WEDNESDAY)
     elsewhere = _order([(towels, 25)])  # 21 left at NE-BOS, so the other 4 from NE-NYC
-    assert {a.ship_date for a in Allocation.objects.filter(line__order__in=[older, newer])} == {dt.date(2026, 11, 25)}
+    assert {a.ship_date for a in Allocation.objects.filter(line__order__in=[older, newer])} == {WEDNESDAY_DATE}
 
-    wave = pick_list_create(warehouse=warehouse("NE-BOS"), wave_cutoff=dt.date(2026, 11, 25), actor=None)
+    wave = pick_list_create(warehouse=warehouse("NE-BOS"), wave_cutoff=WEDNESDAY_DATE, actor=None)
 
-    assert wave.kind == "wave" and wave.order is None and wave.wave_cutoff == dt.date(2026, 11, 25)
+    assert wave.kind == "wave" and wave.order is None and wave.wave_cutoff == WEDNESDAY_DATE
     listed = list(PickListLine.objects.filter(pick_list=wave).order_by("sequence")
                   .values_list("order_line__order__number", "quantity"))
     # One location: the walk ties, so the oldest order comes first. NE-NYC's part and next week's order wait.
@@ -157,16 +158,16 @@ def test_a_wave_takes_every_order_shipping_by_the_cutoff_oldest_first_at_its_war
     assert not Allocation.objects.filter(line__order=later, pick_list__isnull=False).exists()
     assert not Allocation.objects.filter(warehouse__code="NE-NYC", pick_list__isnull=False).exists()
     with pytest.raises(NothingToPick):
-        pick_list_create(warehouse=warehouse("NE-BOS"), wave_cutoff=dt.date(2026, 11, 25), actor=None)
-    next_wave = pick_list_create(warehouse=warehouse("NE-BOS"), wave_cutoff=dt.date(2026, 12, 2), actor=None)
+        pick_list_create(warehouse=warehouse("NE-BOS"), wave_cutoff=WEDNESDAY_DATE, actor=None)
+    next_wave = pick_list_create(warehouse=warehouse("NE-BOS"), wave_cutoff=days_after_wednesday(7), actor=None)
     assert _walk(next_wave) == [("A-01-01", "T-CLN-0001", D(4))]
 
 
 @pytest.mark.django_db
 def test_a_lot_tracked_allocation_is_picked_where_its_lot_is(network):
     juice = item("BEV-0001")
-    _receive(juice, "NE-BOS", "A-01-01", 10, lot="LATE", expiry=dt.date(2027, 9, 1))
-    _receive(juice, "NE-BOS", "A-03-01", 4, lot="SOON", expiry=dt.date(2027, 3, 1))
+    _receive(juice, "NE-BOS", "A-01-01", 10, lot="LATE", expiry=days_after_wednesday(280))
+    _receive(juice, "NE-BOS", "A-03-01", 4, lot="SOON", expiry=days_after_wednesday(96))
     order = _order([(juice, 6)])  # first expiring first: 4 of SOON, 2 of LATE
 
     pick_list = pick_list_create(warehouse=warehouse("NE-BOS"), order=order, actor=None)
@@ -198,8 +199,8 @@ def test_either_an_order_or_a_cutoff_is_needed(network):
     towels = item("CLN-0001")
     _receive(towels, "NE-BOS", "A-01-01", 5)
     with pytest.raises(ValidationFailed):
-        pick_list_create(warehouse=warehouse("NE-BOS"), order=_order([(towels, 1)]), wave_cutoff=dt.date(2026, 1, 1),
-                         actor=None)
+        pick_list_create(warehouse=warehouse("NE-BOS"), order=_order([(towels, 1)]),
+                         wave_cutoff=days_after_wednesday(-328), actor=None)
     assert PickList.objects.count() == lists_before
 
 
@@ -306,9 +307,9 @@ def test_a_short_pick_with_nothing_elsewhere_backorders_and_raises_a_shortage_at
 @pytest.mark.django_db
 def test_another_lot_at_the_location_may_be_picked_and_the_allocation_follows_it(network):
     juice = item("BEV-0001")
-    _receive(juice, "NE-BOS", "A-01-01", 5, lot="SOON", expiry=dt.date(2027, 3, 1))
-    _receive(juice, "NE-BOS", "A-01-01", 5, lot="LATE", expiry=dt.date(2027, 9, 1))
-    _receive(juice, "NE-BOS", "A-02-01", 5, lot="AWAY", expiry=dt.date(2027, 9, 1))
+    _receive(juice, "NE-BOS", "A-01-01", 5, lot="SOON", expiry=days_after_wednesday(96))
+    _receive(juice, "NE-BOS", "A-01-01", 5, lot="LATE", expiry=days_after_wednesday(280))
+    _receive(juice, "NE-BOS", "A-02-01", 5, lot="AWAY", expiry=days_after_wednesday(280))
     order = _order([(juice, 4)])
     pick_list = pick_list_create(warehouse=warehouse("NE-BOS"), order=order, actor=None)
     (line,) = PickListLine.objects.filter(pick_list=pick_list)
@@ -333,9 +334,9 @@ def test_another_lot_at_the_location_may_be_picked_and_the_allocation_follows_it
 @pytest.mark.django_db
 def test_an_allocation_picked_from_two_lots_is_split_by_lot(network):
     juice = item("BEV-0001")
-    _receive(juice, "NE-BOS", "A-01-01", 3, lot="SOON", expiry=dt.date(2027, 3, 1))
-    _receive(juice, "NE-BOS", "A-01-02", 3, lot="SOON", expiry=dt.date(2027, 3, 1))
-    _receive(juice, "NE-BOS", "A-01-02", 5, lot="LATE", expiry=dt.date(2027, 9, 1))
+    _receive(juice, "NE-BOS", "A-01-01", 3, lot="SOON", expiry=days_after_wednesday(96))
+    _receive(juice, "NE-BOS", "A-01-02", 3, lot="SOON", expiry=days_after_wednesday(96))
+    _receive(juice, "NE-BOS", "A-01-02", 5, lot="LATE", expiry=days_after_wednesday(280))
     order = _order([(juice, 6)])
     pick_list = pick_list_create(warehouse=warehouse("NE-BOS"), order=order, actor=None)
     first, second = PickListLine.objects.filter(pick_list=pick_list).order_by("sequence")
@@ -393,7 +394,7 @@ def test_lines_of_an_order_cancelled_meanwhile_need_no_answer(network):
     towels = item("CLN-0001")
     _receive(towels, "NE-BOS", "A-01-01", 10)
     kept, dropped = _order([(towels, 2)]), _order([(towels, 3)], customer="C-NE-004")
-    wave = pick_list_create(warehouse=warehouse("NE-BOS"), wave_cutoff=dt.date(2026, 11, 25), actor=None)
+    wave = pick_list_create(warehouse=warehouse("NE-BOS"), wave_cutoff=WEDNESDAY_DATE, actor=None)
     sales_order_cancel(order=dropped, actor=None)
     kept_line = PickListLine.objects.get(pick_list=wave, order_line__order=kept)
 
@@ -478,7 +479,7 @@ def test_the_picking_screen_lists_only_my_warehouses_and_starts_a_wave(picker):
     assert b"Start a wave" in page.content and b"Pick one order" in page.content
     assert theirs.number.encode() not in page.content
     response = picker.post(_screen("pick-list-create"), {"kind": "wave", "warehouse": "NE-BOS",
-                                                         "wave_cutoff": "2026-11-25"})
+                                                         "wave_cutoff": WAVE_CUTOFF})
 
     mine = PickList.objects.get(warehouse__code="NE-BOS")
     assert response.status_code == 302 and response["Location"] == _screen("pick-list-detail", mine.pk)
@@ -494,7 +495,7 @@ def test_the_picking_screen_lists_only_my_warehouses_and_starts_a_wave(picker):
 def test_starting_picking_with_bad_input_shows_the_problem_and_lists_nothing(picker):
     lists_before = PickList.objects.count()  # the demo holds a picked list already
     for data, problem in (
-        ({"kind": "wave", "warehouse": "NE-BOS", "wave_cutoff": "2026-11-25"}, b"Nothing allocated at NE-BOS"),
+        ({"kind": "wave", "warehouse": "NE-BOS", "wave_cutoff": WAVE_CUTOFF}, b"Nothing allocated at NE-BOS"),
         ({"kind": "wave", "warehouse": "NE-BOS", "wave_cutoff": "someday"}, b"Enter a valid date"),
         ({"kind": "wave", "warehouse": "NE-BOS"}, b"cut-off date of the wave"),
         ({"kind": "order", "warehouse": "NE-BOS", "order": "SO-999999"}, b"No order SO-999999"),

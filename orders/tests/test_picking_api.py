@@ -29,11 +29,12 @@ from inventory.tests.factories import ensure_standard_statuses, item, location, 
 from orders.models import Allocation, Customer, PickList, PickListLine, SalesOrder, SalesOrderLine
 from orders.services.picking import pick_list_create
 from orders.services.sales import OrderLineSpec, sales_order_confirm, sales_order_create
+from tests.clock import WEDNESDAY_10AM, WEDNESDAY_DATE
 from tests.races import race
 
 D = Decimal
+WAVE_CUTOFF = WEDNESDAY_DATE.isoformat()  # the wave of the day the tests confirm on
 LIST = "api:pick-list-list"
-WEDNESDAY_10AM = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 LIST_FIELDS = {"id", "number", "warehouse", "kind", "order", "wave_cutoff", "status", "line_count", "created_by",
                "created_at", "picked_by", "picked_at"}
 LINE_FIELDS = {"id", "sequence", "location", "location_path", "sku", "base_uom", "lot", "quantity", "picked_quantity",
@@ -141,16 +142,16 @@ def test_an_operator_lists_an_order_picks_it_and_reads_it_back(stocked, operator
 
 @pytest.mark.django_db
 def test_a_wave_by_cutoff_and_lines_answered_by_sequence(stocked, operator):
-    created = _created(operator, {"warehouse": "NE-BOS", "wave_cutoff": "2026-11-25"})
+    created = _created(operator, {"warehouse": "NE-BOS", "wave_cutoff": WAVE_CUTOFF})
     assert (created["kind"], created["order"], created["wave_cutoff"], created["line_count"]) == (
-        "wave", None, "2026-11-25", 2)
+        "wave", None, WAVE_CUTOFF, 2)
 
     response = operator.post(_url("confirm", created), {"lines": [
         {"sequence": 2, "picked_quantity": "4"}, {"sequence": 1, "picked_quantity": "3", "lot": "L-1"}]},
         format="json")
 
     assert response.status_code == 200 and response.json()["status"] == "picked", response.json()
-    _assert_error(operator.post(reverse(LIST), {"warehouse": "NE-BOS", "wave_cutoff": "2026-11-25"},
+    _assert_error(operator.post(reverse(LIST), {"warehouse": "NE-BOS", "wave_cutoff": WAVE_CUTOFF},
                                 format="json"), 409, "nothing_to_pick")
 
 
@@ -198,7 +199,7 @@ def test_an_idempotency_key_replays_the_list_and_the_confirmation(stocked, opera
 
     assert first.status_code == again.status_code == 201 and again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true" and PickList.objects.count() == 1
-    _assert_error(operator.post(reverse(LIST), {"warehouse": "NE-BOS", "wave_cutoff": "2026-11-25"}, format="json",
+    _assert_error(operator.post(reverse(LIST), {"warehouse": "NE-BOS", "wave_cutoff": WAVE_CUTOFF}, format="json",
                                 HTTP_IDEMPOTENCY_KEY="pl-1"), 409, "idempotency_key_reused")
 
     answers = _all(first.json())
@@ -224,7 +225,7 @@ def test_concurrent_requests_make_one_list_and_one_confirmation(demo, user):
         headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
         return client.post(url, body, format="json", **headers)
 
-    wave = {"warehouse": "NE-BOS", "wave_cutoff": "2026-11-25"}
+    wave = {"warehouse": "NE-BOS", "wave_cutoff": WAVE_CUTOFF}
     same_key = race(*[lambda: post(reverse(LIST), wave, "one-wave") for _ in range(4)])
     assert {response.status_code for response in same_key} == {201}
     assert len({json.dumps(response.json(), sort_keys=True) for response in same_key}) == 1
@@ -253,12 +254,12 @@ def test_concurrent_requests_make_one_list_and_one_confirmation(demo, user):
 
 
 CREATE_BAD = [
-    ("unknown warehouse", {"warehouse": "XX-NOPE", "wave_cutoff": "2026-11-25"}, 400, "validation_error"),
-    ("warehouse outside the scope", {"warehouse": "EU-RTM", "wave_cutoff": "2026-11-25"}, 400, "validation_error"),
-    ("warehouse missing", {"wave_cutoff": "2026-11-25"}, 400, "validation_error"),
-    ("warehouse not text", {"warehouse": ["NE-BOS"], "wave_cutoff": "2026-11-25"}, 400, "validation_error"),
+    ("unknown warehouse", {"warehouse": "XX-NOPE", "wave_cutoff": WAVE_CUTOFF}, 400, "validation_error"),
+    ("warehouse outside the scope", {"warehouse": "EU-RTM", "wave_cutoff": WAVE_CUTOFF}, 400, "validation_error"),
+    ("warehouse missing", {"wave_cutoff": WAVE_CUTOFF}, 400, "validation_error"),
+    ("warehouse not text", {"warehouse": ["NE-BOS"], "wave_cutoff": WAVE_CUTOFF}, 400, "validation_error"),
     ("neither order nor cutoff", {"warehouse": "NE-BOS"}, 400, "validation_error"),
-    ("both order and cutoff", {"warehouse": "NE-BOS", "order": "{order}", "wave_cutoff": "2026-11-25"}, 400,
+    ("both order and cutoff", {"warehouse": "NE-BOS", "order": "{order}", "wave_cutoff": WAVE_CUTOFF}, 400,
      "validation_error"),
     ("null order and null cutoff", {"warehouse": "NE-BOS", "order": None, "wave_cutoff": None}, 400,
      "validation_error"),
@@ -271,7 +272,7 @@ CREATE_BAD = [
     ("NUL in the order", {"warehouse": "NE-BOS", "order": "SO-\x00"}, 400, "validation_error"),
     ("bad cutoff", {"warehouse": "NE-BOS", "wave_cutoff": "2026-02-30"}, 400, "validation_error"),
     ("cutoff not a date", {"warehouse": "NE-BOS", "wave_cutoff": "next friday"}, 400, "validation_error"),
-    ("unknown field", {"warehouse": "NE-BOS", "wave_cutoff": "2026-11-25", "status": "picked"}, 400,
+    ("unknown field", {"warehouse": "NE-BOS", "wave_cutoff": WAVE_CUTOFF, "status": "picked"}, 400,
      "validation_error"),
     ("order with nothing here", {"warehouse": "NE-NYC", "order": "{order}"}, 409, "nothing_to_pick"),
     ("wave with nothing due", {"warehouse": "NE-BOS", "wave_cutoff": "2000-01-01"}, 409, "nothing_to_pick"),
@@ -417,10 +418,10 @@ def test_a_warehouse_picks_an_order_of_another_region_it_ships(demo, api_as, use
 
     towels = item("CLN-0001")
     _receive(towels, "NE-BOS", "A-01-01", 5)
-    today = dt.date.today()
+    start = WEDNESDAY_DATE  # the day the tests confirm on, never the real today
     deviation = deviation_request(policy_key="fulfillment.cross_region_allowed", scope_type="warehouse",
                                   scope_code="EU-RTM", value=True, rationale="Ship from Boston",
-                                  effective_from=today, effective_to=today + dt.timedelta(days=30),
+                                  effective_from=start, effective_to=start + dt.timedelta(days=30),
                                   actor=user("eu.operator"))
     deviation_approve(deviation=deviation, actor=user("owner"))
     theirs = _order([(towels, 2)], customer="C-EU-001")
@@ -441,7 +442,7 @@ def test_roles_without_picking_may_read_but_not_pick(stocked, operator, api_as):
     before = _snapshot()
 
     assert planner.get(_url("detail", created)).json()["number"] == created["number"]
-    _assert_error(planner.post(reverse(LIST), {"warehouse": "NE-BOS", "wave_cutoff": "2026-11-25"},
+    _assert_error(planner.post(reverse(LIST), {"warehouse": "NE-BOS", "wave_cutoff": WAVE_CUTOFF},
                                format="json"), 403, "permission_denied")
     _assert_error(planner.post(_url("confirm", created), _all(created), format="json"), 403, "permission_denied")
     _assert_error(planner.post(_url("cancel", created)), 403, "permission_denied")

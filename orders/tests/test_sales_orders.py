@@ -20,10 +20,9 @@ from orders import rules
 from orders.exceptions import DuplicateExternalRef, InvalidOrderTransition
 from orders.models import Allocation, AllocationStatus, Customer, OrderStatus, SalesOrderLine
 from orders.services.sales import OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
+from tests.clock import WEDNESDAY_10AM, WEDNESDAY_DATE, days_after_wednesday
 
 D = Decimal
-# A Wednesday morning in Boston: before the 15:00 cutoff.
-WEDNESDAY_10AM = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -47,10 +46,10 @@ def _allocated(twin: Any, site: str) -> Decimal:
 
 
 def _allow_cross_region(user: Any) -> None:
-    today = dt.date.today()
+    start = WEDNESDAY_DATE  # the day the tests confirm on, never the real today
     deviation = deviation_request(policy_key="fulfillment.cross_region_allowed", scope_type="warehouse",
                                   scope_code="NE-BOS", value=True, rationale="Peak season: ship from SE-ATL",
-                                  effective_from=today, effective_to=today + dt.timedelta(days=30),
+                                  effective_from=start, effective_to=start + dt.timedelta(days=30),
                                   actor=user("ne.operator"))
     deviation_approve(deviation=deviation, actor=user("owner"))
 
@@ -70,8 +69,8 @@ def test_a_sku_missing_at_the_home_warehouse_allocates_from_the_same_region_with
 
     days = min(CarrierLane.objects.filter(origin_region__code="NE", destination_region__code="NE")
                .values_list("transit_days", flat=True))
-    assert line.ship_date == dt.date(2026, 11, 25)
-    assert line.promised_date == rules.add_transit(dt.date(2026, 11, 25), days)
+    assert line.ship_date == WEDNESDAY_DATE
+    assert line.promised_date == rules.add_transit(WEDNESDAY_DATE, days)
 
 
 @pytest.mark.django_db
@@ -118,13 +117,13 @@ def test_lots_are_allocated_first_expiring_first_and_never_expired(network):
     twin = item("BEV-0001")  # lot-tracked
     stock.stock_receive(warehouse=warehouse("NE-BOS"), location=location("NE-BOS", "A-01-01"), item=twin,
                         quantity=D(5), uom="EA", unit_cost=D(1), reference="t", actor=None, lot_number="LATE",
-                        expiry_date=dt.date(2027, 6, 1))
+                        expiry_date=days_after_wednesday(188))
     stock.stock_receive(warehouse=warehouse("NE-BOS"), location=location("NE-BOS", "A-01-01"), item=twin,
                         quantity=D(5), uom="EA", unit_cost=D(1), reference="t", actor=None, lot_number="SOON",
-                        expiry_date=dt.date(2027, 1, 1))
+                        expiry_date=days_after_wednesday(37))
     stock.stock_receive(warehouse=warehouse("NE-BOS"), location=location("NE-BOS", "A-01-01"), item=twin,
                         quantity=D(50), uom="EA", unit_cost=D(1), reference="t", actor=None, lot_number="GONE",
-                        expiry_date=dt.date(2026, 11, 24))
+                        expiry_date=days_after_wednesday(-1))
     order = sales_order_confirm(order=_order(twin, "7"), actor=None, now=WEDNESDAY_10AM)
     lots = list(Allocation.objects.filter(line__order=order).order_by("id").values_list("lot__lot_number", "quantity"))
     assert lots == [("SOON", D(5)), ("LATE", D(2))]

@@ -48,6 +48,7 @@ from orders.services.shipping import (
     shipment_ship,
 )
 from orders.tests.scope_shipping import BOX, confirmed_order, deviate, packed, pick, picked_order, stock_at
+from tests.clock import WEDNESDAY_DATE, at_local
 from tests.test_browser import browser, open_page, sign_in  # noqa: F401  (fixtures used by name)
 from warehouses.models import Carrier
 
@@ -190,13 +191,13 @@ def test_shipping_posts_the_stock_out_at_the_current_cost_with_the_value_on_the_
 @pytest.mark.django_db
 def test_a_line_shipped_complete_records_the_local_date_at_the_warehouse(twin):
     shipment = packed(picked_order(twin, 2))
-    # 03:00 UTC on Thursday is still Wednesday evening in Boston.
-    late_evening = dt.datetime(2026, 11, 26, 3, 0, tzinfo=dt.UTC)
+    # 22:00 on Wednesday in Boston is already Thursday in UTC.
+    late_evening = at_local(WEDNESDAY_DATE, 22)
 
     shipped = shipment_ship(shipment=shipment, actor=None, now=late_evening)
 
-    assert shipped.ship_date == dt.date(2026, 11, 25)
-    assert SalesOrderLine.objects.get(order=shipment.order).shipped_complete_on == dt.date(2026, 11, 25)
+    assert shipped.ship_date == WEDNESDAY_DATE
+    assert SalesOrderLine.objects.get(order=shipment.order).shipped_complete_on == WEDNESDAY_DATE
 
 
 @pytest.mark.django_db
