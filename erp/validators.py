@@ -11,6 +11,11 @@ code_validator = RegexValidator(
     r"^[A-Z0-9][A-Z0-9._-]{0,31}$",
     "Use 1 to 32 upper-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
 )
+# Stock statuses are named like the API's other enumerations: ``available``, ``quality_hold``.
+status_code_validator = RegexValidator(
+    r"^[a-z][a-z0-9_]{0,31}$",
+    "Use 1 to 32 lower-case letters, digits or '_', starting with a letter.",
+)
 sku_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
     "Use 1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit.",

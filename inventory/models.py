@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from erp.models import TimeStampedModel
 from erp.scoping import ScopedBy
-from erp.validators import code_validator, sku_validator
+from erp.validators import code_validator, sku_validator, status_code_validator
 
 
 class UnitOfMeasure(TimeStampedModel):
@@ -90,7 +90,7 @@ class StockStatus(TimeStampedModel):
     ``valued``: the quantity is on the books and enters the moving-average cost.
     """
 
-    code = models.CharField(max_length=32, unique=True, validators=[code_validator])
+    code = models.CharField(max_length=32, unique=True, validators=[status_code_validator])
     name = models.CharField(max_length=100)
     counts_toward_available = models.BooleanField(default=False)
     allocatable = models.BooleanField(default=False)

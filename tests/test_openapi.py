@@ -153,3 +153,53 @@ def test_the_docs_page_loads_swagger_ui_from_this_server_only(demo):
         if ref.endswith((".js", ".css")):
             asset = client.get(ref)
             assert asset.status_code == 200, ref
+
+
+def _component(schema: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+    return schema["components"]["schemas"][content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+
+
+def test_governance_operations_document_what_they_really_read_and_answer(schema):
+    approvals = schema["paths"]["/api/v1/approvals/"]["get"]
+    parameters = {p["name"]: p for p in approvals["parameters"] if p["in"] == "query"}
+    assert {"status", "waiting_for_me", "document_type", "warehouse", "region"} <= set(parameters)
+    assert "pending" in parameters["status"]["schema"]["enum"]
+    assert parameters["waiting_for_me"]["schema"]["type"] == "boolean"
+    assert "400" in approvals["responses"]  # an unknown status
+
+    approve = schema["paths"]["/api/v1/approvals/{id}/approve/"]["post"]
+    reject = schema["paths"]["/api/v1/approvals/{id}/reject/"]["post"]
+    assert set(_component(schema, approve["requestBody"]["content"])["properties"]) == {"comment"}
+    assert _component(schema, reject["requestBody"]["content"])["required"] == ["comment"]
+    for operation in (approve, reject):
+        assert "steps" in _component(schema, operation["responses"]["200"]["content"])["properties"]
+
+    for verb in ("acknowledge", "resolve", "cancel"):
+        answer = schema["paths"][f"/api/v1/exceptions/{{id}}/{verb}/"]["post"]["responses"]["200"]["content"]
+        assert answer["application/json"]["schema"]["$ref"].endswith("/ExceptionOutput"), verb
+
+    network = schema["paths"]["/api/v1/difference-from-core/network/"]["get"]["responses"]["200"]["content"]
+    assert _component(schema, network)["properties"]["results"]["type"] == "array"
+
+
+def test_fields_that_answer_null_are_documented_as_nullable(schema):
+    components = schema["components"]["schemas"]
+    for component, field in [("ExceptionOutput", "acknowledged_by"), ("ExceptionOutput", "resolved_by"),
+                             ("ExceptionOutput", "warehouse"), ("StockMoveOutput", "lot"),
+                             ("StockAdjustmentOutput", "lot")]:
+        assert components[component]["properties"][field].get("nullable") is True, (component, field)
+    assert not components["StockMoveOutput"]["properties"]["sku"].get("nullable")
+
+
+def test_the_documented_stock_status_code_pattern_matches_the_real_codes(schema):
+    from inventory.rules import STANDARD_STATUSES
+
+    pattern = schema["components"]["schemas"]["StockStatusOutput"]["properties"]["code"]["pattern"]
+    for code, *_ in STANDARD_STATUSES:
+        assert re.fullmatch(pattern, code), (pattern, code)
+
+
+def test_lists_document_a_page_past_the_end_and_invalid_filters(schema):
+    responses = schema["paths"]["/api/v1/items/"]["get"]["responses"]
+    assert {"400", "404"} <= set(responses)
+    assert "400" not in schema["paths"]["/api/v1/regions/"]["get"]["responses"]  # only page and page_size

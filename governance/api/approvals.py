@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -73,12 +74,20 @@ class ApprovalRequestOutput(serializers.ModelSerializer):
         return obj.pk in self.context.get("waiting_ids", frozenset())
 
 
-class DecisionInput(StrictInputSerializer):
+class ApprovalDecisionInput(StrictInputSerializer):
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class RejectionInput(StrictInputSerializer):
+class ApprovalRejectionInput(StrictInputSerializer):
     comment = serializers.CharField(max_length=2000, help_text="Why: the requester reads it.")
+
+
+def _text(params: Any, name: str, max_length: int) -> str:
+    """A free-text query parameter, cut to the column's length; NUL (which PostgreSQL refuses) is a 400."""
+    value = params.get(name, "").strip()
+    if "\x00" in value:
+        raise ValidationFailed(detail={name: ["Must not contain NUL characters."]})
+    return value[:max_length]
 
 
 def _flag(raw: str | None, name: str) -> bool | None:
@@ -92,6 +101,23 @@ def _flag(raw: str | None, name: str) -> bool | None:
     raise ValidationFailed(detail={name: ["Use true or false."]})
 
 
+APPROVAL_LIST_PARAMETERS = [
+    OpenApiParameter("status", str, enum=ApprovalStatus.values,
+                     description="Only requests in this state; `pending` (or none) lists what waits for you."),
+    OpenApiParameter("waiting_for_me", bool,
+                     description="Only requests with a step waiting for your decision (default: true when "
+                                 "`status` is `pending` or not given, false otherwise)."),
+    OpenApiParameter("document_type", str, description="Only this kind of document, e.g. `stock_adjustment`."),
+    OpenApiParameter("warehouse", str, description="Only requests of this warehouse (a code)."),
+    OpenApiParameter("region", str, description="Only requests of this region (a code)."),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=APPROVAL_LIST_PARAMETERS),
+    approve=extend_schema(request=ApprovalDecisionInput, responses=ApprovalRequestOutput),
+    reject=extend_schema(request=ApprovalRejectionInput, responses=ApprovalRequestOutput),
+)
 class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Approval requests with their steps; approve and reject act on the current step."""
 
@@ -141,14 +167,14 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
             queryset = queryset.filter(status=wanted)
         for param, lookup in (("document_type", "document_type"), ("warehouse", "warehouse__code"),
                               ("region", "region__code")):
-            value = params.get(param, "").strip()
+            value = _text(params, param, 100)
             if value:
-                queryset = queryset.filter(**{lookup: value[:100]})
+                queryset = queryset.filter(**{lookup: value})
         return queryset
 
     def _decide(self, approve: bool) -> Response:
         approval = self.get_object()
-        serializer = (DecisionInput if approve else RejectionInput)(data=self.request.data)
+        serializer = (ApprovalDecisionInput if approve else ApprovalRejectionInput)(data=self.request.data)
         serializer.is_valid(raise_exception=True)
         engine.approval_request_decide(request=approval, actor=self.request.user, approve=approve,
                                        comment=serializer.validated_data.get("comment", ""))
@@ -256,6 +282,10 @@ class ExchangeRateInput(StrictInputSerializer):
     effective_from = serializers.DateField()
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("from_currency", str, description="Only rates from this currency (ISO 4217, e.g. `EUR`)."),
+    OpenApiParameter("to_currency", str, description="Only rates into this currency (ISO 4217, e.g. `USD`)."),
+]))
 class ExchangeRateViewSet(mixins.ListModelMixin, ScopedViewSet):
     """Exchange rates by pair and effective date; finance records them."""
 
@@ -265,9 +295,9 @@ class ExchangeRateViewSet(mixins.ListModelMixin, ScopedViewSet):
     def base_queryset(self) -> QuerySet[ExchangeRate]:
         queryset = ExchangeRate.objects.order_by("from_currency", "to_currency", "-effective_from")
         for param in ("from_currency", "to_currency"):
-            value = self.request.query_params.get(param, "").strip()
+            value = _text(self.request.query_params, param, 3)
             if value:
-                queryset = queryset.filter(**{param: value[:3].upper()})
+                queryset = queryset.filter(**{param: value.upper()})
         return queryset
 
     def create(self, request: Request) -> Response:

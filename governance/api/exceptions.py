@@ -12,6 +12,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -87,6 +88,12 @@ class ExceptionFilter(django_filters.FilterSet):
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
 
+@extend_schema_view(
+    acknowledge=extend_schema(request=ExceptionAcknowledgeInput, responses=ExceptionOutput),
+    resolve=extend_schema(request=ExceptionResolveInput, responses=ExceptionOutput),
+    cancel=extend_schema(request=ExceptionCancelInput, responses=ExceptionOutput),
+    summary=extend_schema(filters=True),  # the list's filters narrow the counts too
+)
 class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Operational exceptions in the caller's scope, soonest deadline first."""
 

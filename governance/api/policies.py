@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from erp.api.idempotency import idempotent
-from erp.api.serializers import StrictInputSerializer
+from erp.api.serializers import ErrorSerializer, StrictInputSerializer
 from erp.api.views import ScopedViewSet
 from erp.exceptions import NotFound, ValidationFailed
 from erp.scoping import scope_queryset
@@ -40,12 +40,17 @@ SITE_PARAMETERS = [
     OpenApiParameter("warehouse", str, description="A warehouse code in your scope."),
     OpenApiParameter("region", str, description="A region code in your scope (when no warehouse is given)."),
 ]
+# What ``site_from_query`` answers for a warehouse or region that does not exist or is outside the scope.
+SITE_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such warehouse or region in your scope.")
 
 
 def site_from_query(request: Request, *, required: bool) -> tuple[Warehouse | None, Region | None]:
     """``?warehouse=`` or ``?region=``, within the caller's scope; outside it is a 404."""
     warehouse_code = request.query_params.get("warehouse", "").strip()
     region_code = request.query_params.get("region", "").strip()
+    for name, code in (("warehouse", warehouse_code), ("region", region_code)):
+        if "\x00" in code:  # PostgreSQL refuses NUL in a string: a 400, not a 500
+            raise ValidationFailed(detail={name: ["Must not contain NUL characters."]})
     if warehouse_code:
         warehouse = scope_queryset(Warehouse.objects.select_related("region"), request.user).filter(
             code=warehouse_code).first()
@@ -341,6 +346,10 @@ class NetworkRowOutput(serializers.Serializer):
     total = serializers.IntegerField()
 
 
+class NetworkRankingOutput(serializers.Serializer):
+    results = NetworkRowOutput(many=True, help_text="Every warehouse in your scope, most deviations first.")
+
+
 def difference_rows(differences: list[selectors.Difference]) -> list[dict[str, Any]]:
     rows = []
     for item in differences:
@@ -395,20 +404,21 @@ class DifferenceFromCoreViewSet(ScopedViewSet):
         differences = selectors.difference_from_core(request.user, warehouse=warehouse, region=region)
         return site.code, ("warehouse" if warehouse else "region"), difference_rows(differences)  # type: ignore[union-attr]
 
-    @extend_schema(parameters=SITE_PARAMETERS, responses=DifferenceReportOutput)
+    @extend_schema(parameters=SITE_PARAMETERS, responses={200: DifferenceReportOutput, 404: SITE_NOT_FOUND})
     def list(self, request: Request) -> Response:
         code, kind, rows = self._report(request)
         return Response({"site": code, "site_type": kind, "count": len(rows),
                          "results": DifferenceOutput(rows, many=True).data})
 
-    @extend_schema(parameters=SITE_PARAMETERS, responses={(200, "text/csv"): str})
+    @extend_schema(parameters=SITE_PARAMETERS,
+                   responses={(200, "text/csv"): str, (404, "application/json"): SITE_NOT_FOUND})
     @action(detail=False, methods=["get"], url_path="csv")
     def csv(self, request: Request) -> HttpResponse:
         """The same report as CSV (values as JSON)."""
         code, _, rows = self._report(request)
         return difference_csv(code, rows)
 
-    @extend_schema(responses=NetworkRowOutput(many=True))
+    @extend_schema(responses=NetworkRankingOutput)
     @action(detail=False, methods=["get"], url_path="network")
     def network(self, request: Request) -> Response:
         """Warehouses in your scope, most active deviations first (own plus their region's)."""
