@@ -208,7 +208,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
         for code, name, home, city, country in rows:
             ship_tos = [
                 {"code": "MAIN", "name": f"{name} main dock", "address_line1": "1 Main St", "city": city,
-                 "postal_code": "", "country": country, "region": regions[region_code]},
+                 "postal_code": "", "country": country, "region": regions[region_code], "default": True},
                 {"code": "DC2", "name": f"{name} second DC", "address_line1": "2 Depot Rd", "city": city,
                  "postal_code": "", "country": country, "region": regions[region_code]},
             ]

@@ -35,7 +35,7 @@ from orders.models import (
 
 class ShipToInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ShipTo
-    fields = ["code", "name", "address_line1", "city", "postal_code", "country", "region"]
+    fields = ["code", "name", "address_line1", "city", "postal_code", "country", "region", "default"]
     verbose_name_plural = "ship-to addresses (read-only here: change them through the API or a CSV import)"
 
     def get_queryset(self, request: HttpRequest) -> Any:

@@ -1,11 +1,14 @@
 """The "customers" CSV layout: code,name,region,home_warehouse,allow_partial_shipment,email,active,ship_tos.
 
 ``ship_tos`` holds the customer's ship-to addresses in one cell, so a customer stays one row:
-each address is ``CODE|name|address|city|postal|country|region`` and addresses are joined by
-";". A "|", ";" or "\\" inside a value is written with a backslash before it (``Dock 1\\; rear``),
-which export does on its own. The list replaces the customer's ship-tos, matched by code: an
-address left out is removed. ``region`` of a ship-to, like the customer's region and home
-warehouse, must be inside the importing user's scope. Registered by ``OrdersConfig.ready``.
+each address is ``CODE|name|address|city|postal|country|region|default`` and addresses are joined
+by ";". ``default`` (true/false; at most one true per customer) marks the address orders go to when
+they name none; export always writes it, and import also takes an address without it (the flag then
+stays what the address had; a new address is not the default). A "|", ";" or "\\" inside a value is
+written with a backslash before it (``Dock 1\\; rear``), which export does on its own. The list
+replaces the customer's ship-tos, matched by code: an address left out is removed. ``region`` of a
+ship-to, like the customer's region and home warehouse, must be inside the importing user's scope.
+Registered by ``OrdersConfig.ready``.
 """
 
 from __future__ import annotations
@@ -22,17 +25,18 @@ from erp.csv_exchange import (
     RowParser,
     escape,
     format_bool,
+    parse_bool,
     register,
     split_escaped,
     unescape,
 )
 from erp.scoping import scope_queryset
-from orders import services
+from orders import rules, services
 from orders.models import Customer, ShipTo
 from warehouses.models import Region, Warehouse
 
 SHIP_TO_PARTS = ("code", "name", "address_line1", "city", "postal_code", "country", "region")
-SHIP_TO_LAYOUT = "CODE|name|address|city|postal|country|region"
+SHIP_TO_LAYOUT = "CODE|name|address|city|postal|country|region|default"
 MAX_SHIP_TOS_PER_CUSTOMER = 200
 
 
@@ -82,11 +86,17 @@ class CustomerSchema(CsvSchema):
         seen: set[str] = set()
         for number, entry in enumerate(entries, 1):
             parts = [unescape(part).strip() for part in split_escaped(entry, "|")]
-            if len(parts) != len(SHIP_TO_PARTS):
+            if len(parts) not in (len(SHIP_TO_PARTS), len(SHIP_TO_PARTS) + 1):
                 p.error("ship_tos", f"Ship-to {number} has {len(parts)} parts; write {SHIP_TO_LAYOUT}.")
                 continue
-            data: dict[str, Any] = dict(zip(SHIP_TO_PARTS, parts, strict=True))
+            data: dict[str, Any] = dict(zip(SHIP_TO_PARTS, parts[:len(SHIP_TO_PARTS)], strict=True))
             label = data["code"] or f"#{number}"
+            if len(parts) > len(SHIP_TO_PARTS):
+                try:
+                    data["default"] = parse_bool(parts[-1])
+                except ValueError as exc:
+                    p.error("ship_tos", f"Ship-to {label}: default: {exc}")
+                    continue
             region = self._regions().get(data["region"])
             if region is None:
                 p.error("ship_tos", f"Ship-to {label}: unknown region '{data['region']}'.")
@@ -104,6 +114,9 @@ class CustomerSchema(CsvSchema):
                         p.error("ship_tos", f"Ship-to {label}: {field_name}: {message}")
                 continue
             ship_tos.append(data)
+        defaults = [data["code"] for data in ship_tos if data.get("default")]
+        if len(defaults) > 1:
+            p.error("ship_tos", f"Only one ship-to address can be the default; {', '.join(defaults)} all say so.")
         return ship_tos
 
     @staticmethod
@@ -112,7 +125,10 @@ class CustomerSchema(CsvSchema):
 
     def comparable(self, parsed: ParsedRow) -> dict[str, Any]:
         ship_tos = {data["code"]: self._ship_to_key(data) for data in parsed.values["ship_tos"]}
-        return {**parsed.values, "ship_tos": ship_tos}
+        existing = self.existing(parsed.key)
+        current = next((row.code for row in existing.ship_tos.all() if row.default), None) if existing else None
+        return {**parsed.values, "ship_tos": ship_tos,
+                "default_ship_to": rules.default_ship_to_after(parsed.values["ship_tos"], current)}
 
     def current(self, obj: Customer) -> dict[str, Any]:
         ship_tos = {row.code: self._ship_to_key({part: getattr(row, part) for part in SHIP_TO_PARTS})
@@ -125,6 +141,7 @@ class CustomerSchema(CsvSchema):
             "email": obj.email,
             "active": obj.active,
             "ship_tos": ship_tos,
+            "default_ship_to": next((row.code for row in obj.ship_tos.all() if row.default), None),
         }
 
     def create(self, parsed: ParsedRow) -> Customer:
@@ -136,7 +153,7 @@ class CustomerSchema(CsvSchema):
     def to_row(self, obj: Customer) -> dict[str, str]:
         ship_tos = ";".join(
             "|".join(escape(value) for value in (row.code, row.name, row.address_line1, row.city, row.postal_code,
-                                                 row.country, row.region.code))
+                                                 row.country, row.region.code, format_bool(row.default)))
             for row in obj.ship_tos.all()
         )
         return {

@@ -43,12 +43,18 @@ class ShipTo(TimeStampedModel):
     postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, validators=[country_validator])
     region = models.ForeignKey("warehouses.Region", on_delete=models.PROTECT, related_name="+")
+    default = models.BooleanField(
+        default=False, help_text="Where an order goes when it names no ship-to address; at most one per customer.")
 
     scoped_by = ScopedBy("region", "customer__region")
 
     class Meta(TimeStampedModel.Meta):
         verbose_name = "ship-to address"
-        constraints = [models.UniqueConstraint(fields=["customer", "code"], name="shipto_code_unique_per_customer")]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "code"], name="shipto_code_unique_per_customer"),
+            models.UniqueConstraint(fields=["customer"], condition=Q(default=True),
+                                    name="shipto_one_default_per_customer"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer.code}/{self.code}"

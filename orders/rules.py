@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 # Monday = 0 ... Sunday = 6: the standard working week of a warehouse and of carriers.
@@ -284,3 +285,22 @@ def candidate_order(*, sequence: list[str], home_id: int, home_region_id: int,
             chosen = []
         ordered.extend(pk for pk in chosen if pk not in ordered)
     return ordered
+
+
+# --- a customer's default ship-to address -------------------------------------------------------------------
+
+
+def default_ship_to_after(ship_tos: list[dict[str, Any]], current: str | None) -> str | None:
+    """The code of the customer's default address once its ship-tos are replaced by ``ship_tos``.
+
+    A row with ``default: True`` becomes the default (the caller refuses more than one); otherwise the
+    ``current`` default stays if it is still listed and not marked ``default: False``; otherwise there is none.
+    A row without ``default`` says nothing about it, so lists written before the flag existed keep the default.
+    """
+    chosen = [row["code"] for row in ship_tos if row.get("default")]
+    if chosen:
+        return str(chosen[0])
+    kept = next((row for row in ship_tos if row["code"] == current), None)
+    if kept is not None and kept.get("default", True) is not False:
+        return current
+    return None

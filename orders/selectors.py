@@ -83,6 +83,11 @@ class Plan:
     sites: dict[int, Site]
 
 
+def default_ship_to(customer: Customer) -> ShipTo | None:
+    """The address an order of ``customer`` goes to when it names none (at most one: a partial unique index)."""
+    return ShipTo.objects.filter(customer=customer, default=True).select_related("region").first()
+
+
 def allocation_plan(customer: Customer, ship_to: ShipTo, now: dt.datetime,
                     exclude: frozenset[int] = frozenset()) -> Plan:
     """Where an order of ``customer`` to ``ship_to`` may take stock from, seen at ``now``: the candidates

@@ -169,7 +169,7 @@ def test_creating_a_customer_stores_its_ship_tos(api_as):
     assert (body["code"], body["region"], body["home_warehouse"], body["allow_partial_shipment"]) == (
         "C-NE-900", "NE", "NE-BOS", False
     )
-    assert body["ship_tos"] == [{**NEW_CUSTOMER["ship_tos"][0]}]
+    assert body["ship_tos"] == [{**NEW_CUSTOMER["ship_tos"][0], "default": False}]
     assert ShipTo.objects.filter(customer__code="C-NE-900").count() == 1
 
 

@@ -72,7 +72,8 @@ class CountEntryInput(CountPairInput):
                                           "something was found), refused for any other.")
     quantity = serializers.DecimalField(**_QUANTITY_INPUT, min_value=Decimal(0),
                                         help_text="0 or more, in ``uom``.")
-    uom = serializers.CharField(max_length=16, help_text="One of the item's units.")
+    uom = serializers.CharField(max_length=16, required=False,
+                                help_text="One of the item's units; its base unit when left out.")
 
 
 def _resolve_lines(rows: list[dict[str, Any]], warehouse: Warehouse, user: Any,
@@ -123,7 +124,8 @@ class CycleCountEntriesInput(StrictInputSerializer):
         if "lines" in attrs:
             resolved = _resolve_lines(attrs["lines"], self.context["warehouse"], self.context.get("user"))
             attrs["entries"] = [
-                services.CountEntry(location=location, item=item, quantity=row["quantity"], uom=row["uom"],
+                services.CountEntry(location=location, item=item, quantity=row["quantity"],
+                                    uom=row.get("uom") or item.base_uom.code,
                                     lot_number=row.get("lot") or None)
                 for location, item, row in resolved]
         return attrs

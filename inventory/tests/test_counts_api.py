@@ -162,6 +162,19 @@ def test_counting_in_cases_records_base_units_and_a_correction_replaces_the_firs
 
 
 @pytest.mark.django_db
+def test_a_count_entry_without_a_unit_is_in_the_items_base_unit(hundred, operator):
+    count = _opened(operator)
+    entry = _entry("7")
+    del entry["uom"]
+
+    response = _post(operator, "count", count, {"lines": [entry]})
+
+    assert response.status_code == 200, response.json()
+    (line,) = CycleCountLine.objects.filter(count_id=count["id"])
+    assert (line.counted_quantity, line.uom_code) == (D(7), hundred.base_uom.code)
+
+
+@pytest.mark.django_db
 def test_counting_zero_is_an_empty_location_and_stock_found_elsewhere_is_a_new_line(hundred, operator):
     count = _opened(operator)
 
@@ -488,7 +501,7 @@ ENTRY_BAD = [
     ("null", [_entry(None)], 400, "validation_error"),
     ("too many decimals", [_entry("1.00001")], 400, "validation_error"),
     ("quantity missing", [{"location": "A-01-01", "sku": "T-CLN-0001", "uom": "EA"}], 400, "validation_error"),
-    ("uom missing", [{"location": "A-01-01", "sku": "T-CLN-0001", "quantity": "1"}], 400, "validation_error"),
+    ("uom null", [_entry("1", uom=None)], 400, "validation_error"),  # left out is the base unit; null is not
     ("unknown uom", [_entry("1", uom="PALLET9")], 400, "unknown_uom"),
     ("a unit the item lacks", [_entry("1", uom="KG")], 400, "unknown_uom"),
     ("unknown sku", [_entry("1", sku="NO-SUCH-SKU")], 400, "validation_error"),

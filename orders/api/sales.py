@@ -38,11 +38,13 @@ from orders.services import sales as services
 
 
 class SalesOrderLineInput(StrictInputSerializer):
-    """One line as ordered: ``quantity`` of ``sku`` in ``uom`` (any of the item's units)."""
+    """One line as ordered: ``quantity`` of ``sku`` in ``uom`` (any of the item's units; its base unit when left
+    out)."""
 
     sku = serializers.CharField(max_length=40)
     quantity = serializers.DecimalField(**QUANTITY, help_text="More than 0, in ``uom``.")
-    uom = serializers.CharField(max_length=16, help_text="One of the item's units.")
+    uom = serializers.CharField(max_length=16, required=False,
+                                help_text="One of the item's units; its base unit when left out.")
     requested_date = serializers.DateField(required=False, allow_null=True,
                                            help_text="When this line is wanted, if not the order's date.")
 
@@ -53,11 +55,14 @@ class SalesOrderLineInput(StrictInputSerializer):
 
 
 class SalesOrderCreateInput(StrictInputSerializer):
-    """A new order (a draft) for a customer in the caller's scope, shipped to one of its addresses."""
+    """A new order (a draft) for a customer in the caller's scope, shipped to one of its addresses (its default
+    address when ``ship_to`` is left out)."""
 
     customer = ScopedSlugRelatedField(slug_field="code", queryset=Customer.objects.select_related("home_warehouse"),
                                       help_text="A customer code in your scope.")
-    ship_to = serializers.CharField(max_length=32, help_text="The code of one of the customer's ship-to addresses.")
+    ship_to = serializers.CharField(max_length=32, required=False,
+                                    help_text="The code of one of the customer's ship-to addresses; the customer's "
+                                              "default address when left out.")
     requested_date = serializers.DateField(required=False, allow_null=True,
                                            help_text="When the customer wants the goods; a promise is never earlier.")
     external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
@@ -65,20 +70,24 @@ class SalesOrderCreateInput(StrictInputSerializer):
     lines = SalesOrderLineInput(many=True, allow_empty=False, max_length=services.MAX_LINES)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """Resolve the ship-to within the customer and every SKU in the caller's scope (one query each)."""
+        """Resolve the ship-to within the customer and every SKU in the caller's scope (one query each). A
+        ship-to left out stays None: the service takes the customer's default address, as on every path."""
         customer = attrs["customer"]
-        ship_to = ShipTo.objects.filter(customer=customer, code=attrs["ship_to"]).first()
-        if ship_to is None:
-            raise ShipToNotOfCustomer(
-                detail={"ship_to": [f"{customer.code} has no ship-to address {attrs['ship_to']}."]})
+        ship_to = None
+        if "ship_to" in attrs:
+            ship_to = ShipTo.objects.filter(customer=customer, code=attrs["ship_to"]).first()
+            if ship_to is None:
+                raise ShipToNotOfCustomer(
+                    detail={"ship_to": [f"{customer.code} has no ship-to address {attrs['ship_to']}."]})
         skus = {row["sku"] for row in attrs["lines"]}
-        items = {found.sku: found for found in scope_queryset(Item.objects.all(), self.context.get("user"))
-                 .filter(sku__in=skus)}
+        items = {found.sku: found for found in scope_queryset(Item.objects.select_related("base_uom"),
+                                                              self.context.get("user")).filter(sku__in=skus)}
         errors = [{"sku": [f"No item {row['sku']}."]} if row["sku"] not in items else {} for row in attrs["lines"]]
         if any(errors):
             raise serializers.ValidationError({"lines": errors})
         attrs["ship_to"] = ship_to
-        attrs["lines"] = [services.OrderLineSpec(item=items[row["sku"]], quantity=row["quantity"], uom=row["uom"],
+        attrs["lines"] = [services.OrderLineSpec(item=items[row["sku"]], quantity=row["quantity"],
+                                                 uom=row.get("uom") or items[row["sku"]].base_uom.code,
                                                  requested_date=row.get("requested_date"))
                           for row in attrs["lines"]]
         return attrs
@@ -235,13 +244,15 @@ class SalesOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
     @extend_schema(request=SalesOrderCreateInput, responses={201: SalesOrderDetailOutput})
     def create(self, request: Request) -> Response:
-        """Take an order as a draft. Quantities are converted to each item's base unit exactly; an
-        ``external_ref`` the customer already used is 409 ``duplicate_external_ref``."""
+        """Take an order as a draft. Quantities are converted to each item's base unit exactly; a line without
+        ``uom`` is in the item's base unit, an order without ``ship_to`` goes to the customer's default address
+        (400 ``validation_error`` on ``ship_to`` when it has none); an ``external_ref`` the customer already
+        used is 409 ``duplicate_external_ref``."""
 
         def produce() -> Response:
             fields = self._input(SalesOrderCreateInput)
             order = services.sales_order_create(
-                customer=fields["customer"], ship_to=fields["ship_to"], lines=fields["lines"],
+                customer=fields["customer"], ship_to=fields.get("ship_to"), lines=fields["lines"],
                 external_ref=fields["external_ref"], requested_date=fields.get("requested_date"), actor=request.user,
             )
             return self._detail(order.pk, status.HTTP_201_CREATED)

@@ -20,7 +20,7 @@ class ShipToOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ShipTo
-        fields = ["code", "name", "address_line1", "city", "postal_code", "country", "region"]
+        fields = ["code", "name", "address_line1", "city", "postal_code", "country", "region", "default"]
 
 
 class CustomerOutput(serializers.ModelSerializer):
@@ -46,6 +46,10 @@ class ShipToInput(WholeObjectInput):
     postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
     country = serializers.CharField(max_length=2, validators=[country_validator])
     region = ScopedSlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    default = serializers.BooleanField(
+        required=False, help_text="The customer's default address (orders without ``ship_to`` go there); at most "
+                                  "one per customer. Left out: the address keeps what it had (a new one is not "
+                                  "the default).")
 
 
 class _CustomerFields(StrictInputSerializer):
@@ -64,6 +68,10 @@ class _CustomerFields(StrictInputSerializer):
             if row["code"] in seen:
                 raise serializers.ValidationError(f"Ship-to code {row['code']} is listed more than once.")
             seen.add(row["code"])
+        defaults = [row["code"] for row in value if row.get("default")]
+        if len(defaults) > 1:
+            raise serializers.ValidationError(
+                f"Only one ship-to address can be the default; {', '.join(defaults)} all say so.")
         return value
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 
+from erp.exceptions import ValidationFailed
 from erp.transactions import command
 from erp.validation import clean_or_raise
+from orders import rules
 from orders.exceptions import HomeWarehouseOutsideRegion
 from orders.models import Customer, ShipTo
 
@@ -25,20 +28,49 @@ def _check_home(customer: Customer) -> None:
 
 
 def _replace_ship_tos(customer: Customer, ship_tos: list[dict[str, Any]]) -> None:
-    """Make the customer's ship-tos exactly ``ship_tos`` (matched by code)."""
+    """Make the customer's ship-tos exactly ``ship_tos`` (matched by code); caller holds the customer's lock.
+
+    ``default`` is optional per row (``rules.default_ship_to_after``): ``True`` makes that address the default
+    (at most one row may say so), ``False`` takes the flag off it, and left out keeps what the address had.
+    The flag that goes is cleared before the one that comes is set, so the partial unique index on
+    (customer) where default never sees two.
+    """
     existing = {row.code: row for row in ShipTo.objects.filter(customer=customer)}
+    chosen = [data["code"] for data in ship_tos if data.get("default")]
+    if len(chosen) > 1:
+        raise ValidationFailed(detail={"ship_tos": [
+            f"Only one ship-to address can be the default; {', '.join(chosen)} all say so."]})
+    default = rules.default_ship_to_after(ship_tos, next((code for code, row in existing.items() if row.default),
+                                                          None))
+    ShipTo.objects.filter(customer=customer, default=True).exclude(code=default).update(
+        default=False, updated_at=timezone.now())
     keep = set()
     for data in ship_tos:
-        unknown = set(data) - set(SHIP_TO_FIELDS)
+        unknown = set(data) - {*SHIP_TO_FIELDS, "default"}
         if unknown:
             raise TypeError(f"unexpected ship-to fields {sorted(unknown)}")
         row = existing.get(data["code"]) or ShipTo(customer=customer)
         for field, value in data.items():
             setattr(row, field, value)
+        row.default = data["code"] == default
         clean_or_raise(row, exclude=["customer"])
         row.save()
         keep.add(row.code)
     ShipTo.objects.filter(customer=customer).exclude(code__in=keep).delete()
+
+
+@command
+def ship_to_make_default(*, ship_to: ShipTo, actor: AbstractBaseUser | None) -> ShipTo:
+    """Make ``ship_to`` its customer's default address, taking the flag off the one that had it, in one
+    transaction under the customer's lock (so two concurrent calls end with exactly one default)."""
+    Customer.objects.select_for_update(of=("self",)).get(pk=ship_to.customer_id)
+    ShipTo.objects.filter(customer_id=ship_to.customer_id, default=True).exclude(pk=ship_to.pk).update(
+        default=False, updated_at=timezone.now())
+    locked = ShipTo.objects.select_for_update(of=("self",)).get(pk=ship_to.pk)
+    if not locked.default:
+        locked.default = True
+        locked.save(update_fields=["default", "updated_at"])
+    return locked
 
 
 @command

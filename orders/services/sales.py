@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -29,11 +29,11 @@ from erp.lifecycle import document_move, next_document_id
 from erp.transactions import StaleRead, command, recorded_actor
 from inventory import rules as stock_rules
 from inventory.exceptions import InvalidQuantity, UnknownUnit
-from inventory.models import Item, ItemUom
+from inventory.models import Item, ItemUom, UnitOfMeasure
 from orders import rules
 from orders.exceptions import DuplicateExternalRef, InvalidOrderTransition, ShipToNotOfCustomer
 from orders.models import Allocation, AllocationStatus, Customer, OrderStatus, SalesOrder, SalesOrderLine, ShipTo
-from orders.selectors import Plan, Site, allocation_plan
+from orders.selectors import Plan, Site, allocation_plan, default_ship_to
 from warehouses.models import Warehouse
 
 MAX_LINES = 500
@@ -42,11 +42,12 @@ EXTERNAL_REF_UNIQUE = "salesorder_external_ref_unique_per_customer"
 
 @dataclass(frozen=True)
 class OrderLineSpec:
-    """One line as entered: ``quantity`` of ``item`` in unit ``uom`` (any of the item's units)."""
+    """One line as entered: ``quantity`` of ``item`` in unit ``uom`` (any of the item's units; blank: its base
+    unit, as everywhere a line's unit may be left out)."""
 
     item: Item
     quantity: Decimal
-    uom: str
+    uom: str = ""
     requested_date: dt.date | None = None
 
 
@@ -55,24 +56,41 @@ def _order_move(order: SalesOrder, to_status: str, **fields: Any) -> SalesOrder:
     return document_move(order, to_status, may_move=rules.order_may_move, refused=InvalidOrderTransition, **fields)
 
 
+def with_default_units(lines: list[OrderLineSpec]) -> list[OrderLineSpec]:
+    """``lines`` with every blank unit replaced by the item's base unit (one query, and only when one is blank)."""
+    blank = {line.item.base_uom_id for line in lines if not line.uom}
+    if not blank:
+        return lines
+    codes = dict(UnitOfMeasure.objects.filter(pk__in=blank).values_list("pk", "code"))
+    return [line if line.uom else replace(line, uom=codes[line.item.base_uom_id]) for line in lines]
+
+
 @command
-def sales_order_create(*, customer: Customer, ship_to: ShipTo, lines: list[OrderLineSpec],
-                       actor: AbstractBaseUser | None, external_ref: str = "",
+def sales_order_create(*, customer: Customer, lines: list[OrderLineSpec], actor: AbstractBaseUser | None,
+                       ship_to: ShipTo | None = None, external_ref: str = "",
                        requested_date: dt.date | None = None) -> SalesOrder:
     """Take an order as a draft: every quantity converted to the item's base unit exactly.
 
-    Refuses an inactive customer or item, a ship-to of another customer, an unknown unit, a quantity that
-    is not above zero, more than ``MAX_LINES`` lines, and an ``external_ref`` the customer already used
-    (409 ``duplicate_external_ref`` naming the existing order; concurrent duplicates meet the unique index).
+    ``ship_to`` left out is the customer's default address; a line's ``uom`` left blank is the item's base
+    unit. Refuses an inactive customer or item, a ship-to of another customer, no ship-to when the customer
+    has no default one, an unknown unit, a quantity that is not above zero, more than ``MAX_LINES`` lines,
+    and an ``external_ref`` the customer already used (409 ``duplicate_external_ref`` naming the existing
+    order; concurrent duplicates meet the unique index).
     """
     if not customer.active:
         raise ValidationFailed(detail={"customer": [f"{customer.code} is not active."]})
+    if ship_to is None:
+        ship_to = default_ship_to(customer)
+    if ship_to is None:
+        raise ValidationFailed(detail={"ship_to": [
+            f"{customer.code} has no default ship-to address; name one of its addresses in ship_to."]})
     if ship_to.customer_id != customer.pk:
         raise ShipToNotOfCustomer(detail={"ship_to": [f"{ship_to.code} is not an address of {customer.code}."]})
     if not lines:
         raise ValidationFailed(detail={"lines": ["An order needs at least one line."]})
     if len(lines) > MAX_LINES:
         raise ValidationFailed(detail={"lines": [f"At most {MAX_LINES} lines per order."]})
+    lines = with_default_units(lines)
     if len(external_ref) > 64:
         raise ValidationFailed(detail={"external_ref": ["At most 64 characters."]})
     factors = {(item_id, code): factor for item_id, code, factor in ItemUom.objects.filter(

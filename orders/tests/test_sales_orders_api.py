@@ -29,7 +29,8 @@ from inventory import services as stock
 from inventory.models import ItemWarehouseSummary, StockMove
 from inventory.tests.factories import ensure_standard_statuses, item, location, warehouse
 from orders import rules
-from orders.models import Allocation, Customer, SalesOrder, SalesOrderLine
+from orders.models import Allocation, Customer, SalesOrder, SalesOrderLine, ShipTo
+from orders.services import ship_to_make_default
 from orders.services.sales import OrderLineSpec, sales_order_confirm, sales_order_create
 from warehouses.models import CarrierLane, Region
 
@@ -211,6 +212,55 @@ def test_ordering_in_cases_holds_base_units_and_says_so(twin, service):
     (line,) = body["lines"]
     assert (line["quantity"], line["base_uom"], line["uom_quantity"], line["uom"]) == ("6.0000", "EA", "1.0000", "CS")
     assert (line["warehouse"], line["allocated_quantity"]) == ("NE-BOS", "6.0000")
+
+
+@pytest.mark.django_db
+def test_a_line_without_a_unit_is_taken_in_the_items_base_unit(twin, service):
+    body = _created(service, {"sku": "T-CLN-0003", "quantity": "3"}, _line("1", uom="CS"))
+
+    assert [(line["uom"], line["uom_quantity"], line["quantity"]) for line in body["lines"]] == [
+        (twin.base_uom.code, "3.0000", "3.0000"), ("CS", "1.0000", "6.0000")]
+    first = SalesOrderLine.objects.get(order_id=body["id"], line_no=1)
+    assert first.uom_code == twin.base_uom.code == "EA"
+
+
+@pytest.mark.django_db
+def test_an_order_without_a_ship_to_goes_to_the_customers_default_address(twin, service):
+    customer = Customer.objects.get(code="C-NE-001")
+    dc2 = customer.ship_tos.get(code="DC2")
+    ship_to_make_default(ship_to=dc2, actor=None)
+    body = _body()
+    del body["ship_to"]
+
+    response = service.post(reverse(LIST), body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["ship_to"] == "DC2"
+    assert SalesOrder.objects.get(pk=response.json()["id"]).ship_to_id == dc2.pk
+
+
+@pytest.mark.django_db
+def test_an_order_without_a_ship_to_for_a_customer_with_no_default_is_refused_on_ship_to(twin, service):
+    ShipTo.objects.filter(customer__code="C-NE-001").update(default=False)
+    body = _body()
+    del body["ship_to"]
+    before = _snapshot()
+
+    error = _assert_error(service.post(reverse(LIST), body, format="json"), 400, "validation_error")
+
+    assert error["detail"] == {"ship_to": [
+        "C-NE-001 has no default ship-to address; name one of its addresses in ship_to."]}
+    assert _snapshot() == before
+
+
+@pytest.mark.django_db
+def test_the_service_takes_the_default_address_and_base_unit_when_none_are_given(twin):
+    customer = Customer.objects.get(code="C-NE-001")
+
+    order = sales_order_create(customer=customer, actor=None, lines=[OrderLineSpec(item=twin, quantity=D(2))])
+
+    assert order.ship_to == customer.ship_tos.get(code="MAIN")
+    assert list(order.lines.values_list("uom_code", "quantity")) == [("EA", D(2))]
 
 
 @pytest.mark.django_db
@@ -499,12 +549,15 @@ CREATE_BAD = [
     ("customer missing", {"customer": None}, 400, "validation_error"),
     ("unknown ship-to", {"ship_to": "NOPE"}, 400, "unknown_ship_to"),
     ("another customer's ship-to", {"ship_to": "ONLY-002"}, 400, "unknown_ship_to"),
-    ("ship-to missing", {"ship_to": ""}, 400, "validation_error"),
+    ("ship-to blank", {"ship_to": ""}, 400, "validation_error"),
+    ("ship-to null", {"ship_to": None}, 400, "validation_error"),
+    ("another customer's ship-to code", {"customer": "C-NE-003", "ship_to": "ONLY-002"}, 400, "unknown_ship_to"),
     ("unknown sku", {"lines": [_line(sku="NO-SUCH-SKU")]}, 400, "validation_error"),
     ("one unknown sku of two", {"lines": [_line(), _line(sku="NO-SUCH-SKU")]}, 400, "validation_error"),
     ("unknown unit", {"lines": [_line(uom="PALLET9")]}, 400, "unknown_uom"),
     ("a unit the item lacks", {"lines": [_line(uom="KG")]}, 400, "unknown_uom"),
-    ("unit missing", {"lines": [{"sku": "T-CLN-0003", "quantity": "1"}]}, 400, "validation_error"),
+    ("unit blank", {"lines": [_line(uom="")]}, 400, "validation_error"),  # left out is the base unit
+    ("unit null", {"lines": [_line(uom=None)]}, 400, "validation_error"),
     ("zero", {"lines": [_line("0")]}, 400, "validation_error"),
     ("negative", {"lines": [_line("-1")]}, 400, "validation_error"),
     ("NaN", {"lines": [_line("NaN")]}, 400, "validation_error"),

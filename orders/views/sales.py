@@ -262,10 +262,14 @@ def _confirmed_message(order: SalesOrder) -> str:
 # --- order entry -------------------------------------------------------------------------------------------
 
 
-def ship_to_choices(customer: Customer | None) -> list[tuple[str, str]]:
+def ship_to_choices(customer: Customer | None) -> tuple[list[tuple[str, str]], str]:
+    """The customer's addresses by code, and the one to pre-select: its default address ("" when it has none,
+    so the browser shows the first)."""
     if customer is None:
-        return [("", "Choose a customer first")]
-    return [(s.code, f"{s.code} · {s.name}, {s.city}") for s in customer.ship_tos.order_by("code")]
+        return [("", "Choose a customer first")], ""
+    addresses = list(customer.ship_tos.order_by("code"))
+    choices = [(s.code, f"{s.code} · {s.name}, {s.city}{' (default)' if s.default else ''}") for s in addresses]
+    return choices, next((s.code for s in addresses if s.default), "")
 
 
 def customers_for(user: Any) -> QuerySet[Customer]:
@@ -278,7 +282,8 @@ class OrderEntryForm(forms.Form):
 
     customer = forms.ModelChoiceField(queryset=Customer.objects.none(), to_field_name="code",
                                       empty_label="Choose a customer")
-    ship_to = forms.CharField(label="Ship to", max_length=32, widget=forms.Select)
+    ship_to = forms.CharField(label="Ship to", max_length=32, widget=forms.Select, required=False,
+                              help_text="The customer's default address when left out.")
     requested_date = forms.DateField(label="Requested date", required=False,
                                      widget=forms.DateInput(attrs={"type": "date"}),
                                      help_text="When the customer wants the goods; no promise is earlier.")
@@ -293,7 +298,12 @@ class OrderEntryForm(forms.Form):
         # Choosing a customer reloads the ship-to choices (htmx); without JavaScript, submitting does.
         self.fields["customer"].widget.attrs.update({"hx-get": reverse("orders:order-ship-tos"),
                                                      "hx-target": "#ship-to-field", "hx-trigger": "change"})
-        self.fields["ship_to"].widget.choices = ship_to_choices(self.chosen_customer())
+        choices, default = ship_to_choices(self.chosen_customer())
+        self.fields["ship_to"].widget.choices = choices
+        # What the select shows chosen: the address typed, when it is one of the customer's (a customer switched
+        # without JavaScript keeps none of the other's), else the customer's default address.
+        typed = str((self.data.get("ship_to") if self.is_bound else self.initial.get("ship_to")) or "")
+        self.selected_ship_to = typed if typed in {code for code, _ in choices} and typed else default
 
     def chosen_customer(self) -> Customer | None:
         code = (self.data.get("customer") if self.is_bound else self.initial.get("customer")) or ""
@@ -302,6 +312,7 @@ class OrderEntryForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         customer, code = data.get("customer"), data.get("ship_to")
+        data["ship_to_obj"] = None  # none typed: the service takes the customer's default address
         if customer is not None and code:
             data["ship_to_obj"] = ShipTo.objects.filter(customer=customer, code=code).first()
             if data["ship_to_obj"] is None:
@@ -475,8 +486,8 @@ def _put_refusal(form: OrderEntryForm, error: DomainError) -> None:
 
 
 class ShipToOptionsView(ScreenAccessMixin, TemplateView):
-    """htmx: the ship-to choices of the customer just chosen (none for a customer outside the scope). The
-    ``order-header-changed`` event it sends makes each line's preview read the new address."""
+    """htmx: the ship-to choices of the customer just chosen, its default address selected (none for a customer
+    outside the scope). The ``order-header-changed`` event it sends makes each line's preview read the new address."""
 
     permission_required = "orders.add_salesorder"
     template_name = "orders/sales/_ship_to_field.html"
@@ -485,7 +496,8 @@ class ShipToOptionsView(ScreenAccessMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         code = self.request.GET.get("customer", "").strip()[:32]
         customer = customers_for(self.request.user).filter(code=code).first() if code else None
-        context.update(choices=ship_to_choices(customer), selected="")
+        choices, default = ship_to_choices(customer)
+        context.update(choices=choices, selected=default)
         return context
 
     def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
@@ -524,8 +536,13 @@ class LinePreviewView(ScreenAccessMixin, TemplateView):
         if item is None:
             return {"hint": f"Unknown SKU: {sku}."}
         customer = customers_for(self.request.user).filter(code=params.get("customer", "").strip()[:32]).first()
-        ship_to = (ShipTo.objects.select_related("region").filter(customer=customer, code=params.get(
-            "ship_to", "").strip()[:32]).first() if customer else None)
+        ship_to_code = params.get("ship_to", "").strip()[:32]
+        if customer is None:
+            ship_to = None
+        elif ship_to_code:
+            ship_to = ShipTo.objects.select_related("region").filter(customer=customer, code=ship_to_code).first()
+        else:
+            ship_to = selectors.default_ship_to(customer)  # as taking the order would
         if customer is None or ship_to is None:
             return {"item": item, "hint": "Choose the customer and the ship-to address to see the promise."}
         try:
