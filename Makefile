@@ -46,6 +46,7 @@ check: install
 
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r . -ll
 	$(PY) -m erp.embedded exec -- bash -c '$(PY) manage.py makemigrations --check --dry-run && $(VENV)/bin/pytest $(PYTEST_ARGS)'
 
 # The suite again, on the date CI may run it: libfaketime (a dev dependency) moves the clock of every process

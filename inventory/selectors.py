@@ -167,7 +167,7 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
                      ON s.item_id = i.id AND s.warehouse_id = w.id
              WHERE i.id = ANY(%s)
              ORDER BY i.sku, w.code
-            """,
+            """,  # nosec B608 # only Django-compiled SQL of the scoped warehouses is spliced in; values are params
             # The summaries are narrowed to the requested items first, so the join reads them by index
             # instead of hashing the whole table (16 ms -> under 1 ms at 10,000 SKUs x 6 warehouses).
             [*warehouse_params, list(item_ids.values()), list(item_ids.values())],

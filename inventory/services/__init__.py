@@ -185,14 +185,14 @@ def _ensure_and_lock(cursor: Any, table: str, columns: tuple[str, ...], keys: li
     cursor.execute(
         f"INSERT INTO {table} ({names}, {', '.join(zeros)}, updated_at) "
         f"SELECT {names}, {', '.join('0' for _ in zeros)}, now() FROM unnest({unnest}) AS k({names}) "
-        f"ORDER BY {names} ON CONFLICT DO NOTHING",
+        f"ORDER BY {names} ON CONFLICT DO NOTHING",  # nosec B608 # table and column names are this module's constants, never input; values are bound
         arrays,
     )
     match = " AND ".join(f"t.{c} IS NOT DISTINCT FROM k.{c}" if c == "lot_id" else f"t.{c} = k.{c}" for c in columns)
     cursor.execute(
         f"SELECT {', '.join('t.' + c for c in (*columns, *selected))} FROM {table} t "
         f"JOIN unnest({unnest}) AS k({names}) ON {match} "
-        f"ORDER BY {', '.join('t.' + c for c in columns)} FOR UPDATE OF t",
+        f"ORDER BY {', '.join('t.' + c for c in columns)} FOR UPDATE OF t",  # nosec B608 # table and column names are this module's constants, never input; values are bound
         arrays,
     )
     width = len(columns)
@@ -207,7 +207,7 @@ def _update_by_id(cursor: Any, table: str, values: tuple[str, ...], rows: list[t
     casts = ", ".join(["%s::bigint[]"] + ["%s::numeric[]"] * len(values))
     cursor.execute(
         f"UPDATE {table} t SET {', '.join(f'{c} = v.{c}' for c in values)}, updated_at = now() "
-        f"FROM unnest({casts}) AS v(id, {', '.join(values)}) WHERE t.id = v.id",
+        f"FROM unnest({casts}) AS v(id, {', '.join(values)}) WHERE t.id = v.id",  # nosec B608 # table and column names are this module's constants, never input; values are bound
         arrays,
     )
 
