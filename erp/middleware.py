@@ -1,4 +1,7 @@
-"""Request id: taken from X-Request-ID when a proxy sets one, else made here; logged and echoed."""
+"""Request ids, and error answers that are the project's whatever DEBUG says.
+
+The request id is taken from X-Request-ID when a proxy sets one, else made here; logged and echoed.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,13 @@ import re
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware import common
+from rest_framework.response import Response
 
+from erp import views
+from erp.api.errors import is_api_request, json_error_response, json_response_for_exception
 from erp.logging import request_id_var
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -28,3 +36,66 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ErrorResponseMiddleware:
+    """Errors look the way the project decides, not the way DEBUG does.
+
+    Under /api/ every answer is JSON in the error shape. DRF's handler answers its own views; this
+    answers what Django would otherwise answer in HTML, or under DEBUG with its technical pages
+    (every URL pattern, or a traceback): an unresolved URL, an exception escaping a plain view or
+    a middleware, a bad Host header. A 500 carries the request id, for the caller to quote.
+
+    Elsewhere, under DEBUG, a 404 is the project's own page rather than Django's technical 404,
+    which lists the URL patterns to anyone who asks, and ``make run`` starts with DEBUG=1. DEBUG
+    keeps its other conveniences, the traceback page for a 500 in a screen among them.
+
+    It sits just inside ``RequestIdMiddleware`` so that it also sees what the other middleware raise.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if is_api_request(request):
+            if response.status_code >= 400 and not _is_json(response):
+                return _with_body_of(response, json_error_response(request, response.status_code))
+        elif settings.DEBUG and response.status_code == 404 and request.resolver_match is None:
+            # The URL resolved to nothing: Django's answer under DEBUG is the technical 404.
+            return _with_body_of(response, views.page_not_found(request))
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_api_request(request):
+            return json_response_for_exception(request, exception)
+        if settings.DEBUG and isinstance(exception, Http404):
+            return views.page_not_found(request, exception)
+        return None
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, except that an API path missing its trailing slash is not redirected.
+
+    A redirect turns a POST into a GET in most clients, and under DEBUG Django refuses to redirect a
+    POST with a RuntimeError page. The answer is a JSON 404 that names the path with its slash.
+    """
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        return not is_api_request(request) and super().should_redirect_with_slash(request)
+
+
+def _is_json(response: HttpResponse) -> bool:
+    # A DRF response to a browser is the browsable API's HTML page, showing the same error body.
+    return isinstance(response, Response) or response.get("Content-Type", "").startswith("application/json")
+
+
+def _with_body_of(response: HttpResponse, replacement: HttpResponse) -> HttpResponse:
+    """``response`` with the body of ``replacement``, keeping the headers and cookies set on the way out."""
+    if response.streaming:
+        return replacement
+    response.content = replacement.content
+    response["Content-Type"] = replacement["Content-Type"]
+    if response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))
+    return response

@@ -71,10 +71,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "erp.middleware.RequestIdMiddleware",
+    # API errors are JSON and no 404 shows Django's URL listing, DEBUG or not (see its docstring).
+    "erp.middleware.ErrorResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "erp.middleware.CommonMiddleware",  # Django's, without the trailing-slash redirect under /api/
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

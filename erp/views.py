@@ -12,15 +12,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.csrf import requires_csrf_token
 
-from erp.api.errors import json_error_response
+from erp.api.errors import is_api_request, json_error_response
 from erp.roles import ROLE_BY_KEY, Role, roles_of
 from erp.scoping import scope_of
 from warehouses.selectors import warehouses_for
-
-
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
-
 
 # Shortcuts on the home page per role: (label, url name, permission needed). Shown only when the
 # user holds the permission and the screen exists, so a shortcut never leads to a 403 or a 404.
@@ -138,27 +133,29 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @requires_csrf_token
 def bad_request(request: HttpRequest, exception: Any = None) -> HttpResponse:
-    if _is_api(request):
-        return json_error_response(400, "bad_request", "The request could not be understood.")
+    if is_api_request(request):
+        return json_error_response(request, 400)
     return render(request, "errors/400.html", status=400)
 
 
 @requires_csrf_token
 def permission_denied(request: HttpRequest, exception: Any = None) -> HttpResponse:
-    if _is_api(request):
-        return json_error_response(403, "permission_denied", "Your role may not do this.")
+    if is_api_request(request):
+        return json_error_response(request, 403)
     return render(request, "errors/403.html", status=403)
 
 
 @requires_csrf_token
 def page_not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
-    if _is_api(request):
-        return json_error_response(404, "not_found", "Not found.")
+    """Django's handler404; under DEBUG ``erp.middleware.ErrorResponseMiddleware`` shows it too, in place
+    of the technical 404 that lists every URL pattern."""
+    if is_api_request(request):
+        return json_error_response(request, 404)
     return render(request, "errors/404.html", status=404)
 
 
 @requires_csrf_token
 def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
-        return json_error_response(500, "server_error", "An internal error occurred; it has been logged.")
+    if is_api_request(request):
+        return json_error_response(request, 500)
     return render(request, "errors/500.html", status=500)

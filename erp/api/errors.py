@@ -2,7 +2,11 @@
 
 DRF's own exceptions, Django's ``Http404``/``PermissionDenied``, domain errors and database
 integrity conflicts all end here. Anything else is logged with the request id and answered with
-a 500 in the same shape that says nothing about the internals.
+a 500 in the same shape that says nothing about the internals but that id, for the caller to quote.
+
+What Django answers itself, outside DRF (an unresolved URL, an exception escaping a plain view or a
+middleware, a bad Host header), is put in the same shape by ``erp.middleware.ErrorResponseMiddleware``
+and the error views of ``erp.views``, whatever DEBUG says.
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import IntegrityError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import is_valid_path
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from erp.api.parsers import RequestTooLarge
 from erp.exceptions import DomainError
+from erp.logging import request_id_var
 
 logger = logging.getLogger("erp.api")
 
@@ -36,6 +42,28 @@ _DRF_CODES: list[tuple[type[Exception], str, str]] = [
     (drf.Throttled, "throttled", "Too many requests; slow down."),
     (RequestTooLarge, "request_too_large", "The request body is too large."),
 ]
+
+
+SERVER_ERROR_MESSAGE = "An internal error occurred; it has been logged."
+
+# The errors Django answers outside DRF, in the API's words.
+_STATUS_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("permission_denied", "Your role may not do this."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("request_too_large", "The request body is too large."),
+    500: ("server_error", SERVER_ERROR_MESSAGE),
+}
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def request_id_of(request: Any) -> str:
+    """The id ``erp.middleware.RequestIdMiddleware`` gave this request (and echoes as X-Request-ID)."""
+    return getattr(request, "request_id", None) or request_id_var.get()
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
@@ -95,8 +123,31 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
 
     logger.exception("unhandled error in API view", exc_info=exc)
-    return Response(error_body("server_error", "An internal error occurred; it has been logged."), status=500)
+    request_id = request_id_of(context.get("request"))
+    return Response(error_body("server_error", SERVER_ERROR_MESSAGE, {"request_id": request_id}), status=500)
 
 
-def json_error_response(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=status)
+def json_error_response(request: HttpRequest, status: int) -> JsonResponse:
+    """The API's answer for an error status Django chose outside DRF."""
+    code, message = _STATUS_ERRORS.get(
+        status, ("server_error", SERVER_ERROR_MESSAGE) if status >= 500 else ("error", "The request failed.")
+    )
+    detail: dict[str, Any] = {}
+    if status >= 500:
+        detail = {"request_id": request_id_of(request)}
+    elif status == 404 and not request.path_info.endswith("/") and is_valid_path(
+        request.path_info + "/", getattr(request, "urlconf", None)
+    ):
+        # API paths are not redirected to their slashed form (erp.middleware.CommonMiddleware): say what it is.
+        message = f"Not found. API paths end with a slash: {request.path}/"
+    return JsonResponse(error_body(code, message, detail), status=status)
+
+
+def json_response_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """An exception escaping a plain Django view under /api/, answered as the DRF handler answers its views."""
+    answer = exception_handler(exc, {"request": request})
+    response = JsonResponse(answer.data, status=answer.status_code)
+    for header in ("WWW-Authenticate", "Retry-After"):
+        if header in answer:
+            response[header] = answer[header]
+    return response
