@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 help:
 	@echo "make run     install, migrate, load the demo network, serve web + worker + beat"
-	@echo "make test    ruff, migrations check and the pytest suite on real PostgreSQL and Redis"
+	@echo "make test    ruff, bandit, migrations check and the pytest suite on real PostgreSQL and Redis"
 	@echo "make test-future  the pytest suite again with every process's clock moved CLOCK_SHIFT_DAYS (400) ahead"
 	@echo "make bench   seed bench items, print the pgbench baseline and W2/W3 against their floors"
 	@echo "make stop    stop the embedded PostgreSQL and Redis"
@@ -52,12 +52,14 @@ test: install
 # The suite again, on the date CI may run it: libfaketime (a dev dependency) moves the clock of every process
 # the run starts 400 days ahead, the embedded PostgreSQL and Redis included, so Python and the database agree
 # on the day. Private servers under var/future: a server already running on the real clock is never reused.
+# File times stay real (NO_FAKE_STAT): gunicorn's arbiter compares a worker file's mtime with the monotonic
+# clock, and shifted mtimes made it time its workers out.
 CLOCK_SHIFT_DAYS ?= 400
 test-future: install
 	@lib=$$(ls $(VENV)/lib/python3.11/site-packages/libfaketime/vendor/libfaketime/src/libfaketime.so.1) && \
 	echo "--- pytest with the clock moved $(CLOCK_SHIFT_DAYS) days ahead: $$(FAKETIME=+$(CLOCK_SHIFT_DAYS)d LD_PRELOAD=$$lib date)" && \
 	CONCORD_VAR_DIR=$(CURDIR)/var/future CONCORD_CLOCK_SHIFT_DAYS=$(CLOCK_SHIFT_DAYS) CONCORD_CLOCK_SHIFT_FROM=$$(date +%s) \
-	FAKETIME=+$(CLOCK_SHIFT_DAYS)d DONT_FAKE_MONOTONIC=1 LD_PRELOAD=$$lib \
+	FAKETIME=+$(CLOCK_SHIFT_DAYS)d DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 LD_PRELOAD=$$lib \
 	$(PY) -m erp.embedded exec -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The production path: the same suite's smoke subset against servers named by the environment.

@@ -195,6 +195,7 @@ def test_a_username_locked_out_after_failed_logins_gets_a_json_429(debug, demo, 
             assert_error(wrong, 400, "invalid_credentials")
         locked = client.post("/api/v1/auth/token/", {"username": username, "password": "x"}, format="json")
         assert_error(locked, 429, "throttled", {"retry_after_seconds": settings.LOGIN_FAILURE_WINDOW})
+        assert locked["Retry-After"] == str(settings.LOGIN_FAILURE_WINDOW)
     finally:
         login_guard.clear(username)
 

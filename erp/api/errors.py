@@ -101,7 +101,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(error_body("bad_request", "The request could not be understood."), status=400)
 
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status)
+        # A refusal that ends by itself (a login lockout) says when, in the header clients read as well.
+        wait = exc.detail.get("retry_after_seconds") if isinstance(exc.detail, dict) else None
+        return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status,
+                        headers={"Retry-After": str(wait)} if wait else None)
 
     if isinstance(exc, drf.APIException):
         code, default = next(
