@@ -423,7 +423,12 @@ class EscalationEvent(models.Model):
 
 
 class Notification(models.Model):
-    """The outbox: written in the transaction that decides to notify, sent by a task after commit."""
+    """The outbox: written in the transaction that decides to notify, sent by a task after commit.
+
+    ``claimed_at`` is when the latest send began (committed before the email leaves; see
+    ``governance.services.exceptions.notification_send``), ``attempts`` how many sends began, and
+    ``message_id`` the Message-ID every send of this notification carries, fixed by the first one.
+    """
 
     dedupe_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=50)
@@ -434,6 +439,8 @@ class Notification(models.Model):
                                   related_name="notifications")
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
 

@@ -10,7 +10,8 @@ Entry points:
 - ``exceptions_escalate(now=...)``: the beat task's service; each exception escalates in its own short
   command, exactly once per level (compare-and-set on the level, and a unique (exception, level)
   escalation row as the database guarantee).
-- ``notification_send(notification_id=...)``: the outbox sender; a sent notification is never sent again.
+- ``notification_send(notification_id=...)``: the outbox sender; a notification recorded as sent is never sent
+  again, and a send a dying worker left unfinished is sent again under the same Message-ID.
 - ``notifications_relay(...)``: the beat task's service that queues again what the sender lost.
 """
 
@@ -18,11 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.core.serializers.json import DjangoJSONEncoder
@@ -334,39 +338,101 @@ def exceptions_escalate(*, actor: Any = None, now: datetime | None = None) -> in
 # --- The outbox -----------------------------------------------------------------------------------
 
 
+# Session advisory locks of the outbox: one key space for "sending notification N".
+_SEND_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('governance.notification_send'), %s)"
+_SEND_UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('governance.notification_send'), %s)"
+
+
+def notification_message_id(notification: Notification) -> str:
+    """The Message-ID of ``notification``: derived from the row alone (never from the sending host), so every
+    send of it, on any worker, carries the same one."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "concord.localhost"
+    return f"<concord.notification.{notification.pk}.{int(notification.created_at.timestamp())}@{domain}>"
+
+
+@contextmanager
+def _sending_lock(notification_id: int) -> Iterator[bool]:
+    """Hold PostgreSQL's session lock on sending ``notification_id`` (False: another sender holds it).
+
+    A session lock, not a row lock: it spans the claim's commit, the email and the mark's commit, and
+    PostgreSQL frees it the moment the holder's connection dies, so a killed worker never leaves it behind."""
+    key = notification_id % 2**31
+    with connection.cursor() as cursor:
+        cursor.execute(_SEND_LOCK_SQL, [key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute(_SEND_UNLOCK_SQL, [key])
+
+
 @command
-def _notification_deliver(*, notification_id: int, actor: Any = None) -> bool:
+def _notification_claim(*, notification_id: int, actor: Any = None) -> Notification | None:
     notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
     if notification is None or notification.sent_at is not None:
-        return False
-    if notification.recipients:
-        EmailMessage(subject=notification.subject, body=notification.body, to=list(notification.recipients)).send()
-    Notification.objects.filter(pk=notification_id).update(sent_at=timezone.now(), attempts=notification.attempts + 1,
-                                                           last_error="")
-    return True
+        return None
+    if notification.claimed_at is not None and not notification.last_error:
+        logger.warning("notification %s: a send that began at %s never finished (its worker died); sending it "
+                       "again under the same Message-ID", notification_id, notification.claimed_at.isoformat())
+    notification.claimed_at = timezone.now()
+    notification.attempts += 1
+    notification.message_id = notification.message_id or notification_message_id(notification)
+    Notification.objects.filter(pk=notification_id).update(claimed_at=notification.claimed_at,
+                                                           attempts=notification.attempts,
+                                                           message_id=notification.message_id, last_error="")
+    return notification
+
+
+@command
+def _notification_mark_sent(*, notification_id: int, actor: Any = None) -> None:
+    Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(sent_at=timezone.now(),
+                                                                                last_error="")
 
 
 @command
 def _notification_record_failure(*, notification_id: int, error: str, actor: Any = None) -> None:
-    notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
-    if notification is not None:
-        Notification.objects.filter(pk=notification_id).update(attempts=notification.attempts + 1,
-                                                               last_error=error[:2000])
+    Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(last_error=error[:2000])
 
 
 def notification_send(*, notification_id: int, actor: Any = None) -> bool:
-    """Send one outbox notification by email, once: True when it was sent now.
+    """Send one outbox notification by email: True when it was sent now.
 
-    The row is locked while sending, so two deliveries of the task send one email. A failure is
-    recorded (attempts, last error) in its own transaction and re-raised so the task retries.
-    A notification without recipients is marked sent without an email.
+    Delivery semantics. The database guarantees that one sender at a time works on a notification (a
+    PostgreSQL session lock, freed when its holder's connection closes or dies: another delivery of the
+    task meanwhile returns False) and that a notification recorded as sent is never sent again. The send
+    runs in three steps: claim (a committed transaction: ``claimed_at``, ``attempts`` + 1 and the
+    ``message_id``), the email, then mark sent (``sent_at``, a second transaction). No row lock is held
+    while the mail server is talked to.
+
+    A worker that dies between the mail server accepting the email and the mark's commit leaves the
+    notification claimed but unsent; no database can tell whether that email left. The next delivery (the
+    task redelivered, or ``notifications_relay``) sends it again, with a warning in the log, under the
+    same ``Message-ID`` (``notification_message_id``; ``X-Concord-Attempt`` tells the attempts apart): the
+    copies are one message, which a receiving mail system or a reader recognises. So each notification
+    is recorded as sent exactly once and reaches its recipients at least once, as one Message-ID.
+
+    A failure of the email is recorded (``last_error``) in its own transaction and re-raised so the task
+    retries. A notification without recipients is marked sent without an email.
     """
-    try:
-        return _notification_deliver(notification_id=notification_id, actor=actor)
-    except Exception as exc:
-        _notification_record_failure(notification_id=notification_id, error=f"{type(exc).__name__}: {exc}",
-                                     actor=actor)
-        raise
+    with _sending_lock(notification_id) as held:
+        if not held:
+            return False
+        notification = _notification_claim(notification_id=notification_id, actor=actor)
+        if notification is None:
+            return False
+        if notification.recipients:
+            try:
+                EmailMessage(subject=notification.subject, body=notification.body, to=list(notification.recipients),
+                             headers={"Message-ID": notification.message_id,
+                                      "X-Concord-Attempt": str(notification.attempts)}).send()
+            except Exception as exc:
+                _notification_record_failure(notification_id=notification_id,
+                                             error=f"{type(exc).__name__}: {exc}", actor=actor)
+                raise
+        _notification_mark_sent(notification_id=notification_id, actor=actor)
+        return True
 
 
 @command
@@ -376,10 +442,11 @@ def notifications_relay(*, actor: Any = None, older_than_seconds: int = 300, max
     The outbox row is written in the deciding transaction and its send task queued after commit; a
     broker that was down then, or a task that ran out of retries, leaves the row unsent for good.
     This relay (a beat task) picks up every unsent notification created more than
-    ``older_than_seconds`` ago with fewer than ``max_attempts`` failed attempts and queues its send
-    task again, after commit. Queuing one twice is harmless: ``notification_send`` locks the row and
-    never sends a sent notification again. A notification that failed ``max_attempts`` times stays
-    for a person to look at (its ``last_error`` says why). At most ``RELAY_BATCH`` per run, oldest first.
+    ``older_than_seconds`` ago with fewer than ``max_attempts`` sends begun (failed, or cut short by a dying
+    worker) and queues its send task again, after commit. Queuing one twice is harmless:
+    ``notification_send`` lets one sender at a time work on a notification and never sends one recorded as
+    sent again. A notification tried ``max_attempts`` times stays for a person to look at (its
+    ``last_error`` says why). At most ``RELAY_BATCH`` per run, oldest first.
     """
     from governance.tasks import notification_send as notification_send_task
 
