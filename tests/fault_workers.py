@@ -1,4 +1,4 @@
-"""What the Celery workers of ``tests/test_worker_faults.py`` load beside Concord's own app; test code only.
+"""What the Celery workers of ``tests/test_faults.py`` load beside Concord's own app; test code only.
 
 A fault test starts a real worker as a subprocess with ``celery -A tests.fault_workers worker``: Concord's app
 (``erp.celery``), whose default queue is the test's own (``QUEUE_ENV``), so what a task queues from inside the

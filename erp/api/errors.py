@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import is_valid_path
 from rest_framework import exceptions as drf
@@ -124,6 +124,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(
             error_body("conflict", "The change conflicts with existing data; reload and try again."), status=409
         )
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (a restart, a failover, a cut connection): the next request reconnects, so the
+        # caller should retry, not report a fault (as after ConcurrencyExhausted, also a 503).
+        logger.warning("database unavailable, answered as 503: %s", exc)
+        return Response(error_body("database_unavailable", "The database is unavailable; retry in a moment."),
+                        status=503, headers={"Retry-After": "2"})
 
     logger.exception("unhandled error in API view", exc_info=exc)
     request_id = request_id_of(context.get("request"))

@@ -1,9 +1,9 @@
-"""Worker faults (quality-bars.md): a real Celery worker, a separate process, killed with SIGKILL mid-task; after
-a restart each effect has happened exactly once.
+"""Faults (quality-bars.md): a Celery worker killed mid-task, and PostgreSQL stopped abruptly under load.
 
-The worker is ``celery -A tests.fault_workers worker`` (Concord's app on a queue of the test's own) with the test
-database's settings in its environment; the data it works on is committed (``transactional_db``). It is killed
-at a known point without any hook in product code:
+**A worker killed.** A real Celery worker, a separate process, is killed with SIGKILL mid-task; after a restart
+each effect has happened exactly once. The worker is ``celery -A tests.fault_workers worker`` (Concord's app on a
+queue of the test's own) with the test database's settings in its environment; the data it works on is committed
+(``transactional_db``). It is killed at a known point without any hook in product code:
 
 - backorders: the test holds a row lock on one backordered order, so the worker serves the orders before it
   (each its own transaction) and then waits inside that order's transaction, where it is killed;
@@ -15,17 +15,26 @@ Two ways to die: the pool's child alone (the worker's main process sees it lost 
 process with its child. In the second case Redis keeps the unacknowledged message for the broker's visibility
 timeout (an hour), so what finishes the work after the restart is what beat would run: the backorder sweep and
 the notification relay.
+
+**PostgreSQL stopped.** The embedded PostgreSQL is stopped in immediate mode (as a crash: no checkpoint, every
+connection cut) in the middle of a burst of order confirms over HTTP against a real gunicorn, and started again
+two seconds later. Clients only ever see the confirmed order, 409 (already confirmed), or a 503
+``database_unavailable`` in the API's error shape with Retry-After; the same gunicorn and the same Celery worker
+serve again afterwards without being restarted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,11 +46,14 @@ from typing import Any
 import psycopg2
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Sum
 from django.utils import timezone
 
+from erp import embedded
+from erp import services as platform
 from governance.models import Notification
 from inventory import services as stock
 from inventory.models import ItemWarehouseSummary
@@ -311,4 +323,138 @@ def test_notifications_relayed_to_a_worker_killed_between_sending_and_recording_
             assert notification.attempts == 2
         else:
             assert len(messages) == 1 and notification.attempts == 1
+    invariants_hold()
+
+
+# --- 3. PostgreSQL stopped abruptly during a burst of confirms -------------------------------------------
+
+
+CLIENTS, ORDERS_EACH, IN_STOCK = 4, 15, D(30)  # 60 orders of 1 EA, 30 in stock: half of them backordered
+STOP_AFTER = 8  # confirms answered before PostgreSQL is stopped
+DOWN_SECONDS = 2.0
+
+
+def _embedded_database() -> bool:
+    """The tests' database is the embedded PostgreSQL of this checkout, which the test may stop and start."""
+    return (os.environ.get("DATABASE_URL") == embedded.database_url()
+            and (embedded._pg_dir() / "data" / "PG_VERSION").exists())
+
+
+def _postgres_crash() -> None:
+    """Stop the embedded PostgreSQL as a crash does: immediate mode, no shutdown checkpoint, connections cut."""
+    subprocess.run([str(embedded._pg_bin("pg_ctl")), "stop", "-D", str(embedded._pg_dir() / "data"),
+                    "-m", "immediate", "-w"], check=True, capture_output=True,
+                   **embedded._run_as_pg_user())  # type: ignore[call-overload]
+
+
+@dataclass
+class Answer:
+    status: int
+    content_type: str
+    retry_after: str | None
+    body: bytes
+
+
+def _confirm(port: int, token: str, order_id: int) -> Answer:
+    conn = http.client.HTTPConnection(bench.HOST, port, timeout=30)
+    try:
+        conn.request("POST", f"{bench.API}{order_id}/confirm/", body=b"{}",
+                     headers={"Authorization": f"Token {token}", "Content-Type": "application/json",
+                              "Accept": "application/json", "X-Forwarded-Proto": "https", "Connection": "close"})
+        response = conn.getresponse()
+        return Answer(response.status, response.getheader("Content-Type") or "", response.getheader("Retry-After"),
+                      response.read())
+    finally:
+        conn.close()
+
+
+def _clean_503(answer: Answer) -> bool:
+    if answer.status != 503 or not answer.content_type.startswith("application/json") or not answer.retry_after:
+        return False
+    try:
+        body = json.loads(answer.body)
+    except ValueError:
+        return False
+    return set(body) == {"code", "message", "detail"} and body["code"] == "database_unavailable"
+
+
+@pytest.mark.skipif(not _embedded_database(), reason="stops and starts PostgreSQL: only the embedded one of this "
+                    "checkout (DATABASE_URL names another server)")
+def test_postgres_stopped_mid_burst_of_confirms_gives_clean_503s_and_web_and_worker_serve_again(demo):
+    ensure_standard_statuses()
+    twin = item("CLN-0012")
+    queue = f"faults-db-{secrets.token_hex(4)}"
+    with routed("orders.backorders_allocate", queue):  # the arrival queues a (still idle) sweep of its backorders
+        stock.stock_receive(warehouse=warehouse("NE-BOS"), location=location("NE-BOS", "A-01-01"), item=twin,
+                            quantity=IN_STOCK, uom="EA", unit_cost=D(2), reference="faults", actor=None)
+    buyer = Customer.objects.get(code="C-NE-001")
+    ship_to = buyer.ship_tos.get(code="MAIN")
+    drafts = [sales_order_create(customer=buyer, ship_to=ship_to, actor=None,
+                                 lines=[OrderLineSpec(item=twin, quantity=D(1), uom="EA")]).pk
+              for _ in range(CLIENTS * ORDERS_EACH)]
+    token = platform.api_token_issue(user=get_user_model().objects.get(username="integrator"), name="faults",
+                                     actor=None)
+    answers: list[Answer] = []
+    transport_errors: list[str] = []
+    confirmed = threading.Semaphore(0)
+    deadline = time.monotonic() + 75
+
+    def client(order_ids: list[int], port: int) -> None:
+        for order_id in order_ids:
+            while time.monotonic() < deadline:
+                try:
+                    answer = _confirm(port, token, order_id)
+                except (OSError, http.client.HTTPException) as exc:
+                    transport_errors.append(f"{type(exc).__name__}: {exc}")
+                    time.sleep(0.2)
+                    continue
+                answers.append(answer)
+                if answer.status == 503:
+                    time.sleep(0.2)  # what Retry-After asks, sooner: the test has no time to lose
+                    continue
+                confirmed.release()
+                break
+
+    with celery_worker(queue) as worker, bench.web_server(workers=2, threads=2) as web:
+        assert send(queue, "erp.ping").get(timeout=WAIT) == "pong"
+        threads = [threading.Thread(target=client, args=(drafts[n::CLIENTS], web.port)) for n in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for _ in range(STOP_AFTER):
+            assert confirmed.acquire(timeout=WAIT), "the burst did not get going"
+        _postgres_crash()
+        time.sleep(DOWN_SECONDS)
+        embedded.start()  # crash recovery, then it accepts connections again
+        for thread in threads:
+            thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        assert not any(thread.is_alive() for thread in threads), "clients still waiting for an answer"
+        connections.close_all()  # this process's connection died with the server too
+
+        statuses = {answer.status for answer in answers}
+        assert transport_errors == [], transport_errors[:5]
+        assert statuses <= {200, 409, 503}, [a.body[:300] for a in answers if a.status not in (200, 409, 503)][:3]
+        outage = [answer for answer in answers if answer.status == 503]
+        assert outage, "no request met the outage"
+        assert all(_clean_503(answer) for answer in outage), [(a.content_type, a.body[:300]) for a in outage][:3]
+        assert web.process.poll() is None  # the same gunicorn, never restarted by hand
+
+        orders = SalesOrder.objects.filter(pk__in=drafts)
+        assert not orders.filter(status=OrderStatus.DRAFT).exists()  # every confirm took effect, once
+        lines = SalesOrderLine.objects.filter(order__in=orders)
+        assert lines.aggregate(total=Sum("allocated_quantity"))["total"] == IN_STOCK  # no oversell, none lost
+        assert lines.filter(backordered_quantity=1).count() == len(drafts) - IN_STOCK
+
+        # The worker, up through the outage, serves again: stock arriving queues the backorders to it.
+        with routed("orders.backorders_allocate", queue):
+            stock.stock_receive(warehouse=warehouse("NE-BOS"), location=location("NE-BOS", "A-01-01"), item=twin,
+                                quantity=D(len(drafts)) - IN_STOCK, uom="EA", unit_cost=D(2), reference="faults",
+                                actor=None)
+        until(lambda: not lines.filter(backordered_quantity__gt=0).exists(), "the worker serves the backorders",
+              worker)
+        assert worker.process.poll() is None
+        after = _confirm(web.port, token, drafts[0])
+        assert after.status == 409 and json.loads(after.body)["code"]  # answered from the database again
+
+    assert Allocation.objects.filter(item=twin, status=AllocationStatus.OPEN).aggregate(
+        total=Sum("quantity"))["total"] == D(len(drafts))
     invariants_hold()
