@@ -7,9 +7,7 @@ order entry screen pre-selects the default. The order API's use of it is in ``te
 
 from __future__ import annotations
 
-import csv
 import importlib
-import io
 import re
 from typing import Any
 
@@ -24,6 +22,7 @@ from erp.exceptions import ValidationFailed
 from orders import rules
 from orders import services as order_services
 from orders.models import Customer, ShipTo
+from tests.test_csv_exchange import rows_of, to_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -165,28 +164,16 @@ def test_the_service_refuses_two_defaults_too(demo):
 # --- CSV -----------------------------------------------------------------------------------------------------
 
 
-def _rows(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text)))
-
-
-def _csv(rows: list[dict[str, str]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def test_csv_export_writes_the_flag_and_an_import_moves_the_default(user):
     admin = user("admin")
     text = export_csv("customers", admin)
-    row = next(r for r in _rows(text) if r["code"] == "C-NE-001")
+    row = next(r for r in rows_of(text) if r["code"] == "C-NE-001")
     assert row["ship_tos"].startswith("DC2|") and "|NE|false;MAIN|" in row["ship_tos"]
     assert row["ship_tos"].endswith("|NE|true")
     assert {r.action for r in import_csv("customers", text, admin).rows} == {"unchanged"}
 
     row["ship_tos"] = row["ship_tos"].replace("|NE|false", "|NE|yes").replace("|NE|true", "|NE|no")
-    report = import_csv("customers", _csv([row]), admin)
+    report = import_csv("customers", to_csv([row]), admin)
 
     assert report.ok and [r.action for r in report.rows] == ["update"]
     assert _defaults("C-NE-001") == ["DC2"]
@@ -194,12 +181,12 @@ def test_csv_export_writes_the_flag_and_an_import_moves_the_default(user):
 
 def test_a_csv_address_without_the_flag_keeps_the_default_and_two_defaults_are_refused(user):
     admin = user("admin")
-    row = next(r for r in _rows(export_csv("customers", admin)) if r["code"] == "C-NE-001")
+    row = next(r for r in rows_of(export_csv("customers", admin)) if r["code"] == "C-NE-001")
     seven_parts = ";".join(entry.rsplit("|", 1)[0] for entry in row["ship_tos"].split(";"))
 
-    assert {r.action for r in import_csv("customers", _csv([{**row, "ship_tos": seven_parts}]), admin).rows} == {
+    assert {r.action for r in import_csv("customers", to_csv([{**row, "ship_tos": seven_parts}]), admin).rows} == {
         "unchanged"}
-    report = import_csv("customers", _csv([{**row, "ship_tos": row["ship_tos"].replace("|false", "|true")}]), admin)
+    report = import_csv("customers", to_csv([{**row, "ship_tos": row["ship_tos"].replace("|false", "|true")}]), admin)
     assert not report.ok and "Only one ship-to address can be the default" in str(report.rows[0].errors)
     assert _defaults("C-NE-001") == ["MAIN"]
 
