@@ -1,7 +1,7 @@
 """The conventions every /api/v1/ endpoint shares: error shape, pagination, request ids.
 
-This module doubles as a URLconf (see ``urlpatterns`` below) so the 500 tests can mount views
-that fail on purpose without adding anything to the real URLs.
+The 500 tests mount the views that fail on purpose of ``tests.test_api_errors``' URLconf, without
+adding anything to the real URLs.
 """
 
 from __future__ import annotations
@@ -11,43 +11,17 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.http import HttpRequest, HttpResponse
-from django.urls import path
 from rest_framework.exceptions import ParseError
-from rest_framework.response import Response
 from rest_framework.test import APIClient
-from rest_framework.views import APIView
 
 from erp.api.parsers import ApiJSONParser, RequestTooLarge
-from erp.urls import urlpatterns as real_urlpatterns
 
 pytestmark = pytest.mark.django_db
 
 ERROR_KEYS = {"code", "message", "detail"}
-SECRET = "internal-secret-8f1c: the database password is hunter2"
 
 
-class ExplodingApiView(APIView):
-    """An API view with a bug: it raises something no handler knows about."""
-
-    def get(self, request: Any) -> Response:
-        raise RuntimeError(SECRET)
-
-
-def exploding_plain_view(request: HttpRequest) -> HttpResponse:
-    """A plain Django view under /api/ with a bug: Django's handler500 answers it."""
-    raise RuntimeError(SECRET)
-
-
-urlpatterns = [
-    path("api/v1/test-only/explode/", ExplodingApiView.as_view()),
-    path("api/v1/test-only/explode-plain/", exploding_plain_view),
-    *real_urlpatterns,
-]
-handler400 = "erp.views.bad_request"
-handler403 = "erp.views.permission_denied"
-handler404 = "erp.views.page_not_found"
-handler500 = "erp.views.server_error"
+FAILING_URLS = "tests.test_api_errors"  # its URLconf mounts views that fail on purpose under /api/
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -229,7 +203,7 @@ def test_a_form_encoded_post_is_a_415(api_as):
 
 # --- 500 ---------------------------------------------------------------------------------------
 
-@pytest.mark.urls(__name__)
+@pytest.mark.urls(FAILING_URLS)
 def test_an_unhandled_error_in_an_api_view_is_a_500_that_reveals_nothing(api_as):
     client = api_as("admin")
     client.raise_request_exception = False
@@ -242,7 +216,7 @@ def test_an_unhandled_error_in_an_api_view_is_a_500_that_reveals_nothing(api_as)
     assert response["X-Request-ID"]
 
 
-@pytest.mark.urls(__name__)
+@pytest.mark.urls(FAILING_URLS)
 def test_an_unhandled_error_in_a_plain_view_under_the_api_is_a_json_500(demo):
     client = APIClient(raise_request_exception=False)
     response = client.get("/api/v1/test-only/explode-plain/")
