@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware import common
 from rest_framework.response import Response
 
 from erp import views
-from erp.api.errors import is_api_request, json_error_response, json_response_for_exception
+from erp.api.errors import error_body, is_api_request, json_error_response, json_response_for_exception
 from erp.logging import request_id_var
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -57,6 +57,10 @@ class ErrorResponseMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_request(request):
+            refused = _query_with_nul(request)
+            if refused is not None:
+                return refused
         response = self.get_response(request)
         if is_api_request(request):
             if response.status_code >= 400 and not _is_json(response):
@@ -83,6 +87,16 @@ class CommonMiddleware(common.CommonMiddleware):
 
     def should_redirect_with_slash(self, request: HttpRequest) -> bool:
         return not is_api_request(request) and super().should_redirect_with_slash(request)
+
+
+def _query_with_nul(request: HttpRequest) -> HttpResponse | None:
+    """A 400 for a query parameter holding NUL, which PostgreSQL refuses in any string (a 500 in whichever
+    view handed it on): refused once here for every API route rather than parameter by parameter."""
+    bad = sorted({name for name, values in request.GET.lists() if any("\x00" in value for value in values)})
+    if not bad:
+        return None
+    return JsonResponse(error_body("validation_error", "The input is not valid.",
+                                   {name: ["Must not contain NUL characters."] for name in bad}), status=400)
 
 
 def _is_json(response: HttpResponse) -> bool:

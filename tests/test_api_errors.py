@@ -206,6 +206,20 @@ def test_a_throttled_request_is_a_json_429_that_says_when_to_retry(debug, admin_
     assert response["Retry-After"] == "30"
 
 
+@pytest.mark.parametrize("url", [
+    "/api/v1/approvals/?warehouse=NE%00BOS",
+    "/api/v1/exchange-rates/?from_currency=E%00R",
+    "/api/v1/difference-from-core/?region=N%00E",
+    "/api/v1/policies/fulfillment.shipping_cutoff/resolve/?warehouse=NE-BOS%00",
+    "/api/v1/stock-moves/?sku=CLN%00-0001",
+    "/api/v1/sales-orders/?customer=C%00",
+])
+def test_a_nul_in_any_query_parameter_is_a_400_naming_it_whatever_the_route(debug, admin_api, url):
+    name = url.split("?")[1].split("=")[0]
+    response = admin_api.get(url)
+    assert_error(response, 400, "validation_error", {name: ["Must not contain NUL characters."]})
+
+
 # --- 500 -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", ["/api/v1/test-only/explode/", "/api/v1/test-only/explode-plain/"],
