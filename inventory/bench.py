@@ -38,7 +38,7 @@ from rest_framework.test import force_authenticate
 from rest_framework.views import APIView
 
 from erp import embedded
-from inventory import selectors, services
+from inventory import selectors, services, stock
 from inventory.api.availability import AvailabilityViewSet
 from inventory.models import Item, ItemWarehouseSummary, ReasonCode, ReasonCodeUse
 from warehouses.models import Location, Warehouse
@@ -238,7 +238,7 @@ def w3(*, skus: list[str], warehouse_code: str = "NE-BOS") -> dict[int, tuple[fl
     items = list(Item.objects.filter(sku__in=skus[:500]).order_by("sku"))
     out = {}
     for size in (5, 500):
-        moves = [services.MoveSpec(item=item, warehouse=warehouse, location=location, status=available,
+        moves = [stock.MoveSpec(item=item, warehouse=warehouse, location=location, status=available,
                                    quantity=Decimal(1), reason=reason) for item in items[:size]]
         times, queries = [], []
         for _ in range(W3_REPEATS):

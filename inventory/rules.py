@@ -1,4 +1,4 @@
-"""Pure inventory rules: unit conversion, the moving-average cost, and the standard status model.
+"""Pure inventory rules: unit conversion, the moving-average cost, the standard status model and lot choice.
 
 No ORM here; services gather the data, call these and persist.
 
@@ -11,6 +11,7 @@ kept to 6 places and values to 4, each rounded half-even once, where they are co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
@@ -286,3 +287,52 @@ def plan_pairs(pairs: list[PlanPair], *, classes: dict[int, str], frequency_days
         due.sort(key=lambda p: (p.last_counted is not None, p.last_counted or date.min, p.sort_key))
         chosen.extend(due[:daily_quota(len(members), days)])
     return chosen
+
+
+# --- lot choice: which lots an order takes, and in which order (FEFO or FIFO) ---------------------------
+
+LOT_RULES = ("fefo", "fifo")
+
+
+@dataclass(frozen=True, slots=True)
+class LotStock:
+    """What one lot of an item at a warehouse can still give: ``quantity`` free (on hand in allocatable
+    statuses, less what is already held of it), its expiry (None: it never expires), receipt date and number."""
+
+    lot_id: int
+    quantity: Decimal
+    expiry_date: date | None
+    received_on: date
+    lot_number: str
+
+
+def usable_lots(lots: Iterable[LotStock], *, rule: str, ship_date: date) -> list[LotStock]:
+    """The lots that may leave on ``ship_date``, in the order they are taken.
+
+    Never a lot expired by the ship date (one expiring *on* it may still leave), never an empty one.
+    ``fefo``: the first to expire first, lots that never expire last; ``fifo``: the first received first.
+    Ties go to the lower lot number, so the choice never depends on the order the rows were read in.
+    """
+    if rule not in LOT_RULES:
+        raise ValueError(f"unknown lot rule {rule!r}")
+    usable = [lot for lot in lots
+              if lot.quantity > 0 and (lot.expiry_date is None or lot.expiry_date >= ship_date)]
+    if rule == "fifo":
+        return sorted(usable, key=lambda lot: (lot.received_on, lot.lot_number))
+    return sorted(usable, key=lambda lot: (lot.expiry_date is None, lot.expiry_date or date.max, lot.lot_number))
+
+
+def choose_lots(quantity: Decimal, lots: Iterable[LotStock], *, rule: str,
+                ship_date: date) -> list[tuple[int, Decimal]]:
+    """Split ``quantity`` over the usable lots (``usable_lots``), taking each in turn until it is covered:
+    ``[(lot id, quantity)]``. When the lots hold less, the takes add up to what they hold; the caller decides
+    whether a short take is a backorder."""
+    takes: list[tuple[int, Decimal]] = []
+    left = quantity
+    for lot in usable_lots(lots, rule=rule, ship_date=ship_date):
+        if left <= 0:
+            break
+        take = min(left, lot.quantity)
+        takes.append((lot.lot_id, take))
+        left -= take
+    return takes

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from erp import generations
 from erp.exceptions import NotFound, ValidationFailed
 from erp.scoping import scope_of, scope_queryset
 from inventory import rules as stock_rules
+from inventory import stock
 from inventory.exceptions import InvalidQuantity, UnknownUnit
-from inventory.models import Item, ItemUom, ItemWarehouseSummary, StockBalance
+from inventory.models import Item, ItemUom, ItemWarehouseSummary
 from orders import rules
 from orders.models import (
     Allocation,
@@ -53,23 +56,11 @@ def _lanes(destination_region_id: int) -> dict[int, int]:
                 .values_list("origin_region_id", "days"))
 
 
-def _sites(candidate_ids: list[int], warehouses: dict[int, Warehouse], cutoffs: dict[int, str],
-           transit: dict[int, int], now: dt.datetime) -> dict[int, Site]:
-    """Each candidate's cutoff (``fulfillment.shipping_cutoff`` at the warehouse), fastest carrier lane to the
-    ship-to's region and earliest ship date."""
-    sites = {}
-    for pk in candidate_ids:
-        warehouse = warehouses[pk]
-        hours, minutes = str(cutoffs[pk]).split(":")
-        cutoff = dt.time(int(hours), int(minutes))
-        calendar = rules.WarehouseCalendar(timezone=warehouse.timezone)
-        sites[pk] = Site(warehouse, cutoff, transit.get(warehouse.region_id),
-                         rules.ship_date(now=now, calendar=calendar, cutoff=cutoff))
-    return sites
-
-
 PLAN_POLICIES = ["fulfillment.allocation_sequence", "fulfillment.cross_region_allowed", "fulfillment.lot_selection",
                  "fulfillment.partial_shipments_allowed", "fulfillment.shipping_cutoff"]
+# Renewed by every change to the warehouses, carriers, lanes, policies and deviations (migration orders 0006).
+PLAN_GENERATION = "allocation_plan"
+MAX_KEPT_FRAMES = 512
 
 
 @dataclass(frozen=True)
@@ -83,42 +74,115 @@ class Plan:
     sites: dict[int, Site]
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """What a plan is made of, without the hour: for one home warehouse, ship-to region and exclusions, on one
+    local date at every warehouse (deviations take effect by the local date)."""
+
+    home: Warehouse
+    split_policy: bool
+    lot_rule: str
+    site_ids: tuple[int, ...]  # the allocation sequence, less the exclusions
+    candidate_ids: tuple[int, ...]  # those of them with a carrier lane to the ship-to's region
+    cutoffs: dict[int, dt.time]
+    transit: dict[int, int]  # origin region id -> transit days of the fastest lane
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The frames this process keeps, valid while the ``allocation_plan`` generation is ``generation``."""
+
+    generation: int | None
+    warehouses: dict[int, Warehouse]
+    frames: dict[tuple[Any, ...], _Frame]
+
+
+_kept = _Kept(None, {}, {})
+
+
 def default_ship_to(customer: Customer) -> ShipTo | None:
     """The address an order of ``customer`` goes to when it names none (at most one: a partial unique index)."""
     return ShipTo.objects.filter(customer=customer, default=True).select_related("region").first()
 
 
-def allocation_plan(customer: Customer, ship_to: ShipTo, now: dt.datetime,
-                    exclude: frozenset[int] = frozenset()) -> Plan:
-    """Where an order of ``customer`` to ``ship_to`` may take stock from, seen at ``now``: the candidates
-    (``rules.candidate_order`` less ``exclude`` and warehouses with no carrier lane to the ship-to's region),
-    their cutoffs and ship dates, and the split and lot rules. Reads only."""
+def _cutoff(value: Any) -> dt.time:
+    hours, minutes = str(value).split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def _frame(warehouses: dict[int, Warehouse], home: Warehouse, ship_to_region_id: int, exclude: frozenset[int],
+           now: dt.datetime) -> _Frame:
+    """Read a frame: the policies at every warehouse (one query) and the fastest lanes (one query)."""
     from governance.selectors import policy_values_at_warehouses
 
-    warehouses = Warehouse.objects.filter(active=True).in_bulk()
-    home = warehouses.get(customer.home_warehouse_id) or customer.home_warehouse
-    # One query resolves every policy allocation needs at every warehouse it may use (policies are read at the
-    # home warehouse, the cutoff at each shipping warehouse).
+    # Policies are read at the home warehouse, the cutoff at each shipping warehouse.
     values = policy_values_at_warehouses(PLAN_POLICIES, [home, *(w for pk, w in warehouses.items() if pk != home.pk)],
                                          now)
     policies = values[home.pk]
-    transit = _lanes(ship_to.region_id)
+    transit = _lanes(ship_to_region_id)
     candidate_ids = rules.candidate_order(
         sequence=list(policies["fulfillment.allocation_sequence"]), home_id=home.pk,
         home_region_id=home.region_id, cross_region_allowed=bool(policies["fulfillment.cross_region_allowed"]),
         warehouses=[(w.pk, w.region_id, w.code) for w in warehouses.values()], transit_days=transit,
     )
-    candidate_ids = [pk for pk in candidate_ids if pk not in exclude]
-    sites = _sites(candidate_ids, warehouses, {pk: values[pk]["fulfillment.shipping_cutoff"] for pk in candidate_ids},
-                   transit, now)
-    # A warehouse with no carrier lane to the ship-to's region cannot ship there: it is not a candidate.
-    return Plan(
-        home=home,
-        split_allowed=bool(customer.allow_partial_shipment and policies["fulfillment.partial_shipments_allowed"]),
-        lot_rule=str(policies["fulfillment.lot_selection"]),
-        candidate_ids=[pk for pk in candidate_ids if sites[pk].transit_days is not None],
-        sites=sites,
-    )
+    site_ids = tuple(pk for pk in candidate_ids if pk not in exclude)
+    return _Frame(home=home, split_policy=bool(policies["fulfillment.partial_shipments_allowed"]),
+                  lot_rule=str(policies["fulfillment.lot_selection"]), site_ids=site_ids,
+                  # A warehouse with no carrier lane to the ship-to's region cannot ship there: not a candidate.
+                  candidate_ids=tuple(pk for pk in site_ids if warehouses[pk].region_id in transit),
+                  cutoffs={pk: _cutoff(values[pk]["fulfillment.shipping_cutoff"]) for pk in site_ids},
+                  transit=transit)
+
+
+def plan_generation() -> int | None:
+    """The ``allocation_plan`` generation this transaction sees (one query; see ``erp.generations``)."""
+    return generations.current(PLAN_GENERATION)
+
+
+def allocation_plan(*, home_warehouse_id: int, ship_to_region_id: int, split_accepted: bool, now: dt.datetime,
+                    exclude: frozenset[int] = frozenset(), generation: int | Literal["read"] | None = "read") -> Plan:
+    """Where an order of a customer at home at ``home_warehouse_id`` to an address in ``ship_to_region_id`` may
+    take stock from, seen at ``now``: the candidates (``rules.candidate_order`` less ``exclude`` and warehouses
+    with no carrier lane to the ship-to's region), their cutoffs and ship dates, and the split (the customer
+    must accept partial shipments, ``split_accepted``, and the policy allow them) and lot rules. Reads only.
+
+    The warehouses, policies and lanes behind a plan change rarely and are read by every confirm, so each
+    process keeps them while the ``allocation_plan`` generation stands: ``generation`` is its number as the
+    caller read it in this transaction (``"read"``: read it here, one query; None: unknown, keep nothing). A kept
+    plan costs no query; a new one three. Ship dates are worked out from ``now`` each time.
+    """
+    global _kept
+    number = plan_generation() if generation == "read" else generation
+    kept = _kept
+    if number is None or kept.generation != number:
+        kept = _Kept(number, Warehouse.objects.filter(active=True).in_bulk(), {})
+        if number is not None:
+            _kept = kept  # one assignment: a thread of this process sees the old frames or the new, never a mix
+    warehouses = kept.warehouses
+    home = warehouses.get(home_warehouse_id) or Warehouse.objects.get(pk=home_warehouse_id)
+    days = tuple(now.astimezone(ZoneInfo(w.timezone)).date() for w in warehouses.values())
+    key = (home_warehouse_id, ship_to_region_id, exclude, days)
+    frame = kept.frames.get(key)
+    if frame is None:
+        frame = _frame(warehouses, home, ship_to_region_id, exclude, now)
+        if len(kept.frames) >= MAX_KEPT_FRAMES:
+            kept.frames.clear()
+        kept.frames[key] = frame
+    sites = {}
+    for pk in frame.site_ids:
+        warehouse = warehouses[pk]
+        cutoff = frame.cutoffs[pk]
+        sites[pk] = Site(warehouse, cutoff, frame.transit.get(warehouse.region_id),
+                         rules.ship_date(now=now, calendar=rules.WarehouseCalendar(timezone=warehouse.timezone),
+                                         cutoff=cutoff))
+    return Plan(home=home, split_allowed=split_accepted and frame.split_policy, lot_rule=frame.lot_rule,
+                candidate_ids=list(frame.candidate_ids), sites=sites)
+
+
+def plan_for(customer: Customer, ship_to: ShipTo, now: dt.datetime, exclude: frozenset[int] = frozenset()) -> Plan:
+    """``allocation_plan`` for an order of ``customer`` to ``ship_to``."""
+    return allocation_plan(home_warehouse_id=customer.home_warehouse_id, ship_to_region_id=ship_to.region_id,
+                           split_accepted=customer.allow_partial_shipment, now=now, exclude=exclude)
 
 
 
@@ -348,14 +412,10 @@ def _preview_free(item: Item, plan: Plan) -> dict[int, Decimal]:
         Allocation.objects.filter(item=item, warehouse_id__in=ids, status=AllocationStatus.OPEN, lot__isnull=False)
         .values("warehouse_id", "lot_id").annotate(quantity=Sum("quantity")).order_by())}
     lots: dict[int, Decimal] = defaultdict(Decimal)
-    for row in (StockBalance.objects.filter(item=item, warehouse_id__in=ids, status__allocatable=True, on_hand__gt=0,
-                                            lot__isnull=False)
-                .values("warehouse_id", "lot_id", "lot__expiry_date").annotate(quantity=Sum("on_hand")).order_by()):
-        expiry = row["lot__expiry_date"]
-        if expiry is not None and expiry < plan.sites[row["warehouse_id"]].ship_date:
-            continue  # expired by the time it would leave
-        lots[row["warehouse_id"]] += max(row["quantity"] - held.get((row["warehouse_id"], row["lot_id"]),
-                                                                    Decimal(0)), Decimal(0))
+    for (_, warehouse_id), found in stock.lot_stock([item.pk], ids).items():
+        net = [replace(lot, quantity=lot.quantity - held.get((warehouse_id, lot.lot_id), Decimal(0))) for lot in found]
+        usable = stock_rules.usable_lots(net, rule=plan.lot_rule, ship_date=plan.sites[warehouse_id].ship_date)
+        lots[warehouse_id] = sum((lot.quantity for lot in usable), Decimal(0))
     return {pk: min(free[pk], lots.get(pk, Decimal(0))) for pk in ids}
 
 
@@ -376,7 +436,7 @@ def sales_order_line_preview(*, customer: Customer, ship_to: ShipTo, item: Item,
     base = stock_rules.to_base(Decimal(quantity), factor)
     if base <= 0:
         raise InvalidQuantity(detail={"quantity": ["Must be more than 0."]})
-    plan = allocation_plan(customer, ship_to, now)
+    plan = plan_for(customer, ship_to, now)
     free = _preview_free(item, plan)
 
     promises = {pk: plan.sites[pk].promise(now=now, requested_date=requested_date) for pk in plan.candidate_ids}

@@ -1,8 +1,7 @@
-"""Every write to items, units of measure and stock. Each public ``@command`` function is one command.
+"""Every command on items, units of measure and stock. Each public ``@command`` function is one command.
 
-The stock ledger is written by one function, ``stock_moves_post``: it joins the caller's transaction
-and is called by the thin commands (``stock_receive``, ``stock_adjust_post``, later transfers,
-counts and order shipments). See its docstring for the locking order and the query budget.
+The stock rows are locked and written by ``inventory.stock`` (the lock order, typed rows, reserving and
+posting to the ledger); the commands here validate, build ``MoveSpec`` lines and call ``stock.post_moves``.
 
 Valuation is a moving average per item and legal entity (``ItemCost``): a legal entity is where the
 books are kept, so stock of one item in two warehouses of the same entity has one cost, and a
@@ -16,12 +15,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
 from django.utils import timezone
 
 from erp.exceptions import ValidationFailed
@@ -60,7 +57,7 @@ from inventory.models import (
     StockStatus,
     UnitOfMeasure,
 )
-from inventory.signals import allocatable_stock_raised
+from inventory.stock import MoveSpec, post_moves
 from warehouses.models import Location, Warehouse
 
 ITEM_FIELDS = ("name", "category", "base_uom", "lot_tracked", "shelf_life_days", "weight_kg", "active")
@@ -131,193 +128,6 @@ def item_update(*, item: Item, actor: AbstractBaseUser | None,
         current = [(row.uom, row.factor) for row in locked.uoms.select_related("uom")] if uoms is None else uoms
         _set_conversions(locked, current)
     return locked
-
-
-# --- the stock ledger -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MoveSpec:
-    """One ledger line to post: a signed ``quantity`` in the item's base unit.
-
-    ``unit_cost`` (per base unit) is given by receipts from outside (a supplier's price); ``None``
-    means the move carries the current moving-average cost of the item in the legal entity.
-    """
-
-    item: Item
-    warehouse: Warehouse
-    location: Location
-    status: StockStatus
-    quantity: Decimal
-    lot: Lot | None = None
-    unit_cost: Decimal | None = None
-    reason: ReasonCode | None = None
-
-
-def _validate_spec(spec: MoveSpec) -> Decimal:
-    quantity = rules.base_quantity(spec.quantity)
-    if spec.location.warehouse_id != spec.warehouse.pk:
-        raise LocationMismatch(detail={"location": [f"{spec.location.code} is not in {spec.warehouse.code}."]})
-    if spec.item.lot_tracked and spec.lot is None:
-        raise LotRequired(detail={"lot": [f"{spec.item.sku} is lot-tracked."]})
-    if not spec.item.lot_tracked and spec.lot is not None:
-        raise LotNotAllowed(detail={"lot": [f"{spec.item.sku} is not lot-tracked."]})
-    if spec.lot is not None and spec.lot.item_id != spec.item.pk:
-        raise UnknownLot(detail={"lot": [f"Lot {spec.lot.lot_number} is not a lot of {spec.item.sku}."]})
-    if spec.unit_cost is not None and (not Decimal(spec.unit_cost).is_finite() or not
-                                       0 <= spec.unit_cost <= rules.MAX_UNIT_COST):
-        raise ValidationFailed(detail={"unit_cost": [f"Must be an amount from 0 to {rules.MAX_UNIT_COST}."]})
-    return quantity
-
-
-def _ensure_and_lock(cursor: Any, table: str, columns: tuple[str, ...], keys: list[tuple[Any, ...]],
-                     selected: tuple[str, ...], zeros: tuple[str, ...]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """Create the missing rows for ``keys`` (``ON CONFLICT DO NOTHING``), then lock them all in key order.
-
-    Two queries whatever the number of keys. The lock is ``FOR UPDATE OF`` the table's rows, taken
-    in ``ORDER BY`` key order (PostgreSQL locks rows as the sorted result is produced), which is the
-    global order every posting follows, so two postings cannot wait on each other in a cycle.
-    ``IS NOT DISTINCT FROM`` matches the null lot like the ``nulls_distinct=False`` unique key.
-    """
-    arrays = [[key[i] for key in keys] for i in range(len(columns))]
-    unnest = ", ".join(["%s::bigint[]"] * len(columns))
-    names = ", ".join(columns)
-    cursor.execute(
-        f"INSERT INTO {table} ({names}, {', '.join(zeros)}, updated_at) "
-        f"SELECT {names}, {', '.join('0' for _ in zeros)}, now() FROM unnest({unnest}) AS k({names}) "
-        f"ORDER BY {names} ON CONFLICT DO NOTHING",  # nosec B608 # table and column names are this module's constants, never input; values are bound
-        arrays,
-    )
-    match = " AND ".join(f"t.{c} IS NOT DISTINCT FROM k.{c}" if c == "lot_id" else f"t.{c} = k.{c}" for c in columns)
-    cursor.execute(
-        f"SELECT {', '.join('t.' + c for c in (*columns, *selected))} FROM {table} t "
-        f"JOIN unnest({unnest}) AS k({names}) ON {match} "
-        f"ORDER BY {', '.join('t.' + c for c in columns)} FOR UPDATE OF t",  # nosec B608 # table and column names are this module's constants, never input; values are bound
-        arrays,
-    )
-    width = len(columns)
-    return {tuple(row[:width]): tuple(row[width:]) for row in cursor.fetchall()}
-
-
-def _update_by_id(cursor: Any, table: str, values: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """One ``UPDATE ... FROM unnest(...)`` setting ``values`` on rows given as ``(id, *values)``."""
-    if not rows:
-        return
-    arrays = [[row[i] for row in rows] for i in range(len(values) + 1)]
-    casts = ", ".join(["%s::bigint[]"] + ["%s::numeric[]"] * len(values))
-    cursor.execute(
-        f"UPDATE {table} t SET {', '.join(f'{c} = v.{c}' for c in values)}, updated_at = now() "
-        f"FROM unnest({casts}) AS v(id, {', '.join(values)}) WHERE t.id = v.id",  # nosec B608 # table and column names are this module's constants, never input; values are bound
-        arrays,
-    )
-
-
-def stock_moves_post(*, moves: list[MoveSpec], reference_type: str, reference_id: str = "", reference: str = "",
-                     actor: AbstractBaseUser | None) -> list[StockMove]:
-    """Post ``moves`` to the ledger and bring balances, summaries and costs along, all or nothing.
-
-    Joins the caller's transaction (call it from a ``@command``). Locks, in the one global order:
-    the warehouses (``FOR SHARE``, by pk: a posting never blocks another, but a warehouse cannot
-    change under it), then the item-warehouse summaries, then the balances (each by their key,
-    sorted), then the item costs. Refuses with ``InsufficientStock`` (409) a result below zero on a
-    balance, or an allocatable on-hand below what is already allocated. Lots, statuses and
-    locations are the caller's objects (validated here without queries).
-
-    Query budget, whatever the number of lines: 1 warehouse lock, 2 x 3 ensure-and-lock (summaries,
-    balances, costs), 1 bulk insert of the moves, 3 updates: 11 queries. After the commit, the pairs whose
-    allocatable on-hand rose are announced (``inventory.signals.allocatable_stock_raised``).
-    """
-    if not moves:
-        raise ValidationFailed(detail={"moves": ["Nothing to post."]})
-    quantities = [_validate_spec(spec) for spec in moves]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, legal_entity_id FROM warehouses_warehouse WHERE id = ANY(%s) ORDER BY id FOR SHARE",
-            [sorted({spec.warehouse.pk for spec in moves})],
-        )
-        legal_entity_of = dict(cursor.fetchall())
-
-        summary_keys = sorted({(spec.item.pk, spec.warehouse.pk) for spec in moves})
-        summaries = _ensure_and_lock(
-            cursor, "inventory_itemwarehousesummary", ("item_id", "warehouse_id"), summary_keys,
-            ("id", "on_hand", "allocatable_on_hand", "blocked", "allocated"),
-            ("on_hand", "allocatable_on_hand", "blocked", "allocated"),
-        )
-        balance_key = [(s.item.pk, s.location.pk, s.lot.pk if s.lot else None, s.status.pk) for s in moves]
-        balance_keys = sorted({(*key, spec.warehouse.pk) for key, spec in zip(balance_key, moves, strict=True)},
-                              key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2], k[3]))
-        balances = _ensure_and_lock(
-            cursor, "inventory_stockbalance", ("item_id", "location_id", "lot_id", "status_id", "warehouse_id"),
-            balance_keys, ("id", "on_hand"), ("on_hand",),
-        )
-        cost_keys = sorted({(spec.item.pk, legal_entity_of[spec.warehouse.pk]) for spec in moves})
-        costs = _ensure_and_lock(cursor, "inventory_itemcost", ("item_id", "legal_entity_id"), cost_keys,
-                                 ("id", "quantity", "unit_cost"), ("quantity", "unit_cost"))
-
-        balance_id = {key[:4]: row[0] for key, row in balances.items()}
-        on_hand = {key[:4]: row[1] for key, row in balances.items()}
-        summary_id = {key: row[0] for key, row in summaries.items()}
-        summary = {key: list(row[1:]) for key, row in summaries.items()}
-        cost_id = {key: row[0] for key, row in costs.items()}
-        cost = {key: rules.CostState(row[1], row[2]) for key, row in costs.items()}
-        rows = []
-        for spec, quantity, key in zip(moves, quantities, balance_key, strict=True):
-            new_on_hand = on_hand[key] + quantity
-            if new_on_hand < 0:
-                raise InsufficientStock(
-                    f"Only {on_hand[key]} of {spec.item.sku} at {spec.location.code} ({spec.status.code}).",
-                    detail={"sku": spec.item.sku, "warehouse": spec.warehouse.code, "location": spec.location.code,
-                            "lot": spec.lot.lot_number if spec.lot else None, "status": spec.status.code,
-                            "available": str(on_hand[key]), "requested": str(-quantity)},
-                )
-            if new_on_hand > rules.MAX_QUANTITY:
-                raise InvalidQuantity(detail={"quantity": [f"{spec.item.sku} at {spec.location.code} would exceed "
-                                                           f"{rules.MAX_QUANTITY}."]})
-            on_hand[key] = new_on_hand
-            totals = summary[(spec.item.pk, spec.warehouse.pk)]
-            totals[0] += quantity
-            if spec.status.allocatable:
-                totals[1] += quantity
-            if not spec.status.counts_toward_available:
-                totals[2] += quantity
-            cost_key = (spec.item.pk, legal_entity_of[spec.warehouse.pk])
-            state = cost[cost_key]
-            unit_cost = state.unit_cost
-            if quantity > 0 and spec.unit_cost is not None:
-                unit_cost = Decimal(spec.unit_cost).quantize(rules.UNIT_COST_QUANTUM)
-            if spec.status.valued:
-                cost[cost_key] = rules.cost_after(state, quantity, spec.unit_cost if quantity > 0 else None)
-            value = rules.move_value(quantity, unit_cost)
-            if abs(value) > rules.MAX_QUANTITY:
-                raise ValidationFailed(detail={"unit_cost": [f"The value of {quantity} x {unit_cost} is too large."]})
-            rows.append(StockMove(
-                item=spec.item, warehouse=spec.warehouse, location=spec.location, lot=spec.lot, status=spec.status,
-                quantity=quantity, unit_cost=unit_cost, value=value,
-                reason=spec.reason, reference_type=reference_type, reference_id=reference_id,
-                reference=reference, actor=recorded_actor(actor),
-            ))
-        for (item_id, warehouse_id), totals in summary.items():
-            if totals[3] > totals[1]:
-                spec = next(s for s in moves if s.item.pk == item_id and s.warehouse.pk == warehouse_id)
-                before = summaries[(item_id, warehouse_id)]
-                raise InsufficientStock(
-                    f"{totals[3]} of {spec.item.sku} is allocated at {spec.warehouse.code}; the allocatable stock "
-                    f"may not fall below it.",
-                    detail={"sku": spec.item.sku, "warehouse": spec.warehouse.code, "allocated": str(totals[3]),
-                            "available": str(max(before[2] - before[4], Decimal(0)))},
-                )
-
-        created = StockMove.objects.bulk_create(rows)
-        _update_by_id(cursor, "inventory_stockbalance", ("on_hand",),
-                      [(balance_id[key], value) for key, value in on_hand.items()])
-        _update_by_id(cursor, "inventory_itemwarehousesummary", ("on_hand", "allocatable_on_hand", "blocked"),
-                      [(summary_id[key], t[0], t[1], t[2]) for key, t in summary.items()])
-        _update_by_id(cursor, "inventory_itemcost", ("quantity", "unit_cost"),
-                      [(cost_id[key], state.quantity, state.unit_cost) for key, state in cost.items()])
-    raised = sorted(key for key, totals in summary.items() if totals[1] > summaries[key][2])
-    if raised:  # after the commit, so listeners (backorders) see the stock; never for a rollback
-        transaction.on_commit(partial(allocatable_stock_raised.send, sender=StockMove, pairs=raised), robust=True)
-    return created
 
 
 # --- thin commands over the ledger ---------------------------------------------------------------------
@@ -396,7 +206,7 @@ def stock_receive(*, warehouse: Warehouse, location: Location, item: Item, quant
     lot = _lot(item, lot_number, warehouse=warehouse, create=True, expiry_date=expiry_date)
     spec = MoveSpec(item=item, warehouse=warehouse, location=location, status=stock_status("available"),
                     quantity=base, lot=lot, unit_cost=unit_cost)
-    return stock_moves_post(moves=[spec], reference_type="receipt", reference_id=uuid.uuid4().hex,
+    return post_moves(moves=[spec], reference_type="receipt", reference_id=uuid.uuid4().hex,
                             reference=reference, actor=actor)
 
 
@@ -418,7 +228,7 @@ def stock_adjust_post(*, warehouse: Warehouse, location: Location, item: Item, q
     lot = _lot(item, lot_number, warehouse=warehouse, create=base > 0)
     spec = MoveSpec(item=item, warehouse=warehouse, location=location, status=stock_status("available"),
                     quantity=base, lot=lot, reason=reason_code)
-    (move,) = stock_moves_post(moves=[spec], reference_type="adjustment", reference_id=uuid.uuid4().hex,
+    (move,) = post_moves(moves=[spec], reference_type="adjustment", reference_id=uuid.uuid4().hex,
                                reference=reference or f"Adjustment {reason_code.code}", actor=actor)
     return move
 
@@ -426,8 +236,8 @@ def stock_adjust_post(*, warehouse: Warehouse, location: Location, item: Item, q
 @command
 def stock_moves_post_command(*, moves: list[MoveSpec], reference_type: str, reference: str = "",
                              actor: AbstractBaseUser | None) -> list[StockMove]:
-    """``stock_moves_post`` as one command (a batch adjustment, a bulk load): one transaction, retried."""
-    return stock_moves_post(moves=moves, reference_type=reference_type, reference_id=uuid.uuid4().hex,
+    """``stock.post_moves`` as one command (a batch adjustment, a bulk load): one transaction, retried."""
+    return post_moves(moves=moves, reference_type=reference_type, reference_id=uuid.uuid4().hex,
                             reference=reference, actor=actor)
 
 
@@ -448,7 +258,7 @@ def stock_opening_post(*, warehouse: Warehouse, lines: list[OpeningLine], refere
     """Post a warehouse's opening balances (go-live, or the demo) as one ledger document.
 
     Lots named for lot-tracked items are created in bulk (expiry: receipt date plus shelf life);
-    the moves are posted at status ``available`` in one ``stock_moves_post``, so the whole load
+    the moves are posted at status ``available`` in one ``stock.post_moves``, so the whole load
     costs a constant number of queries however many lines it has.
     """
     received_on = _local_date(warehouse)
@@ -471,7 +281,7 @@ def stock_opening_post(*, warehouse: Warehouse, lines: list[OpeningLine], refere
                       quantity=line.quantity, unit_cost=line.unit_cost,
                       lot=lots[(line.item.pk, line.lot_number)] if line.lot_number else None)
              for line in lines]
-    return stock_moves_post(moves=specs, reference_type="opening", reference_id=uuid.uuid4().hex,
+    return post_moves(moves=specs, reference_type="opening", reference_id=uuid.uuid4().hex,
                             reference=reference, actor=actor)
 
 
@@ -516,11 +326,11 @@ def _adjustment_move(adjustment: StockAdjustment, to_status: str, **fields: Any)
 
 
 def _adjustment_post(adjustment: StockAdjustment, actor: AbstractBaseUser | None) -> StockMove:
-    """Post the adjustment's one ledger line (at the current cost); ``stock_moves_post`` re-checks the stock."""
+    """Post the adjustment's one ledger line (at the current cost); ``stock.post_moves`` re-checks the stock."""
     spec = MoveSpec(item=adjustment.item, warehouse=adjustment.warehouse, location=adjustment.location,
                     status=stock_status("available"), quantity=adjustment.quantity, lot=adjustment.lot,
                     reason=adjustment.reason)
-    (move,) = stock_moves_post(moves=[spec], reference_type="adjustment", reference_id=str(adjustment.pk),
+    (move,) = post_moves(moves=[spec], reference_type="adjustment", reference_id=str(adjustment.pk),
                                reference=adjustment.number, actor=actor)
     return move
 
@@ -649,7 +459,7 @@ def stock_status_change(*, warehouse: Warehouse, item: Item, quantity: Decimal, 
     The pair ``from_status -> to_status`` must be a ``StatusTransition`` that lists ``reason`` (else 409
     ``invalid_status_transition``; a reason that is not a status-change reason is 400). ``location``
     may be left out when the stock in ``from_status`` sits in exactly one location of the warehouse.
-    Posts the two lines (minus in the old status, plus in the new) in one ``stock_moves_post``.
+    Posts the two lines (minus in the old status, plus in the new) in one ``stock.post_moves``.
     Arriving in ``damaged`` or ``quality_hold`` raises a ``damaged_goods`` exception, one open per
     warehouse, item and lot (a repeat raises it again: ``raised_count`` grows).
     """
@@ -678,7 +488,7 @@ def stock_status_change(*, warehouse: Warehouse, item: Item, quantity: Decimal, 
                  reason=reason_code),
     ]
     reference = f"Status change {source.code} -> {target.code} ({reason_code.code})"
-    moves = stock_moves_post(moves=specs, reference_type="status_change", reference_id=uuid.uuid4().hex,
+    moves = post_moves(moves=specs, reference_type="status_change", reference_id=uuid.uuid4().hex,
                              reference=reference, actor=actor)
     if target.code in DAMAGE_STATUSES:
         lot_label = lot.lot_number if lot else "-"

@@ -11,8 +11,8 @@ rejects (nothing more posts) or asks for a recount (a new blind count of those l
 Posting a variance posts the *difference* the counter found, not the counted figure: stock that moved
 between counting and approval stays correctly booked.
 
-Lock order, as everywhere: an approval request (when one is involved) before the count, the count before
-its lines, and the stock rows (taken by ``stock_moves_post``) last.
+Locks: a decision's approval request (when one is involved), the count, its lines, then the stock rows
+(``stock.post_moves``): the approval exception to ``inventory.stock``'s lock order, explained there.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ from inventory.models import (
     StockBalance,
     UnitOfMeasure,
 )
-from inventory.services import TOLERANCE_POLICY, MoveSpec, _adjustment_approval_steps, stock_moves_post, stock_status
+from inventory.services import TOLERANCE_POLICY, _adjustment_approval_steps, stock_status
+from inventory.stock import MoveSpec, post_moves
 from warehouses.models import Location, Warehouse
 
 CYCLE_COUNT_DOCUMENT_TYPE = "cycle_count"
@@ -339,7 +340,7 @@ def _post_lines(count: CycleCount, lines: list[CycleCountLine], actor: Any) -> N
     reason = ReasonCode.objects.get(code=COUNT_REASON)
     specs = [MoveSpec(item=line.item, warehouse=count.warehouse, location=line.location, status=available,
                       quantity=line.variance, lot=line.lot, reason=reason) for line in moving]
-    moves = stock_moves_post(moves=specs, reference_type="cycle_count", reference_id=str(count.pk),
+    moves = post_moves(moves=specs, reference_type="cycle_count", reference_id=str(count.pk),
                              reference=count.number, actor=actor)
     for line, move in zip(moving, moves, strict=True):
         line.move = move
@@ -423,7 +424,7 @@ def _lines_in(count: CycleCount, state: str) -> list[CycleCountLine]:
 def _on_count_approved(document_id: int, actor: Any) -> None:
     """Post the lines beyond tolerance, inside the deciding transaction.
 
-    ``stock_moves_post`` checks the stock again now: a negative variance that no longer fits (the stock
+    ``stock.post_moves`` checks the stock again now: a negative variance that no longer fits (the stock
     moved on since) is a 409 that undoes the whole decision, so the request stays pending.
     """
     count = _locked_count(document_id)

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from inventory import selectors, services
 from inventory.models import Item, StockMove
-from inventory.services import MoveSpec
+from inventory.stock import MoveSpec
 from inventory.tests.factories import dec, item, location, warehouse
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock")]

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from governance.services.approvals import approval_request_decide
-from inventory import services
+from inventory import services, stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import CycleCount, CycleCountLine, ItemWarehouseSummary, StockBalance, StockMove
 from inventory.services.counts import (
@@ -79,7 +79,7 @@ def test_eight_threads_adjusting_the_same_balances_never_lose_an_update_or_go_ne
                 quantity = Decimal(rng.choice([-9, -7, -5, -3, 2, 4]))
                 # Two balances in both orders: without the global lock order these would deadlock.
                 spots = locations if rng.random() < 0.5 else locations[::-1]
-                specs = [services.MoveSpec(item=hdw, warehouse=bos, location=spot, quantity=quantity,
+                specs = [stock.MoveSpec(item=hdw, warehouse=bos, location=spot, quantity=quantity,
                                            status=services.stock_status("available")) for spot in spots]
                 try:
                     services.stock_moves_post_command(moves=specs, reference_type="race", actor=None)

@@ -11,7 +11,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from erp.exceptions import ValidationFailed
-from inventory import services
+from inventory import services, stock
 from inventory.exceptions import (
     InsufficientStock,
     LocationMismatch,
@@ -24,7 +24,8 @@ from inventory.exceptions import (
 )
 from inventory.models import ItemCost, ItemWarehouseSummary, Lot, StockBalance, StockMove
 from inventory.selectors import fefo_lots, stock_value
-from inventory.services import MoveSpec, stock_status
+from inventory.services import stock_status
+from inventory.stock import MoveSpec
 from inventory.tests.factories import dec, item, location, plain_items, storage_locations, warehouse
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock")]
@@ -234,19 +235,19 @@ def test_posting_500_lines_costs_the_same_queries_as_5_lines():
 
     assert len(moves) == 500
     assert len(five) == len(five_hundred), [q["sql"][:80] for q in five_hundred.captured_queries]
-    # 11 for the posting (see stock_moves_post), the audit stamp, and the test's savepoint around the command.
+    # 11 for the posting (see stock.post_moves), the audit stamp, and the test's savepoint around the command.
     assert len(five_hundred) <= 14, [q["sql"][:60] for q in five_hundred.captured_queries]
     assert elapsed < 2.0, f"500 lines took {elapsed:.2f}s (the W3 floor of 0.5 s is measured by make bench)"
 
 
-def test_stock_moves_post_joins_the_callers_command_and_rolls_back_with_it():
+def test_post_moves_joins_the_callers_command_and_rolls_back_with_it():
     from erp.transactions import run_command
 
     spec = MoveSpec(item=item(), warehouse=warehouse(), location=location(), status=stock_status("available"),
                     quantity=Decimal(4), unit_cost=Decimal(1))
 
     def post_then_fail() -> None:
-        services.stock_moves_post(moves=[spec], reference_type="test", actor=None)
+        stock.post_moves(moves=[spec], reference_type="test", actor=None)
         raise InsufficientStock()
 
     with pytest.raises(InsufficientStock):

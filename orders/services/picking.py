@@ -17,9 +17,9 @@ location, available, until shipping posts it out; a pick line holds it there mea
 What a pick line holds at its location: an open line its ``quantity``, a picked (or short) line its
 ``picked_quantity`` (in ``picked_lot``), while its allocation is open and no shipped shipment carries it.
 
-Lock order, the global one: the warehouse (share) and the item-warehouse summaries (``lock_summaries``; all
-active warehouses' when a short pick may reallocate, ``lock_order_stock``), then the orders (by id), then
-the pick list, then the allocations (by id).
+Locks follow ``inventory.stock``'s lock order: the stock (``stock.lock``; at every active warehouse when a
+short pick may reallocate, ``stock.lock_everywhere``), then the orders (by id), the pick list, and the
+allocations (by id).
 """
 
 from __future__ import annotations
@@ -31,15 +31,16 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from erp.actors import Actor
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
 from erp.scoping import scope_queryset
 from erp.transactions import command, recorded_actor
+from inventory import stock
 from inventory.exceptions import InsufficientStock, InvalidQuantity, LotNotAllowed, UnknownLot
 from inventory.models import Lot, StockBalance
 from orders import rules
@@ -56,13 +57,7 @@ from orders.models import (
     SalesOrderLine,
     ShipmentStatus,
 )
-from orders.services.sales import (
-    add_to_allocated,
-    lock_order_stock,
-    lock_summaries,
-    order_lines_allocate,
-    order_refresh,
-)
+from orders.services.sales import order_lines_allocate, order_refresh
 from warehouses.models import Warehouse
 
 # At most this many lines per pick list: a wave stops at the order that would pass it (the rest waits for the
@@ -179,7 +174,7 @@ def _nothing(warehouse: Warehouse, order: SalesOrder | None, wave_cutoff: dt.dat
 
 
 @command
-def pick_list_create(*, warehouse: Warehouse, actor: AbstractBaseUser | None, order: SalesOrder | None = None,
+def pick_list_create(*, warehouse: Warehouse, actor: Actor, order: SalesOrder | None = None,
                      wave_cutoff: dt.date | None = None) -> PickList:
     """List the open, unlisted allocations at ``warehouse`` of ``order``, or of every order shipping by
     ``wave_cutoff`` (a local date; allocations without a ship date are always due), oldest order first.
@@ -199,7 +194,7 @@ def pick_list_create(*, warehouse: Warehouse, actor: AbstractBaseUser | None, or
         raise _nothing(warehouse, order, wave_cutoff)
     item_ids = sorted({item_id for item_id, _ in seen})
     order_ids = sorted({order_id for _, order_id in seen})
-    lock_summaries([(item_id, warehouse.pk) for item_id in item_ids])
+    stock.lock([(item_id, warehouse.pk) for item_id in item_ids])
     orders = {locked.pk: locked for locked in SalesOrder.objects.select_for_update(of=("self",))
               .filter(pk__in=order_ids).order_by("pk")}
     # Re-read under the locks: another list may have taken some meanwhile, an order may have been cancelled.
@@ -470,7 +465,7 @@ def _settle(picked: list[_Picked], allocations: dict[int, Allocation], now: dt.d
 
 def _raise_pick_shortages(pick_list: PickList, warehouse: Warehouse, still_short: dict[int, Decimal],
                           picked: list[_Picked], orders: dict[int, SalesOrder],
-                          actor: AbstractBaseUser | None) -> None:
+                          actor: Actor) -> None:
     """One ``shortage`` exception per SKU still short after reallocating, at the picking warehouse."""
     from governance.services.exceptions import exception_raise
 
@@ -490,7 +485,7 @@ def _raise_pick_shortages(pick_list: PickList, warehouse: Warehouse, still_short
 
 
 @command
-def pick_list_confirm(*, pick_list: PickList, answers: list[PickAnswer], actor: AbstractBaseUser | None,
+def pick_list_confirm(*, pick_list: PickList, answers: list[PickAnswer], actor: Actor,
                       now: dt.datetime | None = None) -> PickList:
     """Confirm an open list: every line not cancelled is answered exactly once (400 otherwise) with what was
     picked, from 0 up to its quantity (more is 400 ``over_pick``), and for a lot-tracked item from which lot
@@ -515,8 +510,8 @@ def pick_list_confirm(*, pick_list: PickList, answers: list[PickAnswer], actor: 
     may_short = any(answered[pk].picked_quantity < quantity for pk, _, _, _, quantity in known if pk in answered)
     if may_short and known:
         # A short line may reallocate anywhere: lock the items' summaries at every warehouse before any document.
-        lock_order_stock(item_ids)
-    summaries = lock_summaries([(item_id, warehouse.pk) for item_id in item_ids])
+        stock.lock_everywhere(item_ids)
+    held_stock = stock.lock([(item_id, warehouse.pk) for item_id in item_ids])
     orders = {locked.pk: locked for locked in SalesOrder.objects.select_for_update(of=("self",))
               .filter(pk__in=order_ids).order_by("pk")}
     locked = PickList.objects.select_for_update(of=("self",)).get(pk=pick_list.pk)
@@ -552,7 +547,7 @@ def pick_list_confirm(*, pick_list: PickList, answers: list[PickAnswer], actor: 
                 line.allocation = twin
     PickListLine.objects.bulk_update([row.line for row in picked],
                                      ["picked_quantity", "picked_lot", "status", "allocation", "updated_at"])
-    add_to_allocated(summaries, {pair: -quantity for pair, quantity in settled.released.items()})
+    stock.release(held_stock, settled.released)
 
     still_short: dict[int, Decimal] = defaultdict(lambda: ZERO)
     if settled.short_by_line:
@@ -585,7 +580,7 @@ def pick_list_confirm(*, pick_list: PickList, answers: list[PickAnswer], actor: 
 
 
 @command
-def pick_list_cancel(*, pick_list: PickList, actor: AbstractBaseUser | None) -> PickList:
+def pick_list_cancel(*, pick_list: PickList, actor: Actor) -> PickList:
     """Cancel an open list: its open lines are cancelled and its allocations wait for another list (still
     allocated); the orders' lines go back from ``picking``. A picked or cancelled list is 409
     ``invalid_transition``."""

@@ -15,9 +15,9 @@ arriving in ``quality_hold`` or ``damaged`` raise a ``damaged_goods`` exception,
 (``inventory.services.DAMAGE_STATUSES``). Under ``returns.inspection_required`` (at the warehouse) every line
 needs its disposition; without it a line with none is restocked. A return is received once.
 
-Lock order: the stock posting first (warehouses, summaries, balances, costs), then the return (``FOR UPDATE``,
-its status checked again), as every stock writer does. Authorizing locks only the order, so two authorizations
-of one line take turns and never hold more than shipped.
+Locks follow ``inventory.stock``'s lock order: the stock posting (``stock.post_moves``) first, then the return
+(its status checked again). Authorizing locks only the order, so two authorizations of one line take turns
+and never hold more than shipped.
 """
 
 from __future__ import annotations
@@ -28,16 +28,17 @@ from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, F, Prefetch, QuerySet, Sum, When
 from django.utils import timezone
 
+from erp.actors import Actor
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
 from erp.transactions import command, recorded_actor
 from governance.selectors import policy_value
 from governance.services.exceptions import exception_raise
 from inventory import rules as stock_rules
+from inventory import stock
 from inventory.exceptions import (
     InvalidQuantity,
     InvalidStatusTransition,
@@ -47,7 +48,7 @@ from inventory.exceptions import (
     UnknownLot,
 )
 from inventory.models import Lot, ReasonCode, ReasonCodeUse, StatusTransition, StockStatus
-from inventory.services import DAMAGE_STATUSES, MoveSpec, stock_moves_post
+from inventory.services import DAMAGE_STATUSES
 from orders import rules
 from orders.exceptions import (
     DispositionRequired,
@@ -192,7 +193,7 @@ def return_warehouse_default(*, order: SalesOrder, line_nos: Iterable[int]) -> W
 
 @command
 def return_authorize(*, order: SalesOrder, lines: list[ReturnLineSpec | Mapping[str, Any]],
-                     actor: AbstractBaseUser | None, warehouse: Warehouse | None = None,
+                     actor: Actor, warehouse: Warehouse | None = None,
                      reason: str = "") -> ReturnAuthorization:
     """Authorize a return (status ``authorized``, number ``RMA-000042``) of shipped lines of ``order``.
 
@@ -433,7 +434,7 @@ def _inspection_statuses(targets: set[str]) -> tuple[dict[str, StockStatus], Rea
 
 
 def _raise_damaged(rma: ReturnAuthorization, receipts: list[_Receipt], statuses: dict[str, StockStatus],
-                   actor: AbstractBaseUser | None) -> None:
+                   actor: Actor) -> None:
     """One ``damaged_goods`` raise per item and lot that arrived in a damage status (the business key a status
     change uses, so a return and a status change of the same goods meet in one exception)."""
     grouped: dict[tuple[int, int | None], list[_Receipt]] = defaultdict(list)
@@ -461,7 +462,7 @@ def _raise_damaged(rma: ReturnAuthorization, receipts: list[_Receipt], statuses:
 
 @command
 def return_receive(*, rma: ReturnAuthorization, lines: list[ReceiptLineSpec | Mapping[str, Any]],
-                   actor: AbstractBaseUser | None) -> ReturnAuthorization:
+                   actor: Actor) -> ReturnAuthorization:
     """Receive an authorized return at its warehouse: the receipt is the inspection.
 
     Each line that came back (at most its authorized quantity; lines not listed came back with nothing) is
@@ -494,11 +495,11 @@ def return_receive(*, rma: ReturnAuthorization, lines: list[ReceiptLineSpec | Ma
         common = {"item": line.item, "warehouse": current.warehouse, "location": receipt.location, "lot": line.lot}
         cost = costs.get((line.order_line_id, line.lot_id)) or costs.get((line.order_line_id, None))
         moves += [
-            MoveSpec(**common, status=arriving, quantity=receipt.quantity, unit_cost=cost),
-            MoveSpec(**common, status=arriving, quantity=-receipt.quantity, reason=reason),
-            MoveSpec(**common, status=target, quantity=receipt.quantity, reason=reason),
+            stock.MoveSpec(**common, status=arriving, quantity=receipt.quantity, unit_cost=cost),
+            stock.MoveSpec(**common, status=arriving, quantity=-receipt.quantity, reason=reason),
+            stock.MoveSpec(**common, status=target, quantity=receipt.quantity, reason=reason),
         ]
-    stock_moves_post(moves=moves, reference_type="return", reference_id=str(current.pk), reference=current.number,
+    stock.post_moves(moves=moves, reference_type="return", reference_id=str(current.pk), reference=current.number,
                      actor=actor)
 
     locked = ReturnAuthorization.objects.select_for_update(of=("self",)).get(pk=current.pk)
@@ -516,7 +517,7 @@ def return_receive(*, rma: ReturnAuthorization, lines: list[ReceiptLineSpec | Ma
 
 
 @command
-def return_cancel(*, rma: ReturnAuthorization, actor: AbstractBaseUser | None) -> ReturnAuthorization:
+def return_cancel(*, rma: ReturnAuthorization, actor: Actor) -> ReturnAuthorization:
     """Cancel an authorized return (nothing came back): its quantities are free for another return. A received,
     closed or cancelled return is 409 ``invalid_transition``."""
     locked = ReturnAuthorization.objects.select_for_update(of=("self",)).get(pk=rma.pk)

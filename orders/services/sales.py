@@ -6,37 +6,40 @@ and, for each warehouse it may ship from, that warehouse's ``fulfillment.shippin
 stock by raising ``ItemWarehouseSummary.allocated`` (a check constraint keeps it within the allocatable
 on-hand) beside an ``Allocation`` row per warehouse and lot, in one transaction.
 
-Lock order, the one every stock writer follows: the warehouses (``FOR SHARE``, by id), the item-warehouse
-summaries (``FOR UPDATE``, by item then warehouse), then the order. Reading the order's lines before taking
-the locks is safe: they change only while the order is a draft, and the order's status is checked again
-once it is locked.
+Stock is locked, reserved and released through ``inventory.stock``, in its lock order (the stock rows, then
+the order and its lines).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from erp import generations
+from erp.actors import Actor
 from erp.exceptions import ValidationFailed
-from erp.lifecycle import document_move, next_document_id
+from erp.lifecycle import document_move, document_move_from, next_document_id
 from erp.transactions import StaleRead, command, recorded_actor
 from inventory import rules as stock_rules
+from inventory import stock
 from inventory.exceptions import InvalidQuantity, UnknownUnit
 from inventory.models import Item, ItemUom, UnitOfMeasure
 from orders import rules
 from orders.exceptions import DuplicateExternalRef, InvalidOrderTransition, ShipToNotOfCustomer
 from orders.models import Allocation, AllocationStatus, Customer, OrderStatus, SalesOrder, SalesOrderLine, ShipTo
-from orders.selectors import Plan, Site, allocation_plan, default_ship_to
+from orders.selectors import PLAN_GENERATION, Plan, allocation_plan, default_ship_to, plan_for
 from warehouses.models import Warehouse
 
 MAX_LINES = 500
+Pair = stock.Pair
 EXTERNAL_REF_UNIQUE = "salesorder_external_ref_unique_per_customer"
 
 
@@ -66,7 +69,7 @@ def with_default_units(lines: list[OrderLineSpec]) -> list[OrderLineSpec]:
 
 
 @command
-def sales_order_create(*, customer: Customer, lines: list[OrderLineSpec], actor: AbstractBaseUser | None,
+def sales_order_create(*, customer: Customer, lines: list[OrderLineSpec], actor: Actor,
                        ship_to: ShipTo | None = None, external_ref: str = "",
                        requested_date: dt.date | None = None) -> SalesOrder:
     """Take an order as a draft: every quantity converted to the item's base unit exactly.
@@ -134,140 +137,111 @@ def sales_order_create(*, customer: Customer, lines: list[OrderLineSpec], actor:
 # --- confirming: promise and allocate -----------------------------------------------------------------------
 
 
-def lock_summaries(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[Any]]:
-    """Lock the warehouses (share) and the summaries of ``pairs`` (item id, warehouse id) in the global order.
+class _Line(Protocol):
+    """What allocation reads of an order line: a ``SalesOrderLine``, or a confirm's ``_Draft``."""
 
-    Returns ``{pair: [id, allocatable_on_hand, allocated]}`` for the pairs that have a summary (no summary:
-    nothing was ever there, so nothing to allocate).
-    """
-    if not pairs:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM warehouses_warehouse WHERE id = ANY(%s) ORDER BY id FOR SHARE",
-                       [sorted({pair[1] for pair in pairs})])
-        cursor.execute(
-            "SELECT t.item_id, t.warehouse_id, t.id, t.allocatable_on_hand, t.allocated "
-            "FROM inventory_itemwarehousesummary t JOIN unnest(%s::bigint[], %s::bigint[]) AS k(item_id, warehouse_id) "
-            "ON t.item_id = k.item_id AND t.warehouse_id = k.warehouse_id "
-            "ORDER BY t.item_id, t.warehouse_id FOR UPDATE OF t",
-            [[p[0] for p in pairs], [p[1] for p in pairs]],
-        )
-        return {(row[0], row[1]): [row[2], row[3], row[4]] for row in cursor.fetchall()}
+    @property
+    def pk(self) -> int: ...
+    @property
+    def item_id(self) -> int: ...
+    @property
+    def requested_date(self) -> dt.date | None: ...
 
 
-def add_to_allocated(summaries: dict[tuple[int, int], list[Any]], deltas: dict[tuple[int, int], Decimal]) -> None:
-    """Add each signed delta to the ``allocated`` of its (locked) summary, in one statement."""
-    if not deltas:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE inventory_itemwarehousesummary t SET allocated = t.allocated + v.quantity, updated_at = now() "
-            "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, quantity) WHERE t.id = v.id",
-            [[summaries[pair][0] for pair in deltas], list(deltas.values())],
-        )
-
-
-def _free_lots(item_ids: list[int], sites: dict[int, Site], lot_rule: str,
-               ) -> dict[tuple[int, int], list[list[Any]]]:
-    """Per (item, warehouse): ``[lot id, free quantity]`` in lot-selection order (FEFO: first expiring first,
-    lots without expiry last; FIFO: first received first), unexpired on the warehouse's ship date, net of what
-    open allocations already hold of each lot. Two queries. Call with the summaries locked."""
-    if not item_ids or not sites:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT b.item_id, b.warehouse_id, b.lot_id, sum(b.on_hand), l.expiry_date, l.received_on, l.lot_number "
-            "FROM inventory_stockbalance b JOIN inventory_stockstatus s ON s.id = b.status_id "
-            "JOIN inventory_lot l ON l.id = b.lot_id "
-            "WHERE s.allocatable AND b.on_hand > 0 AND b.item_id = ANY(%s) AND b.warehouse_id = ANY(%s) "
-            "GROUP BY b.item_id, b.warehouse_id, b.lot_id, l.expiry_date, l.received_on, l.lot_number",
-            [item_ids, list(sites)],
-        )
-        lots = cursor.fetchall()
-        cursor.execute(
-            "SELECT item_id, warehouse_id, lot_id, sum(quantity) FROM orders_allocation "
-            "WHERE status = 'open' AND lot_id IS NOT NULL AND item_id = ANY(%s) AND warehouse_id = ANY(%s) "
-            "GROUP BY item_id, warehouse_id, lot_id",
-            [item_ids, list(sites)],
-        )
-        held = {(row[0], row[1], row[2]): row[3] for row in cursor.fetchall()}
-    by_pair: dict[tuple[int, int], list[tuple[Any, ...]]] = defaultdict(list)
-    for item_id, warehouse_id, lot_id, on_hand, expiry, received, number in lots:
-        if expiry is not None and expiry < sites[warehouse_id].ship_date:
-            continue  # expired by the time it would leave: not allocatable
-        free = on_hand - held.get((item_id, warehouse_id, lot_id), Decimal(0))
-        if free > 0:
-            by_pair[(item_id, warehouse_id)].append((lot_id, free, expiry, received, number))
-    ordered = {}
-    for pair, rows in by_pair.items():
-        if lot_rule == "fifo":
-            rows.sort(key=lambda r: (r[3], r[4]))
-        else:
-            rows.sort(key=lambda r: (r[2] is None, r[2] or dt.date.max, r[4]))
-        ordered[pair] = [[row[0], row[1]] for row in rows]
-    return ordered
+@dataclass(frozen=True, slots=True)
+class _NewAllocation:
+    line_id: int
+    warehouse_id: int
+    item_id: int
+    lot_id: int | None
+    quantity: Decimal
+    ship_date: dt.date
+    promised_date: dt.date
 
 
 @dataclass
 class _Stock:
     """The locked summaries of a plan's candidates for some items, and what each can still give."""
 
-    summaries: dict[tuple[int, int], list[Any]]
-    lots: dict[tuple[int, int], list[list[Any]]]
-    free: dict[tuple[int, int], Decimal]
+    held: stock.StockLock
+    lots: dict[Pair, list[stock_rules.LotStock]]  # free lots, net of open allocations (lot-tracked items)
+    free: dict[Pair, Decimal]
+    lot_tracked: frozenset[int]
 
 
-def _lock_stock(plan: Plan, lines: list[SalesOrderLine]) -> _Stock:
-    """Lock the candidates' summaries of the lines' items (global order) and read their free lots."""
-    item_ids = sorted({line.item_id for line in lines})
-    summaries = lock_summaries([(item_id, pk) for item_id in item_ids for pk in sorted(plan.candidate_ids)])
-    lot_items = sorted({line.item_id for line in lines if line.item.lot_tracked})
-    lots = _free_lots(lot_items, {pk: plan.sites[pk] for pk in plan.candidate_ids}, plan.lot_rule)
-    free: dict[tuple[int, int], Decimal] = {}
-    for pair, (_, allocatable, allocated) in summaries.items():
-        free[pair] = allocatable - allocated
-        if pair[0] in lot_items:
-            free[pair] = min(free[pair], sum((row[1] for row in lots.get(pair, [])), Decimal(0)))
-    return _Stock(summaries, lots, free)
+def _net_of_allocations(found: dict[Pair, list[stock_rules.LotStock]]) -> dict[Pair, list[stock_rules.LotStock]]:
+    """``found`` less what open allocations already hold of each lot (one query)."""
+    if not found:
+        return {}
+    held = {(item_id, warehouse_id, lot_id): quantity for item_id, warehouse_id, lot_id, quantity in (
+        Allocation.objects.filter(status=AllocationStatus.OPEN, lot__isnull=False,
+                                  item_id__in={pair[0] for pair in found}, warehouse_id__in={pair[1] for pair in found})
+        .values("item_id", "warehouse_id", "lot_id").annotate(quantity=Sum("quantity")).order_by()
+        .values_list("item_id", "warehouse_id", "lot_id", "quantity"))}
+    return {pair: [replace(lot, quantity=lot.quantity - held.get((*pair, lot.lot_id), Decimal(0))) for lot in lots]
+            for pair, lots in found.items()}
+
+
+def _lock_stock(plan: Plan, item_ids: list[int], lot_tracked: frozenset[int]) -> _Stock:
+    """Lock the candidates' summaries of the items (``inventory.stock``'s lock order) and read their free lots."""
+    held = stock.lock([(item_id, pk) for item_id in item_ids for pk in plan.candidate_ids])
+    lot_items = sorted(lot_tracked.intersection(item_ids))
+    lots = _net_of_allocations(stock.lot_stock(lot_items, plan.candidate_ids)) if lot_items else {}
+    free: dict[Pair, Decimal] = {}
+    for pair, summary in held.summaries.items():
+        free[pair] = summary.free
+        if pair[0] in lot_tracked:
+            usable = stock_rules.usable_lots(lots.get(pair, []), rule=plan.lot_rule,
+                                             ship_date=plan.sites[pair[1]].ship_date)
+            free[pair] = min(free[pair], sum((lot.quantity for lot in usable), Decimal(0)))
+    return _Stock(held, lots, free, lot_tracked)
 
 
 @dataclass
 class _Taken:
-    allocations: list[Allocation]
-    deltas: dict[tuple[int, int], Decimal]  # (item, warehouse) -> quantity added to ``allocated``
+    allocations: list[_NewAllocation]
+    deltas: dict[Pair, Decimal]  # (item, warehouse) -> quantity added to ``allocated``
     short: dict[int, Decimal]  # item -> quantity left unallocated
     got: dict[int, tuple[Decimal, int | None, list[rules.Promise]]]  # line -> (quantity, first warehouse, promises)
 
 
-def _take(order: SalesOrder, plan: Plan, stock: _Stock, lines: list[SalesOrderLine], wanted: dict[int, Decimal],
-          now: dt.datetime) -> _Taken:
-    """Allocate ``wanted[line.pk]`` of each line from the plan's candidates (pure bookkeeping on ``stock``)."""
+def _take_lots(stock_: _Stock, pair: Pair, quantity: Decimal, plan: Plan) -> list[tuple[int | None, Decimal]]:
+    """The lots ``quantity`` of a pair comes from (``rules.choose_lots``), taken off what the pair's lots still
+    hold; ``[(None, quantity)]`` for an item without lots."""
+    if pair[0] not in stock_.lot_tracked:
+        return [(None, quantity)]
+    lots = stock_.lots[pair]
+    takes = stock_rules.choose_lots(quantity, lots, rule=plan.lot_rule, ship_date=plan.sites[pair[1]].ship_date)
+    if sum((part for _, part in takes), Decimal(0)) != quantity:
+        raise ValueError("The lots hold less than the summary said was free.")
+    taken = dict(takes)
+    stock_.lots[pair] = [replace(lot, quantity=lot.quantity - taken.get(lot.lot_id, Decimal(0))) for lot in lots]
+    return list(takes)
+
+
+def _take(requested_date: dt.date | None, plan: Plan, stock_: _Stock, lines: Sequence[_Line],
+          wanted: dict[int, Decimal], now: dt.datetime) -> _Taken:
+    """Allocate ``wanted[line.pk]`` of each line from the plan's candidates (pure bookkeeping on ``stock_``);
+    ``requested_date`` is the order's, for the lines that name none."""
     taken = _Taken([], defaultdict(lambda: Decimal(0)), defaultdict(lambda: Decimal(0)), {})
     for line in lines:
         quantity = wanted.get(line.pk, Decimal(0))
         if quantity <= 0:
             continue
-        candidates = [rules.Candidate(pk, max(stock.free.get((line.item_id, pk), Decimal(0)), Decimal(0)))
+        candidates = [rules.Candidate(pk, max(stock_.free.get((line.item_id, pk), Decimal(0)), Decimal(0)))
                       for pk in plan.candidate_ids]
         result = rules.allocate_line(quantity, candidates, split_allowed=plan.split_allowed)
-        requested = line.requested_date or order.requested_date
+        requested = line.requested_date or requested_date
         promises = []
         for warehouse_id, part_quantity in result.takes:
             pair = (line.item_id, warehouse_id)
-            stock.free[pair] -= part_quantity
+            stock_.free[pair] -= part_quantity
             taken.deltas[pair] += part_quantity
             promise = plan.sites[warehouse_id].promise(now=now, requested_date=requested)
             promises.append(promise)
-            parts = (rules.take_lots(part_quantity, stock.lots[pair]) if line.item.lot_tracked
-                     else [(None, part_quantity)])
-            for lot_id, part in parts:
-                if lot_id is not None:
-                    for row in stock.lots[pair]:
-                        if row[0] == lot_id:
-                            row[1] -= part
-                taken.allocations.append(Allocation(
-                    line=line, warehouse_id=warehouse_id, item_id=line.item_id, lot_id=lot_id, quantity=part,
-                    ship_date=promise.ship_date, promised_date=promise.delivery_date))
+            for lot_id, part in _take_lots(stock_, pair, part_quantity, plan):
+                taken.allocations.append(_NewAllocation(line.pk, warehouse_id, line.item_id, lot_id, part,
+                                                        promise.ship_date, promise.delivery_date))
         got = sum((q for _, q in result.takes), Decimal(0))
         taken.got[line.pk] = (got, result.takes[0][0] if result.takes else None, promises)
         if result.backordered > 0:
@@ -275,16 +249,16 @@ def _take(order: SalesOrder, plan: Plan, stock: _Stock, lines: list[SalesOrderLi
     return taken
 
 
-def _home_promise(order: SalesOrder, plan: Plan, line: SalesOrderLine, now: dt.datetime) -> rules.Promise | None:
+def _home_promise(requested_date: dt.date | None, plan: Plan, line: _Line, now: dt.datetime) -> rules.Promise | None:
     """The promise the home warehouse would make had it the stock: the due date of a backordered line."""
     site = plan.sites.get(plan.home.pk)
     if site is None or site.transit_days is None:
         return None
-    return site.promise(now=now, requested_date=line.requested_date or order.requested_date)
+    return site.promise(now=now, requested_date=line.requested_date or requested_date)
 
 
-def _raise_shortages(order: SalesOrder, home: Warehouse, short: dict[int, Decimal], skus: dict[int, str],
-                     actor: AbstractBaseUser | None) -> None:
+def _raise_shortages(number: str, customer_code: str, home: Warehouse, short: dict[int, Decimal],
+                     skus: dict[int, str], actor: Actor) -> None:
     """One ``shortage`` exception per SKU at the customer's home warehouse (raised again, never twinned)."""
     from governance.services.exceptions import exception_raise
 
@@ -292,14 +266,91 @@ def _raise_shortages(order: SalesOrder, home: Warehouse, short: dict[int, Decima
         exception_raise(
             type="shortage", business_key=f"shortage:{home.code}:{skus[item_id]}",
             title=f"Not enough {skus[item_id]} to allocate in the network for {home.code}'s customers",
-            warehouse=home, reference=order.number,
-            detail={"sku": skus[item_id], "order": order.number, "backordered": str(quantity),
-                    "customer": order.customer.code},
+            warehouse=home, reference=number,
+            detail={"sku": skus[item_id], "order": number, "backordered": str(quantity), "customer": customer_code},
             actor=recorded_actor(actor),
         )
 
 
-def _update_confirmed_lines(lines: list[SalesOrderLine]) -> None:
+def _insert_allocations(rows: list[_NewAllocation]) -> None:
+    """Insert open allocations in one ``INSERT ... SELECT FROM unnest``."""
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders_allocation (line_id, warehouse_id, item_id, lot_id, quantity, status, ship_date,"
+            " promised_date, created_at, updated_at) "
+            "SELECT v.line_id, v.warehouse_id, v.item_id, v.lot_id, v.quantity, 'open', v.ship_date, "
+            "v.promised_date, now(), now() "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::date[],"
+            " %s::date[]) AS v(line_id, warehouse_id, item_id, lot_id, quantity, ship_date, promised_date)",
+            [[a.line_id for a in rows], [a.warehouse_id for a in rows], [a.item_id for a in rows],
+             [a.lot_id for a in rows], [a.quantity for a in rows], [a.ship_date for a in rows],
+             [a.promised_date for a in rows]],
+        )
+
+
+@dataclass
+class _Draft:
+    """A line of the draft being confirmed, and what confirming decides for it."""
+
+    pk: int
+    item_id: int
+    quantity: Decimal
+    requested_date: dt.date | None
+    allocated_quantity: Decimal = Decimal(0)
+    backordered_quantity: Decimal = Decimal(0)
+    warehouse_id: int | None = None
+    ship_date: dt.date | None = None
+    promised_date: dt.date | None = None
+    status: str = OrderStatus.DRAFT
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What confirming reads of the order, its customer and its ship-to, in one query."""
+
+    order: SalesOrder  # its id, number, status, customer, ship-to, region and requested date; the rest deferred
+    customer_code: str
+    home_warehouse_id: int
+    split_accepted: bool
+    ship_to_region_id: int
+    plan_generation: int | None
+    lines: list[_Draft]
+    lot_tracked: frozenset[int]
+    skus: dict[int, str]
+
+
+# In the model's field order, as ``Model.from_db`` wants them (the other fields load when first read).
+_ORDER_FIELDS = tuple(f.attname for f in SalesOrder._meta.concrete_fields if f.attname in {
+    "id", "number", "status", "customer_id", "ship_to_id", "region_id", "requested_date"})
+
+
+def _read_draft(pk: int) -> _Head:
+    """The order, its customer, ship-to and lines, and the plan generation: one query for the order and one for
+    the lines with their items' lot tracking and SKU (read through the ORM: the items are inventory's)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join('o.' + name for name in _ORDER_FIELDS)}, c.code, c.home_warehouse_id, "
+            f"c.allow_partial_shipment, s.region_id, {generations.current_sql(PLAN_GENERATION)} "
+            "FROM orders_salesorder o JOIN orders_customer c ON c.id = o.customer_id "
+            "JOIN orders_shipto s ON s.id = o.ship_to_id WHERE o.id = %s",  # nosec B608 # column names are this module's constants
+            [pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise SalesOrder.DoesNotExist(f"sales order {pk} does not exist")
+    width = len(_ORDER_FIELDS)
+    order = SalesOrder.from_db(None, list(_ORDER_FIELDS), list(row[:width]))
+    code, home_id, split_accepted, region_id, generation = row[width:]
+    rows = list(SalesOrderLine.objects.filter(order_id=pk).order_by("line_no").values_list(
+        "id", "item_id", "quantity", "requested_date", "item__lot_tracked", "item__sku"))
+    return _Head(order, code, home_id, split_accepted, region_id, generation,
+                 [_Draft(*row[:4]) for row in rows], frozenset(row[1] for row in rows if row[4]),
+                 {row[1]: row[5] for row in rows})
+
+
+def _update_confirmed_lines(lines: list[_Draft]) -> None:
     """Write what confirming decided for each line in one ``UPDATE ... FROM unnest`` (``bulk_update`` builds a
     CASE per field and line: most of a confirm's time went there)."""
     with connection.cursor() as cursor:
@@ -316,107 +367,82 @@ def _update_confirmed_lines(lines: list[SalesOrderLine]) -> None:
         )
 
 
-def _lock_order(order: SalesOrder) -> SalesOrder:
-    """Lock ``order``'s row and bring its status up to date (the rest of it is what was read before the locks;
-    only its status moves from here, through ``document_move``)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT status FROM orders_salesorder WHERE id = %s FOR UPDATE", [order.pk])
-        order.status = cursor.fetchone()[0]
-    return order
-
-
-def _write(stock: _Stock, taken: _Taken) -> None:
-    """Insert the allocations (one ``INSERT ... SELECT FROM unnest``) and add them to the summaries."""
-    rows = taken.allocations
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO orders_allocation (line_id, warehouse_id, item_id, lot_id, quantity, status, ship_date,"
-                " promised_date, created_at, updated_at) "
-                "SELECT v.line_id, v.warehouse_id, v.item_id, v.lot_id, v.quantity, 'open', v.ship_date, "
-                "v.promised_date, now(), now() "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::date[],"
-                " %s::date[]) AS v(line_id, warehouse_id, item_id, lot_id, quantity, ship_date, promised_date)",
-                [[a.line_id for a in rows], [a.warehouse_id for a in rows], [a.item_id for a in rows],
-                 [a.lot_id for a in rows], [a.quantity for a in rows], [a.ship_date for a in rows],
-                 [a.promised_date for a in rows]],
-            )
-    add_to_allocated(stock.summaries, taken.deltas)
-
-
 @command
-def sales_order_confirm(*, order: SalesOrder, actor: AbstractBaseUser | None,
-                        now: dt.datetime | None = None) -> SalesOrder:
+def sales_order_confirm(*, order: SalesOrder, actor: Actor, now: dt.datetime | None = None) -> SalesOrder:
     """Confirm a draft: promise and allocate every line by policy; backorder what cannot be had.
 
     Candidates come from ``rules.candidate_order`` (home warehouse, its region, other regions when
     allowed). A line is split over warehouses only when the customer accepts partial shipments and the
     policy allows them; otherwise it is taken whole from one warehouse or backordered whole. A lot-tracked
-    item is allocated lot by lot by ``fulfillment.lot_selection``, never from a lot expired by its ship date.
-    Each allocation's promise is ``rules.promise`` at its warehouse (cutoff, calendar, fastest carrier lane to
-    the ship-to's region); the line keeps the latest. A line with nothing allocated is promised what its home
-    warehouse would have promised (its due date for fill rate: a backorder counts against it). Backordered
-    quantities raise one ``shortage`` exception per SKU at the customer's home warehouse. The order becomes
-    ``allocated``, ``partially_allocated`` or ``backordered``; confirming twice is 409 ``invalid_transition``.
-    Queries: constant in the number of lines (plus one exception raise per short SKU).
+    item is allocated lot by lot by ``fulfillment.lot_selection`` (``inventory.rules.choose_lots``), never from
+    a lot expired by its ship date. Each allocation's promise is ``rules.promise`` at its warehouse (cutoff,
+    calendar, fastest carrier lane to the ship-to's region); the line keeps the latest. A line with nothing
+    allocated is promised what its home warehouse would have promised (its due date for fill rate: a
+    backorder counts against it). Backordered quantities raise one ``shortage`` exception per SKU at the
+    customer's home warehouse. The order becomes ``allocated``, ``partially_allocated`` or ``backordered``;
+    confirming twice is 409 ``invalid_transition``.
+
+    Locks in ``inventory.stock``'s order: the stock first, then the order, whose move from ``draft`` is the
+    ``UPDATE`` that locks it (``document_move_from``): two confirms of one draft, or a confirm and a cancel,
+    meet there and the second is refused. Reading the lines before the locks is safe: they change only while
+    the order is a draft. Queries: constant in the number of lines (plus one exception raise per short SKU).
     """
     now = now or timezone.now()
-    order = (SalesOrder.objects.select_related("customer__home_warehouse__region", "ship_to", "region")
-             .get(pk=order.pk))
-    if order.status != OrderStatus.DRAFT:
-        raise InvalidOrderTransition(f"{order.number} is {order.status}; only a draft can be confirmed.",
-                                     detail={"number": order.number, "status": order.status})
-    lines = list(SalesOrderLine.objects.filter(order=order).select_related("item").order_by("line_no"))
-    plan = allocation_plan(order.customer, order.ship_to, now)
-    stock = _lock_stock(plan, lines)
-    locked = _lock_order(order)
-    if locked.status != OrderStatus.DRAFT:
-        raise InvalidOrderTransition(f"{order.number} is {locked.status}; only a draft can be confirmed.",
-                                     detail={"number": order.number, "status": locked.status})
-    taken = _take(order, plan, stock, lines, {line.pk: line.quantity for line in lines}, now)
+    head = _read_draft(order.pk)
+    draft = head.order
+    if draft.status != OrderStatus.DRAFT:
+        raise InvalidOrderTransition(f"{draft.number} is {draft.status}; only a draft can be confirmed.",
+                                     detail={"number": draft.number, "status": draft.status})
+    lines = head.lines
+    plan = allocation_plan(home_warehouse_id=head.home_warehouse_id, ship_to_region_id=head.ship_to_region_id,
+                           split_accepted=head.split_accepted, now=now, generation=head.plan_generation)
+    stock_ = _lock_stock(plan, sorted({line.item_id for line in lines}), head.lot_tracked)
+    taken = _take(draft.requested_date, plan, stock_, lines, {line.pk: line.quantity for line in lines}, now)
     for line in lines:
         got, first, promises = taken.got[line.pk]
         line.allocated_quantity = got
         line.backordered_quantity = line.quantity - got
         line.warehouse_id = first or plan.home.pk
         line.ship_date = max((p.ship_date for p in promises), default=None)
-        due = _home_promise(order, plan, line, now) if not promises else None
+        due = _home_promise(draft.requested_date, plan, line, now) if not promises else None
         line.promised_date = max((p.delivery_date for p in promises), default=due.delivery_date if due else None)
         line.status = rules.line_status(quantity=line.quantity, allocated=line.allocated_quantity,
                                         backordered=line.backordered_quantity)
-    _write(stock, taken)
+    document_move_from(draft, OrderStatus.DRAFT, rules.order_status([line.status for line in lines]),
+                       may_move=rules.order_may_move, refused=InvalidOrderTransition, confirmed_at=now)
+    _insert_allocations(taken.allocations)
+    stock.reserve(stock_.held, taken.deltas)
     _update_confirmed_lines(lines)
-    _order_move(locked, rules.order_status([line.status for line in lines]), confirmed_at=now)
-    _raise_shortages(order, plan.home, taken.short, {line.item_id: line.item.sku for line in lines}, actor)
-    return locked
+    _raise_shortages(draft.number, head.customer_code, plan.home, taken.short, head.skus, actor)
+    return draft
 
 
-def order_lines_allocate(*, order: SalesOrder, wanted: dict[int, Decimal], actor: AbstractBaseUser | None,
+def order_lines_allocate(*, order: SalesOrder, wanted: dict[int, Decimal], actor: Actor,
                          now: dt.datetime | None = None, exclude_warehouse_ids: frozenset[int] = frozenset(),
                          raise_shortage: bool = True) -> dict[int, Decimal]:
     """Allocate more of a confirmed order's open lines: ``wanted`` maps line id to a quantity now backordered
     (a backorder when stock arrives, or what a short pick left). Joins the caller's ``@command``.
 
-    Locks the candidates' summaries, then the order; a caller holding document locks must have locked these
-    summaries first (``lock_order_stock``). What is found moves from ``backordered_quantity`` to
-    ``allocated_quantity``; the line keeps its promised date (a backorder's due date) and its ship date
-    becomes the latest of its allocations'. What is still short raises the ``shortage`` exception when
-    ``raise_shortage``. Returns line id -> quantity allocated now.
+    Locks the candidates' summaries, then the order (``inventory.stock``'s lock order); a caller holding
+    document locks must have locked these summaries first (``stock.lock_everywhere``). What is found moves
+    from ``backordered_quantity`` to ``allocated_quantity``; the line keeps its promised date (a backorder's
+    due date) and its ship date becomes the latest of its allocations'. What is still short raises the
+    ``shortage`` exception when ``raise_shortage``. Returns line id -> quantity allocated now.
     """
     now = now or timezone.now()
-    order = (SalesOrder.objects.select_related("customer__home_warehouse__region", "ship_to", "region")
-             .get(pk=order.pk))
-    plan = allocation_plan(order.customer, order.ship_to, now, exclude_warehouse_ids)
+    order = SalesOrder.objects.select_related("customer", "ship_to").get(pk=order.pk)
+    plan = plan_for(order.customer, order.ship_to, now, exclude_warehouse_ids)
     lines = list(SalesOrderLine.objects.filter(order=order, pk__in=list(wanted)).select_related("item")
                  .order_by("line_no"))
-    stock = _lock_stock(plan, lines)
+    stock_ = _lock_stock(plan, sorted({line.item_id for line in lines}),
+                         frozenset(line.item_id for line in lines if line.item.lot_tracked))
     locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
     lines = list(SalesOrderLine.objects.select_for_update(of=("self",)).filter(order=locked, pk__in=list(wanted))
                  .select_related("item").order_by("line_no"))
     # Re-read under the order lock: never allocate more than is still backordered.
     wanted = {line.pk: min(wanted[line.pk], line.backordered_quantity) for line in lines
               if line.status not in (OrderStatus.CANCELLED, OrderStatus.DRAFT)}
-    taken = _take(locked, plan, stock, lines, wanted, now)
+    taken = _take(locked.requested_date, plan, stock_, lines, wanted, now)
     changed = []
     for line in lines:
         if line.pk not in taken.got:
@@ -432,21 +458,16 @@ def order_lines_allocate(*, order: SalesOrder, wanted: dict[int, Decimal], actor
         if line.promised_date is None:
             line.promised_date = max(p.delivery_date for p in promises)
         changed.append(line)
-    _write(stock, taken)
+    _insert_allocations(taken.allocations)
+    stock.reserve(stock_.held, taken.deltas)
     if changed:
         SalesOrderLine.objects.bulk_update(changed, ["allocated_quantity", "backordered_quantity", "warehouse",
                                                      "ship_date", "promised_date", "updated_at"])
         order_refresh(locked)
     if raise_shortage:
-        _raise_shortages(locked, plan.home, taken.short, {line.item_id: line.item.sku for line in lines}, actor)
+        _raise_shortages(locked.number, order.customer.code, plan.home, taken.short,
+                         {line.item_id: line.item.sku for line in lines}, actor)
     return {pk: got for pk, (got, _, _) in taken.got.items()}
-
-
-def lock_order_stock(item_ids: list[int]) -> None:
-    """Lock the summaries of ``item_ids`` at every active warehouse: what a service that locks documents first
-    calls before anything else, so a later ``order_lines_allocate`` takes no lock out of the global order."""
-    pks = sorted(Warehouse.objects.filter(active=True).values_list("pk", flat=True))
-    lock_summaries([(item_id, pk) for item_id in sorted(set(item_ids)) for pk in pks])
 
 
 def order_refresh(order: SalesOrder, lines: list[SalesOrderLine] | None = None) -> SalesOrder:
@@ -480,7 +501,7 @@ def order_refresh(order: SalesOrder, lines: list[SalesOrderLine] | None = None) 
 
 
 @command
-def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, reason: str = "") -> SalesOrder:
+def sales_order_cancel(*, order: SalesOrder, actor: Actor, reason: str = "") -> SalesOrder:
     """Cancel what of an order has not shipped: every open allocation is released (the summaries' ``allocated``
     falls back), its open pick lines are cancelled, and every line not shipped is cancelled. A line shipped in
     part keeps what shipped and is closed (it never counts as shipped complete). A shipped, delivered or closed
@@ -491,7 +512,7 @@ def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, rea
         raise ValidationFailed(detail={"reason": ["At most 500 characters."]})
     pairs = sorted(set(Allocation.objects.filter(line__order=order, status=AllocationStatus.OPEN)
                        .values_list("item_id", "warehouse_id")))
-    summaries = lock_summaries(pairs)
+    held = stock.lock(pairs)
     locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
     if not rules.order_may_move(locked.status, OrderStatus.CANCELLED):
         raise InvalidOrderTransition(f"{locked.number} is {locked.status}; it cannot be cancelled.",
@@ -505,11 +526,11 @@ def sales_order_cancel(*, order: SalesOrder, actor: AbstractBaseUser | None, rea
     released: dict[tuple[int, int], Decimal] = defaultdict(lambda: Decimal(0))
     for allocation in open_allocations:
         released[(allocation.item_id, allocation.warehouse_id)] += allocation.quantity
-    missing = set(released) - set(summaries)
+    missing = set(released) - set(held.summaries)
     if missing:  # the order was confirmed between our read and our locks: run again with the right locks
         raise StaleRead(f"{locked.number} was allocated while being cancelled")
     now = timezone.now()
-    add_to_allocated(summaries, {pair: -quantity for pair, quantity in released.items()})
+    stock.release(held, released)
     Allocation.objects.filter(pk__in=[a.pk for a in open_allocations]).update(
         status=AllocationStatus.RELEASED, updated_at=now)
     PickListLine.objects.filter(allocation_id__in=[a.pk for a in open_allocations],

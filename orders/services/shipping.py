@@ -12,9 +12,9 @@ lines' ``shipped_quantity`` rises and a line shipped complete records the local 
 confirmation closes the loop: once every open line is shipped in full and each of the order's shipments is
 delivered, the order is ``delivered``. A packed shipment may be cancelled: its lines wait for a shipment again.
 
-Lock order, the one every stock writer follows: the warehouses (share) and the item-warehouse summaries, the
-balances and costs (``stock_moves_post``), then the documents: the order, the shipment, the order's lines.
-Packing, cancelling and delivering change no stock: they lock the order, then what they change.
+Shipping locks and posts the stock through ``inventory.stock``, in its lock order (the stock rows, then the
+documents: the order, the shipment, the order's lines). Packing, cancelling and delivering change no stock:
+they lock the order, then what they change.
 """
 
 from __future__ import annotations
@@ -25,16 +25,17 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
+from erp.actors import Actor
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
 from erp.transactions import command, recorded_actor
 from governance.selectors import local_date, policy_value
-from inventory.services import MoveSpec, stock_moves_post, stock_status
+from inventory import stock
+from inventory.services import stock_status
 from orders import rules
 from orders.exceptions import (
     CarrierRequired,
@@ -60,7 +61,7 @@ from orders.models import (
     ShipmentLine,
     ShipmentStatus,
 )
-from orders.services.sales import add_to_allocated, lock_summaries, order_refresh
+from orders.services.sales import order_refresh
 from warehouses.models import Carrier, Warehouse
 
 DOCUMENTS_POLICY = "documents.required_for_shipment"
@@ -214,7 +215,7 @@ def _checked_tracking(tracking_number: str) -> str:
 
 
 @command
-def shipment_create(*, order: SalesOrder, warehouse: Warehouse, actor: AbstractBaseUser | None,
+def shipment_create(*, order: SalesOrder, warehouse: Warehouse, actor: Actor,
                     packages: Iterable[Mapping[str, Any]], carrier: Carrier | None = None, tracking_number: str = "",
                     documents: Iterable[Mapping[str, str]] = (), pick_line_ids: Iterable[int] | None = None,
                     ) -> Shipment:
@@ -284,7 +285,7 @@ def shipment_create(*, order: SalesOrder, warehouse: Warehouse, actor: AbstractB
 
 @command
 def shipment_document_attach(*, shipment: Shipment, kind: str, reference: str,
-                             actor: AbstractBaseUser | None) -> ShipmentDocument:
+                             actor: Actor) -> ShipmentDocument:
     """Attach a document (a commercial invoice, a bill of lading...) to a packed shipment by its reference.
     Attaching a kind already there replaces its reference. The packing slip is made on packing (400); a shipment
     that left is 409 ``invalid_transition``."""
@@ -345,7 +346,7 @@ def _ship_allocations(allocations: list[Allocation], taking: dict[int, Decimal],
 
 
 @command
-def shipment_ship(*, shipment: Shipment, actor: AbstractBaseUser | None, carrier: Carrier | None = None,
+def shipment_ship(*, shipment: Shipment, actor: Actor, carrier: Carrier | None = None,
                   tracking_number: str | None = None, now: dt.datetime | None = None) -> Shipment:
     """Ship a packed shipment: its stock leaves the ledger at the current cost.
 
@@ -373,7 +374,7 @@ def shipment_ship(*, shipment: Shipment, actor: AbstractBaseUser | None, carrier
     lines = list(ShipmentLine.objects.filter(shipment=current).select_related("item", "location", "lot")
                  .order_by("id"))
     pairs = sorted({(line.item_id, line.warehouse_id) for line in lines})
-    summaries = lock_summaries(pairs)
+    held_stock = stock.lock(pairs)
     # Shipping takes these locks first, so a ship of this shipment that committed while we waited is seen now,
     # and none can start until we end: re-reading here keeps a twin from taking ``allocated`` down twice.
     status = Shipment.objects.filter(pk=current.pk).values_list("status", flat=True).get()
@@ -385,17 +386,17 @@ def shipment_ship(*, shipment: Shipment, actor: AbstractBaseUser | None, carrier
             .values_list("pk", "status", "quantity")}
     unsettled = [line for line in lines if held.get(line.allocation_id, (None, Decimal(0)))[0] != AllocationStatus.OPEN
                  or taking[line.allocation_id] > held[line.allocation_id][1]]
-    if unsettled or set(pairs) - set(summaries):
+    if unsettled or set(pairs) - set(held_stock.summaries):
         raise PickUnsettled(f"{current.number}: the stock held for some lines no longer matches what was packed; "
                             f"cancel the shipment and pack again.",
                             detail={"number": current.number, "lines": [line.pk for line in unsettled]})
     leaving: dict[tuple[int, int], Decimal] = defaultdict(lambda: Decimal(0))
     for line in lines:
-        leaving[(line.item_id, line.warehouse_id)] -= line.quantity
-    add_to_allocated(summaries, leaving)
+        leaving[(line.item_id, line.warehouse_id)] += line.quantity
+    stock.release(held_stock, leaving)
     available = stock_status("available")
-    moves = stock_moves_post(
-        moves=[MoveSpec(item=line.item, warehouse=current.warehouse, location=line.location, status=available,
+    moves = stock.post_moves(
+        moves=[stock.MoveSpec(item=line.item, warehouse=current.warehouse, location=line.location, status=available,
                         quantity=-line.quantity, lot=line.lot) for line in lines],
         reference_type="shipment", reference_id=str(current.pk), reference=current.number, actor=actor,
     )
@@ -424,7 +425,7 @@ def shipment_ship(*, shipment: Shipment, actor: AbstractBaseUser | None, carrier
 
 
 @command
-def shipment_deliver(*, shipment: Shipment, actor: AbstractBaseUser | None, delivered_at: dt.datetime | None = None,
+def shipment_deliver(*, shipment: Shipment, actor: Actor, delivered_at: dt.datetime | None = None,
                      note: str = "") -> Shipment:
     """Confirm a shipped shipment delivered (at ``delivered_at``, default now; not before it shipped, not in the
     future). Once every open line of the order is shipped in full and each of its shipments is delivered, the
@@ -461,7 +462,7 @@ def shipment_deliver(*, shipment: Shipment, actor: AbstractBaseUser | None, deli
 
 
 @command
-def shipment_cancel(*, shipment: Shipment, actor: AbstractBaseUser | None) -> Shipment:
+def shipment_cancel(*, shipment: Shipment, actor: Actor) -> Shipment:
     """Cancel a packed shipment: its picked lines wait for a shipment again (the order's lines go back to
     ``picking``); nothing was posted, nothing is. Anything but a packed shipment is 409 ``invalid_transition``.
 
