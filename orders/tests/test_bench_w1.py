@@ -79,7 +79,8 @@ def test_the_report_prints_each_figure_and_judges_the_floors(bench_items):
     text = "\n".join(printed)
     assert easy == []
     assert "orders/s" in text and "p99" in text and "queries per order" in text
-    assert f"floor service >= {bench.FLOOR_RATIO} x P_upd" in text and "PASS" in text
+    assert f"floor service >= {bench.floor_for(bench.SERVICE_FLOORS, 1)} x P_upd" in text and "PASS" in text
+    assert f"floor confirm <= {bench.MAX_CONFIRM_QUERIES}: PASS" in text
     assert "floor zero oversell: PASS" in text and "floor no error reaches a client: PASS" in text
 
     printed.clear()
@@ -89,3 +90,11 @@ def test_the_report_prints_each_figure_and_judges_the_floors(bench_items):
     printed.clear()
     assert bench.report(result, {1: None}, printed.append) == []  # no pgbench: figures, no verdict on speed
     assert any("no P_upd baseline" in line for line in printed)
+
+
+def test_each_client_count_is_judged_by_its_own_floor_or_the_nearest_below():
+    assert bench.floor_for(bench.SERVICE_FLOORS, 2) == 0.12 and bench.floor_for(bench.SERVICE_FLOORS, 4) == 0.08
+    assert bench.floor_for(bench.SERVICE_FLOORS, 3) == 0.12 and bench.floor_for(bench.SERVICE_FLOORS, 8) == 0.08
+    assert bench.floor_for(bench.SERVICE_FLOORS, 1) == 0.12  # none below: the smallest count's
+    assert bench.floor_for({}, 2) is None
+    assert bench.DEFAULT_CLIENTS == "2,4"
