@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 Actor: TypeAlias = AbstractBaseUser | AnonymousUser | None
+
+
+def acting_user(actor: Actor) -> User | None:
+    """The signed-in user ``actor`` is, for a service that needs a person (to check a permission, to name the
+    decider); None for the system and for an anonymous user."""
+    return actor if isinstance(actor, User) and actor.is_authenticated else None

@@ -18,8 +18,11 @@ from erp import services
 from erp.exceptions import DomainError
 from erp.models import ApiToken, IdempotencyKey
 
+_TOKEN_FIELDS = ("user", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+_KEY_FIELDS = ("user", "key", "method", "path", "request_hash", "status_code", "response_body", "created_at")
 
-class _OwnRowsReadOnlyAdmin(admin.ModelAdmin):
+
+class _OwnRowsReadOnlyAdmin(admin.ModelAdmin[Any]):
     """Rows are written by services only: no add, change or delete here."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -43,8 +46,7 @@ class ApiTokenAdmin(_OwnRowsReadOnlyAdmin):
     list_display = ["prefix", "user", "name", "created_at", "expires_at", "last_used_at", "revoked_at", "is_active"]
     list_filter = ["revoked_at"]
     search_fields = ["user__username", "name", "prefix"]
-    fields = ["user", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = _TOKEN_FIELDS
     actions = ["revoke"]
 
     @admin.display(boolean=True, description="active")
@@ -70,5 +72,4 @@ class IdempotencyKeyAdmin(_OwnRowsReadOnlyAdmin):
     list_filter = ["method", "status_code"]
     search_fields = ["key", "user__username", "path"]
     date_hierarchy = "created_at"
-    fields = ["user", "key", "method", "path", "request_hash", "status_code", "response_body", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = _KEY_FIELDS

@@ -12,7 +12,7 @@ service deletes master data; it is deactivated with its ``active`` flag instead.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
@@ -25,32 +25,39 @@ from erp.transactions import joined_command
 
 _REFUSAL_ATTR = "_concord_admin_refusal"
 
+# The mixins below are mixed into admin classes: at run time their ``super()`` is the ``ModelAdmin`` or inline
+# they precede, which the type checker is told by giving them that base while it checks, and only then.
+if TYPE_CHECKING:
+    _AdminBase = admin.options.BaseModelAdmin[Any]
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = _ModelAdminBase = object
 
-class ScopedAdminMixin:
+
+class ScopedAdminMixin(_AdminBase):
     """Scope every queryset of a ``ModelAdmin`` or inline to ``request.user``.
 
     ``fk_select_related`` names, per foreign key, the relations its choice labels need, so a
     dropdown renders in one query (``{"parent": ("warehouse",)}``). Viewing and changing follow the
     model permissions of the user's role, as in any ``ModelAdmin``; the scope decides which rows.
-    (A mixin: ``super()`` is the ``ModelAdmin`` at runtime, hence the ``type: ignore``s.)
     """
 
     fk_select_related: dict[str, tuple[str, ...]] = {}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return scope_queryset(super().get_queryset(request), request.user)  # type: ignore[misc]
+        return scope_queryset(super().get_queryset(request), request.user)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related = db_field.remote_field.model
         if "queryset" not in kwargs and isinstance(getattr(related, "scoped_by", None), ScopedBy):
-            queryset = self.get_field_queryset(None, db_field, request)  # type: ignore[attr-defined]
+            queryset = self.get_field_queryset(None, db_field, request)
             if queryset is None:
                 queryset = related._default_manager.all()
             related_names = self.fk_select_related.get(db_field.name, ())
             if related_names:
                 queryset = queryset.select_related(*related_names)
             kwargs["queryset"] = scope_queryset(queryset, request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """No service deletes master data (documents refer to it); it is deactivated instead."""
@@ -64,7 +71,7 @@ class ReadOnlyInlineMixin(ScopedAdminMixin):
     can_delete = False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.fields or [f.name for f in self.model._meta.fields if f.editable and not f.primary_key]  # type: ignore[attr-defined]
+        return self.fields or [f.name for f in self.model._meta.fields if f.editable and not f.primary_key]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -73,7 +80,7 @@ class ReadOnlyInlineMixin(ScopedAdminMixin):
         return False
 
 
-class ScopedReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ScopedReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin[Any]):
     """Scoped and viewable, never written from the admin: services, the approval engine and
     database triggers write these rows (ledgers, approvals, audit events)."""
 
@@ -101,10 +108,10 @@ class ServiceRefused(Exception):
         super().__init__(error.message)
 
 
-def _form_refused_by(form_class: type[forms.ModelForm], error: DomainError) -> type[forms.ModelForm]:
+def _form_refused_by(form_class: type[forms.ModelForm[Any]], error: DomainError) -> type[forms.ModelForm[Any]]:
     """``form_class`` again, made invalid by ``error`` on the fields it names."""
 
-    def clean(self: forms.ModelForm) -> Any:
+    def clean(self: forms.ModelForm[Any]) -> Any:
         cleaned = super(refused, self).clean()
         elsewhere = []
         for field, messages in (error.detail or {}).items():
@@ -119,11 +126,11 @@ def _form_refused_by(form_class: type[forms.ModelForm], error: DomainError) -> t
             self.add_error(None, [error.message, *elsewhere])
         return cleaned
 
-    refused = type(form_class.__name__, (form_class,), {"clean": clean})
+    refused: type[forms.ModelForm[Any]] = type(form_class.__name__, (form_class,), {"clean": clean})
     return refused
 
 
-class ServiceAdminMixin:
+class ServiceAdminMixin(_ModelAdminBase):
     """Add and change forms save through ``save_via_service``; refusals become form errors.
 
     The admin wraps a save in its own transaction, so the service joins it (``joined_command``):
@@ -132,10 +139,10 @@ class ServiceAdminMixin:
     renders it with the errors and saves nothing.
     """
 
-    def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> Model:
+    def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm[Any], change: bool) -> Model:
         raise NotImplementedError
 
-    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm[Any], change: bool) -> None:
         try:
             saved = self.save_via_service(request, obj, form, change)
         except DomainError as error:
@@ -146,12 +153,12 @@ class ServiceAdminMixin:
         obj._state.adding = False
         obj._state.db = saved._state.db
 
-    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+    def save_related(self, request: HttpRequest, form: forms.ModelForm[Any], formsets: Any, change: bool) -> None:
         """Inlines are read-only and the master-data models have no many-to-many fields: nothing to save."""
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        view = super().changeform_view  # type: ignore[misc]
+        view = super().changeform_view
         with joined_command():
             try:
                 return view(request, object_id, form_url, extra_context)
@@ -160,17 +167,17 @@ class ServiceAdminMixin:
                 return view(request, object_id, form_url, extra_context)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form_class = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        form_class = super().get_form(request, obj, change, **kwargs)
         error = getattr(request, _REFUSAL_ATTR, None)
         return _form_refused_by(form_class, error) if error is not None else form_class
 
     @staticmethod
-    def fields_for(form: forms.ModelForm, allowed: tuple[str, ...]) -> dict[str, Any]:
+    def fields_for(form: forms.ModelForm[Any], allowed: tuple[str, ...]) -> dict[str, Any]:
         """The form's cleaned values of the fields a service accepts."""
         return {name: form.cleaned_data[name] for name in allowed if name in form.cleaned_data}
 
 
-class MasterDataAdmin(ServiceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class MasterDataAdmin(ServiceAdminMixin, ScopedAdminMixin, admin.ModelAdmin[Any]):
     """The base of every master-data admin: scoped reads, writes through the app's services.
 
     ``natural_key_fields`` are the object's identity (``code``, ``sku``): set on add, read-only after.

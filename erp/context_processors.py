@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
@@ -30,6 +30,14 @@ SECTIONS = [
     ("Audit", "governance:audit-list", "governance.view_auditevent"),
 ]
 
+
+
+class NavSection(TypedDict):
+    label: str
+    url: str
+    active: bool
+
+
 SCOPE_CODES_SHOWN = 3  # up to this many warehouses in scope are named in the header; more are counted
 
 
@@ -50,14 +58,14 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_sections": [], "nav_roles": [], "nav_scope_label": ""}
-    sections = []
+    sections: list[NavSection] = []
     for label, url_name, perm in SECTIONS:
         if user.has_perm(perm):
             try:
                 url = reverse(url_name)
             except NoReverseMatch:  # a section whose screens are not installed yet is simply not shown
                 continue
-            sections.append({"label": label, "url": url, "active": False})
+            sections.append(NavSection(label=label, url=url, active=False))
     # One section is current: the one whose address is the longest prefix of the page's (/stock/counts/
     # is Counts, not Stock as well).
     current = max((s for s in sections if request.path.startswith(s["url"])), key=lambda s: len(s["url"]),

@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import Model, ProtectedError, QuerySet
+from django.db.models import Field, Model, ProtectedError, QuerySet
 
 from erp.exceptions import DomainError, NotFound, PermissionDenied
 from erp.scoping import scope_queryset
@@ -226,15 +226,17 @@ class RowParser:
                     blank_is_none: bool = False, raw: str | None = None) -> Any:
         """Convert and validate with the model field's own rules (decimal places, ranges, max length)."""
         model_field = model._meta.get_field(field_name or column)
+        if not isinstance(model_field, Field):
+            raise TypeError(f"{model.__name__}.{field_name or column} is a relation, not a field with a value")
         value = self.text(column) if raw is None else raw.strip()
         if value == "" and blank_is_none:
             return None
-        if value == "" and not model_field.blank:  # type: ignore[union-attr]
+        if value == "" and not model_field.blank:
             self.error(column, "This value is required.")
             return None
         try:
-            python_value = model_field.to_python(value)  # type: ignore[union-attr]
-            model_field.run_validators(python_value)  # type: ignore[union-attr]
+            python_value = model_field.to_python(value)
+            model_field.run_validators(python_value)
         except ValidationError as exc:
             for message in exc.messages:
                 self.error(column, message)

@@ -162,8 +162,10 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
     region_entity = {code: entity for code, _, entity in REGIONS}
     warehouses: dict[str, Warehouse] = {}
     for code, name, region, tz, address, city, postal, country in WAREHOUSES:
-        fields = dict(name=name, region=regions[region], legal_entity=entities[region_entity[region]], timezone=tz,
-                      address_line1=address, city=city, postal_code=postal, country=country, active=True)
+        # One bag of fields for the create and the update alike, hence its loose type.
+        fields: dict[str, Any] = dict(
+            name=name, region=regions[region], legal_entity=entities[region_entity[region]], timezone=tz,
+            address_line1=address, city=city, postal_code=postal, country=country, active=True)
         existing = Warehouse.objects.filter(code=code).first()
         warehouses[code] = (network.warehouse_update(warehouse=existing, actor=None, **fields) if existing
                             else network.warehouse_create(code=code, actor=None, **fields))
@@ -241,7 +243,8 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
     }
 
 
-def _opening_lines(warehouse_index: int, warehouse: Warehouse, items: list[Item]) -> list[Any]:
+def _opening_lines(warehouse_index: int, warehouse: Warehouse, items: list[Item],
+                   factors: dict[int, dict[str, Decimal]]) -> list[Any]:
     """Deterministic opening stock: every item somewhere in each warehouse's bins, with gaps.
 
     Every tenth item (SKUs ending in 3, 13, 23...) is missing at NE-BOS but held at NE-NYC and
@@ -255,7 +258,7 @@ def _opening_lines(warehouse_index: int, warehouse: Warehouse, items: list[Item]
         if warehouse.code == "NE-BOS" and index % 10 == 2:
             continue
         cases = (index * 37 + warehouse_index * 11) % 40 + 5
-        quantity = Decimal(cases) * (item.uoms_by_code.get("CS") or Decimal(1))
+        quantity = Decimal(cases) * (factors[item.pk].get("CS") or Decimal(1))
         lines.append(OpeningLine(
             item=item, location=bins[index % len(bins)], quantity=quantity,
             unit_cost=Decimal("1.25") + Decimal(index % 20) / 4,
@@ -272,13 +275,12 @@ def _load_opening_stock(warehouses: dict[str, Warehouse]) -> int:
     stock_statuses_seed()
     opened = set(StockMove.objects.filter(reference_type="opening").values_list("warehouse__code", flat=True))
     items = list(Item.objects.order_by("sku").prefetch_related("uoms__uom"))
-    for item in items:
-        item.uoms_by_code = {row.uom.code: row.factor for row in item.uoms.all()}
+    factors = {item.pk: {row.uom.code: row.factor for row in item.uoms.all()} for item in items}
     posted = 0
     for index, (code, warehouse) in enumerate(sorted(warehouses.items())):
         if code in opened:
             continue
-        stock_opening_post(warehouse=warehouse, lines=_opening_lines(index, warehouse, items),
+        stock_opening_post(warehouse=warehouse, lines=_opening_lines(index, warehouse, items, factors),
                            reference=f"Opening balance {code}", actor=None)
         posted += 1
     return posted
@@ -335,7 +337,9 @@ def fulfil_demo_order() -> str:
         order = sales_order_confirm(order=order, actor=None)
     if order.status != OrderStatus.ALLOCATED and not order.pick_lists.exists():
         return f"{order.number} ({order.status}: not carried further)"
-    warehouse = order.lines.first().warehouse
+    warehouse = next((line.warehouse for line in order.lines.all() if line.warehouse is not None), None)
+    if warehouse is None:
+        return f"{order.number} ({order.status}: no line has a warehouse)"
     pick_list = order.pick_lists.exclude(status="cancelled").first() or pick_list_create(
         warehouse=warehouse, order=order, actor=None)
     if pick_list.status == "open":

@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONCORD_VAR_DIR", BASE_DIR / "var"))
@@ -142,7 +143,14 @@ def _pg_dir() -> Path:
     return VAR_DIR / "postgres"
 
 
-def _run_as_pg_user() -> dict[str, object]:
+class _RunAs(TypedDict, total=False):
+    """``subprocess.run`` keywords that run a command as the cluster's system user."""
+
+    user: str
+    group: str
+
+
+def _run_as_pg_user() -> _RunAs:
     if os.geteuid() != 0:
         return {}
     return {"user": PG_SYSTEM_USER, "group": PG_SYSTEM_USER}
@@ -176,7 +184,7 @@ def _pg_running() -> bool:
         return False
     result = subprocess.run(
         [str(_pg_bin("pg_ctl")), "status", "-D", str(data)],
-        capture_output=True, **_run_as_pg_user(),  # type: ignore[call-overload]
+        capture_output=True, **_run_as_pg_user(),
     )
     return result.returncode == 0
 
@@ -194,7 +202,7 @@ def _pg_start() -> bool:
         subprocess.run(
             [str(_pg_bin("initdb")), "-D", str(data), "--auth=trust", "--encoding=UTF8",
              "--locale=C", "-U", DB_USER],
-            check=True, capture_output=True, **_run_as_pg_user(),  # type: ignore[call-overload]
+            check=True, capture_output=True, **_run_as_pg_user(),
         )
     port = ports().postgres
     options = (
@@ -207,7 +215,7 @@ def _pg_start() -> bool:
         [str(_pg_bin("pg_ctl")), "start", "-D", str(data), "-w", "-t", "60",
          "-l", str(_pg_dir() / "postgres.log"), "-o", options],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        **_run_as_pg_user(),  # type: ignore[call-overload]
+        **_run_as_pg_user(),
     )
     if result.returncode != 0:
         raise RuntimeError(f"embedded PostgreSQL did not start; see {_pg_dir() / 'postgres.log'}")
@@ -231,7 +239,7 @@ def _pg_stop() -> None:
     if _pg_running():
         subprocess.run(
             [str(_pg_bin("pg_ctl")), "stop", "-D", str(_pg_dir() / "data"), "-m", "fast", "-w"],
-            check=False, capture_output=True, **_run_as_pg_user(),  # type: ignore[call-overload]
+            check=False, capture_output=True, **_run_as_pg_user(),
         )
 
 

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+
+class DecimalDigits(TypedDict):
+    """The size of a ``DecimalField``, spread into it with ``**`` (a TypedDict, so each key keeps its type)."""
+
+    max_digits: int
+    decimal_places: int
 
 
 class TimeStampedModel(models.Model):

@@ -32,7 +32,8 @@ def _decimal(raw: Any, *, minimum: Decimal | None, maximum: Decimal | None, plac
         raise _fail(f"{what} must be a decimal number, not {raw!r}.") from exc
     if not value.is_finite():
         raise _fail(f"{what} must be a finite number.")
-    if value.as_tuple().exponent < -places:  # type: ignore[operator]
+    exponent = value.as_tuple().exponent  # an int for a finite number (a letter for NaN and infinity)
+    if isinstance(exponent, int) and exponent < -places:
         raise _fail(f"{what} allows at most {places} decimal places.")
     if minimum is not None and value < minimum:
         raise _fail(f"{what} must be at least {minimum}.")
@@ -73,7 +74,7 @@ class Integer(ValueType):
     name = "integer"
 
     def validate(self, raw: Any) -> int:
-        if isinstance(raw, bool) or not isinstance(raw, int):
+        if not isinstance(raw, int) or isinstance(raw, bool):
             raise _fail("Must be a whole number.")
         if not self.minimum <= raw <= self.maximum:
             raise _fail(f"Must be between {self.minimum} and {self.maximum}.")

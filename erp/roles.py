@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import PermissionsMixin
+
 MASTER_DATA_VIEW = [
     "warehouses.view_legalentity",
     "warehouses.view_region",
@@ -129,7 +131,7 @@ ROLE_BY_GROUP = {role.group: role for role in ROLES}
 
 
 def roles_of(user: object) -> list[Role]:
-    if user is None or not getattr(user, "is_authenticated", False):
+    if not isinstance(user, PermissionsMixin) or not getattr(user, "is_authenticated", False):
         return []
-    names = {group.name for group in user.groups.all()}  # type: ignore[attr-defined]
+    names = {group.name for group in user.groups.all()}
     return [role for role in ROLES if role.group in names]

@@ -96,7 +96,7 @@ EMPTY_SCOPE = Scope(enterprise=False)
 
 def scope_of(user: Any) -> Scope:
     """The user's scope, computed once per user object (a request or a task) in a few queries."""
-    cached = getattr(user, "_concord_scope", None)
+    cached: Scope | None = getattr(user, "_concord_scope", None)
     if cached is not None:
         return cached
     scope = _compute_scope(user)

@@ -9,9 +9,12 @@ place, and the same URL without htmx is an ordinary page that works with JavaScr
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar
 
+from django import forms
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -24,10 +27,26 @@ from erp.search import matching
 
 SEARCH_MAX_LENGTH = 100
 
+M = TypeVar("M", bound=Model)
+
 
 def is_htmx_partial(request: HttpRequest) -> bool:
     """An htmx request for a fragment; a history restore wants the whole page back."""
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def model_choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField[Any]:
+    """The form's ``name`` field, declared as a ``ModelChoiceField`` (a screen narrows its choices per user)."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ModelChoiceField):
+        raise TypeError(f"{type(form).__name__}.{name} is a {type(field).__name__}, not a ModelChoiceField")
+    return field
+
+
+def label_choices(form: forms.BaseForm, name: str, label: Callable[[Any], str]) -> None:
+    """Show each choice of the form's ``name`` field as ``label(obj)`` rather than ``str(obj)``."""
+    field = model_choice_field(form, name)
+    field.label_from_instance = label  # type: ignore[method-assign, assignment]  # per field, not by subclassing
 
 
 class ScreenAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -36,20 +55,23 @@ class ScreenAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
     raise_exception = False  # anonymous: redirect; authenticated without permission: PermissionDenied
 
 
-class ScopedQuerysetMixin:
+class ScopedQuerysetMixin(Generic[M]):
     """The one place a screen's rows come from: the screen's base queryset narrowed to the user's scope."""
 
-    model: ClassVar[type[Model]]
     request: HttpRequest
 
-    def base_queryset(self) -> QuerySet[Any]:
-        return self.model._default_manager.all()
+    def screen_model(self) -> type[M]:
+        """The screen's ``model`` (list and detail views declare it with different types)."""
+        raise NotImplementedError
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def base_queryset(self) -> QuerySet[M]:
+        return self.screen_model()._default_manager.all()
+
+    def get_queryset(self) -> QuerySet[M]:
         return scope_queryset(self.base_queryset(), self.request.user)
 
 
-class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin, ListView):
+class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin[M], ListView[M]):
     """A searchable, paginated list. Subclasses set ``model``, ``permission_required``,
     ``search_fields``, ``template_name`` (the full page, extending ``screens/list.html``) and
     ``rows_template_name`` (the table rows, also the body of the htmx answer)."""
@@ -61,10 +83,15 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin, ListView):
     search_placeholder: ClassVar[str] = "Search"
     csv_kind: ClassVar[str | None] = None  # the erp.csv_exchange kind offered for export/import here
 
+    def screen_model(self) -> type[M]:
+        if self.model is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} names no model.")
+        return self.model
+
     def search_term(self) -> str:
         return self.request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[M]:
         queryset = super().get_queryset()
         term = self.search_term()
         if term and self.search_fields:
@@ -74,13 +101,13 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin, ListView):
     def get_template_names(self) -> list[str]:
         if is_htmx_partial(self.request):
             return ["screens/list_partial.html"]
-        return [self.template_name]
+        return super().get_template_names()
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.update(
             q=self.search_term(),
-            title=self.title or self.model._meta.verbose_name_plural.capitalize(),
+            title=self.title or str(self.screen_model()._meta.verbose_name_plural).capitalize(),
             search_placeholder=self.search_placeholder,
             rows_template_name=self.rows_template_name,
             list_url=self.request.path,
@@ -105,8 +132,11 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin, ListView):
         return response
 
 
-class ScreenDetailView(ScreenAccessMixin, ScopedQuerysetMixin, DetailView):
+class ScreenDetailView(ScreenAccessMixin, ScopedQuerysetMixin[M], DetailView[M]):
     """One row found by its business key within the user's scope; anything else is a 404."""
 
     slug_url_kwarg = "code"
     slug_field = "code"
+
+    def screen_model(self) -> type[M]:
+        return self.model

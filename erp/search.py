@@ -17,7 +17,7 @@ def matching(fields: Iterable[str], term: str) -> Q:
     return condition
 
 
-class SearchFilterSet(django_filters.FilterSet):
+class SearchFilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types: FilterSet is Any
     """A FilterSet with ``?search=`` over the subclass's ``search_fields``."""
 
     search_fields: tuple[str, ...] = ()

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
-from django.db.models import Q
+from django.contrib.auth.models import Group, Permission, User
+from django.db.models import Model, Q
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from erp.actors import Actor
 from erp.exceptions import NotFound
 from erp.models import ApiToken, IdempotencyKey
 from erp.roles import ROLE_BY_KEY, ROLES
@@ -32,7 +33,7 @@ def _permissions(dotted: Iterable[str]) -> list[Permission]:
 
 
 @command
-def roles_sync(*, actor: AbstractBaseUser | None = None) -> list[Group]:
+def roles_sync(*, actor: Actor = None) -> list[Group]:
     """Make each role's group hold exactly the permissions of ``erp.roles.ROLES``."""
     groups = []
     for role in ROLES:
@@ -43,9 +44,9 @@ def roles_sync(*, actor: AbstractBaseUser | None = None) -> list[Group]:
 
 
 @command
-def user_upsert(*, username: str, actor: AbstractBaseUser | None, email: str = "", first_name: str = "",
+def user_upsert(*, username: str, actor: Actor, email: str = "", first_name: str = "",
                 is_superuser: bool = False, is_staff: bool = False, password: str | None = None,
-                roles: Iterable[str] = ()) -> AbstractBaseUser:
+                roles: Iterable[str] = ()) -> User:
     """Create or update a user with exactly the role groups named (keys of ``erp.roles``).
 
     ``password`` is set only when given, so updating a user keeps the password they chose.
@@ -57,17 +58,17 @@ def user_upsert(*, username: str, actor: AbstractBaseUser | None, email: str = "
         user.set_password(password)
     user.first_name, user.is_superuser, user.is_staff = first_name, is_superuser, is_staff
     user.save()
-    user.groups.set(Group.objects.filter(name__in=[ROLE_BY_KEY[key].group for key in roles]))  # type: ignore[attr-defined]
+    user.groups.set(Group.objects.filter(name__in=[ROLE_BY_KEY[key].group for key in roles]))
     return user
 
 
 @command
-def scope_grant(*, user: AbstractBaseUser, actor: AbstractBaseUser | None, enterprise: bool = False,
-                regions: Iterable[object] = (), warehouses: Iterable[object] = ()) -> None:
+def scope_grant(*, user: User, actor: Actor, enterprise: bool = False,
+                regions: Iterable[Model] = (), warehouses: Iterable[Model] = ()) -> None:
     """Give ``user`` the enterprise scope, or access to the given regions and warehouses."""
     if enterprise:
         app_label, codename = ENTERPRISE_PERMISSION.split(".")
-        user.user_permissions.add(  # type: ignore[attr-defined]
+        user.user_permissions.add(
             Permission.objects.get(content_type__app_label=app_label, codename=codename)
         )
     for region in regions:
@@ -78,8 +79,8 @@ def scope_grant(*, user: AbstractBaseUser, actor: AbstractBaseUser | None, enter
 
 
 @command
-def scope_revoke(*, user: AbstractBaseUser, actor: AbstractBaseUser | None, regions: Iterable[object] = (),
-                 warehouses: Iterable[object] = ()) -> None:
+def scope_revoke(*, user: User, actor: Actor, regions: Iterable[Model] = (),
+                 warehouses: Iterable[Model] = ()) -> None:
     for region in regions:
         remove_perm(f"warehouses.{REGION_PERMISSION}", user, region)
     for warehouse in warehouses:
@@ -88,7 +89,7 @@ def scope_revoke(*, user: AbstractBaseUser, actor: AbstractBaseUser | None, regi
 
 
 @command
-def api_token_issue(*, user: AbstractBaseUser, name: str = "", actor: AbstractBaseUser | None) -> str:
+def api_token_issue(*, user: User, name: str = "", actor: Actor) -> str:
     """Create a token for ``user`` and return it in plain text; only its digest is stored."""
     raw = ApiToken.generate()
     ApiToken.objects.create(
@@ -99,11 +100,11 @@ def api_token_issue(*, user: AbstractBaseUser, name: str = "", actor: AbstractBa
 
 
 @command
-def api_token_revoke(*, token_id: int, actor: AbstractBaseUser) -> ApiToken:
+def api_token_revoke(*, token_id: int, actor: Actor) -> ApiToken:
     """Revoke a token; users revoke their own, superusers any."""
     query = ApiToken.objects.select_for_update().filter(pk=token_id)
     if not getattr(actor, "is_superuser", False):
-        query = query.filter(user=actor)
+        query = query.filter(user=actor) if isinstance(actor, User) else query.none()
     token = query.first()
     if token is None:
         raise NotFound()
@@ -114,7 +115,7 @@ def api_token_revoke(*, token_id: int, actor: AbstractBaseUser) -> ApiToken:
 
 
 @command
-def idempotency_keys_purge(*, older_than: timedelta, actor: AbstractBaseUser | None = None) -> int:
+def idempotency_keys_purge(*, older_than: timedelta, actor: Actor = None) -> int:
     """Forget stored responses older than ``older_than``; a key may then be used afresh."""
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
     return deleted

@@ -23,9 +23,10 @@ class Command(BaseCommand):
         if user is None:
             actor = User(username="manage.py", is_active=True, is_superuser=True)  # never saved
         else:
-            actor = User.objects.filter(username=user, is_active=True).first()
-            if actor is None:
+            found = User.objects.filter(username=user, is_active=True).first()
+            if found is None:
                 raise CommandError(f"No active user {user!r}.")
+            actor = found
         try:
             self.stdout.write(export_csv(kind, actor), ending="")
         except DomainError as exc:
