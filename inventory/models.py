@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from erp.models import TimeStampedModel
+from erp.models import DecimalDigits, TimeStampedModel
 from erp.scoping import ScopedBy
 from erp.validators import code_validator, sku_validator, status_code_validator
 
@@ -177,8 +177,8 @@ class Lot(TimeStampedModel):
         return self.lot_number
 
 
-QUANTITY = {"max_digits": 18, "decimal_places": 4}
-UNIT_COST = {"max_digits": 18, "decimal_places": 6}
+QUANTITY: DecimalDigits = {"max_digits": 18, "decimal_places": 4}
+UNIT_COST: DecimalDigits = {"max_digits": 18, "decimal_places": 6}
 
 
 class StockMove(models.Model):

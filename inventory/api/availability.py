@@ -21,7 +21,7 @@ from inventory import selectors
 from inventory.models import QUANTITY, ItemWarehouseSummary
 
 
-class AvailabilityOutput(serializers.Serializer):
+class AvailabilityOutput(serializers.Serializer[Any]):
     sku = serializers.CharField()
     warehouse = serializers.CharField()
     on_hand = serializers.DecimalField(**QUANTITY)
@@ -58,8 +58,8 @@ class AvailabilityViewSet(ScopedViewSet):
             user=request.user, skus=request.query_params.getlist("sku"),
             warehouse=request.query_params.get("warehouse"), region=request.query_params.get("region"),
         )
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response([render_row(row) for row in page])
+        page = self.paginate_queryset(rows)  # type: ignore[arg-type]  # DRF pages any sequence; the stubs name QuerySet only
+        return self.get_paginated_response([render_row(row) for row in page or []])
 
 
 QUANTITY_FIELDS = ("on_hand", "allocated", "available", "blocked", "in_transit_in", "on_order")

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from erp.api.fields import ScopedSlugRelatedField
 from erp.api.serializers import StrictInputSerializer, WholeObjectInput
+from erp.models import DecimalDigits
 from erp.scoping import scope_queryset
 from erp.validators import sku_validator
 from inventory.models import Item, ItemUom, StockAdjustment, StockMove, StockStatus, UnitOfMeasure
@@ -20,7 +21,7 @@ MAX_SHELF_LIFE_DAYS = 36500
 MAX_UOMS_PER_ITEM = 20
 
 
-class UnitOfMeasureOutput(serializers.ModelSerializer):
+class UnitOfMeasureOutput(serializers.ModelSerializer[UnitOfMeasure]):
     """A unit of measure, addressed by its code."""
 
     class Meta:
@@ -28,7 +29,7 @@ class UnitOfMeasureOutput(serializers.ModelSerializer):
         fields = ["code", "name"]
 
 
-class ItemUomOutput(serializers.ModelSerializer):
+class ItemUomOutput(serializers.ModelSerializer[ItemUom]):
     """One unit of an item: one ``uom`` holds ``factor`` base units."""
 
     uom = serializers.CharField(source="uom.code")
@@ -38,7 +39,7 @@ class ItemUomOutput(serializers.ModelSerializer):
         fields = ["uom", "factor"]
 
 
-class ItemOutput(serializers.ModelSerializer):
+class ItemOutput(serializers.ModelSerializer[Item]):
     """An item; quantities of it are kept in ``base_uom``."""
 
     base_uom = serializers.CharField(source="base_uom.code")
@@ -71,7 +72,7 @@ class _ItemFields(StrictInputSerializer):
     weight_kg = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=Decimal(0), required=False,
                                          allow_null=True)
     active = serializers.BooleanField(required=False)
-    uoms = ItemUomInput(many=True, required=False, max_length=MAX_UOMS_PER_ITEM,
+    uoms = ItemUomInput(many=True, required=False, max_length=MAX_UOMS_PER_ITEM,  # type: ignore[call-arg]  # many=True makes a ListSerializer, which takes max_length; the stubs check the child
                         help_text="Replaces the item's unit conversions; the base unit is always kept with "
                                   "factor 1.")
 
@@ -114,7 +115,7 @@ class ItemUpdateInput(_ItemFields):
     """Changes to an item; the SKU never changes. ``uoms``, when sent, replaces every conversion."""
 
 
-class StatusTransitionOutput(serializers.Serializer):
+class StatusTransitionOutput(serializers.Serializer[Any]):
     """An allowed change from this status, with the reason codes that may justify it."""
 
     to = serializers.CharField(source="to_status.code")
@@ -124,7 +125,7 @@ class StatusTransitionOutput(serializers.Serializer):
         return [reason.code for reason in transition.reason_codes.all()]
 
 
-class StockStatusOutput(serializers.ModelSerializer):
+class StockStatusOutput(serializers.ModelSerializer[StockStatus]):
     """A stock status, the same in every warehouse, and where stock in it may go next."""
 
     transitions = StatusTransitionOutput(source="transitions_out", many=True)
@@ -135,7 +136,7 @@ class StockStatusOutput(serializers.ModelSerializer):
                   "transitions"]
 
 
-class StockMoveOutput(serializers.ModelSerializer):
+class StockMoveOutput(serializers.ModelSerializer[StockMove]):
     """One line of the append-only ledger; ``quantity`` is signed, in the item's base unit."""
 
     sku = serializers.CharField(source="item.sku")
@@ -153,7 +154,7 @@ class StockMoveOutput(serializers.ModelSerializer):
 
 # --- adjustments and status changes -----------------------------------------------------------------------
 
-_QUANTITY_INPUT = {"max_digits": 18, "decimal_places": 4}
+_QUANTITY_INPUT: DecimalDigits = {"max_digits": 18, "decimal_places": 4}
 
 
 class _StockDocumentInput(StrictInputSerializer):
@@ -198,7 +199,7 @@ class StockStatusChangeInput(_StockDocumentInput):
     to_status = serializers.CharField(max_length=32)
 
 
-class StockAdjustmentOutput(serializers.ModelSerializer):
+class StockAdjustmentOutput(serializers.ModelSerializer[StockAdjustment]):
     """An adjustment document: ``quantity`` in the base unit, ``uom_quantity`` and ``uom`` as entered."""
 
     warehouse = serializers.CharField(source="warehouse.code")
@@ -219,7 +220,7 @@ class StockAdjustmentOutput(serializers.ModelSerializer):
                   "move", "created_at"]
 
 
-class StockStatusChangeOutput(serializers.Serializer):
+class StockStatusChangeOutput(serializers.Serializer[Any]):
     """The two ledger lines a status change posted (minus in the old status, plus in the new)."""
 
     reference_id = serializers.CharField()

@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils.module_loading import module_has_submodule
 
-from inventory import bench
+from inventory import bench, selectors
 
 
 def _verdict(ok: bool) -> str:
@@ -83,7 +83,7 @@ class Command(BaseCommand):
             f"floor p99 <= noop p99 + {bench.W2_MAX_EXTRA_P99_MS:.0f} ms: {_verdict(ok_p99)}")
         say(f"W2 full snapshot {len(skus):,} SKUs x {seeded['warehouses']} warehouses "
             f"({result['snapshot_rows']:,} rows, "
-            f"{result['snapshot_chunks']} chunks of {bench.selectors.MAX_AVAILABILITY_SKUS}): "
+            f"{result['snapshot_chunks']} chunks of {selectors.MAX_AVAILABILITY_SKUS}): "
             f"{result['snapshot_s'] * 1000:.0f} ms, {result['snapshot_queries']} queries")
         failed += [name for name, ok in (("W2 queries", ok_queries), ("W2 p99", ok_p99)) if not ok]
 
