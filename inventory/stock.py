@@ -79,14 +79,24 @@ class Summary:
         return self.allocatable_on_hand - self.allocated
 
 
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    """What allocation needs to know of an item: its SKU (for messages) and whether it is lot-tracked."""
+
+    sku: str
+    lot_tracked: bool
+
+
 @dataclass(frozen=True)
 class StockLock:
-    """The stock rows a command holds: the warehouses' legal entities and the summaries, by pair.
+    """The stock rows a command holds: the warehouses' legal entities and the summaries, by pair, and the facts
+    of the items those summaries are of (read with them, no query of its own).
 
     A pair with no summary row is absent: nothing was ever there, so there is nothing to reserve."""
 
     legal_entities: Mapping[int, int]  # warehouse id -> legal entity id
     summaries: Mapping[Pair, Summary]
+    items: Mapping[int, ItemFacts]
 
     def free(self, pair: Pair) -> Decimal:
         summary = self.summaries.get(pair)
@@ -107,18 +117,25 @@ def lock(pairs: Iterable[Pair]) -> StockLock:
     """Lock the warehouses (share) and the summaries of ``pairs`` in the global order; two queries."""
     keys = sorted(set(pairs))
     if not keys:
-        return StockLock({}, {})
+        return StockLock({}, {}, {})
     with connection.cursor() as cursor:
         legal_entities = _lock_warehouses(cursor, (key[1] for key in keys))
         cursor.execute(
-            f"SELECT {_SUMMARY_COLUMNS} FROM inventory_itemwarehousesummary t "
+            f"SELECT {_SUMMARY_COLUMNS}, i.sku, i.lot_tracked FROM inventory_itemwarehousesummary t "  # nosec B608 # the columns are this module's constant
             "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(item_id, warehouse_id) "
-            "ON t.item_id = k.item_id AND t.warehouse_id = k.warehouse_id "
+            "ON t.item_id = k.item_id AND t.warehouse_id = k.warehouse_id JOIN inventory_item i ON i.id = t.item_id "
             "ORDER BY t.item_id, t.warehouse_id FOR UPDATE OF t",
             [[key[0] for key in keys], [key[1] for key in keys]],
         )
-        summaries = {(row[1], row[2]): Summary(*row) for row in cursor.fetchall()}
-    return StockLock(legal_entities, summaries)
+        rows = cursor.fetchall()
+    return StockLock(legal_entities, {(row[1], row[2]): Summary(*row[:7]) for row in rows},
+                     {row[1]: ItemFacts(row[7], row[8]) for row in rows})
+
+
+def item_facts(item_ids: Iterable[int]) -> dict[int, ItemFacts]:
+    """The facts of items, read without a lock (one query): for those a ``StockLock`` has no summary of."""
+    return {pk: ItemFacts(sku, lot_tracked) for pk, sku, lot_tracked in
+            Item.objects.filter(pk__in=list(item_ids)).values_list("pk", "sku", "lot_tracked")}
 
 
 def lock_everywhere(item_ids: Iterable[int]) -> StockLock:

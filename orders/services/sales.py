@@ -167,6 +167,7 @@ class _Stock:
     lots: dict[Pair, list[stock_rules.LotStock]]  # free lots, net of open allocations (lot-tracked items)
     free: dict[Pair, Decimal]
     lot_tracked: frozenset[int]
+    skus: dict[int, str]
 
 
 def _net_of_allocations(found: dict[Pair, list[stock_rules.LotStock]]) -> dict[Pair, list[stock_rules.LotStock]]:
@@ -182,9 +183,15 @@ def _net_of_allocations(found: dict[Pair, list[stock_rules.LotStock]]) -> dict[P
             for pair, lots in found.items()}
 
 
-def _lock_stock(plan: Plan, item_ids: list[int], lot_tracked: frozenset[int]) -> _Stock:
-    """Lock the candidates' summaries of the items (``inventory.stock``'s lock order) and read their free lots."""
+def _lock_stock(plan: Plan, item_ids: list[int]) -> _Stock:
+    """Lock the candidates' summaries of the items (``inventory.stock``'s lock order) and read their free lots;
+    the items' facts come with the summaries (an item with none at any candidate is read on its own)."""
     held = stock.lock([(item_id, pk) for item_id in item_ids for pk in plan.candidate_ids])
+    facts = dict(held.items)
+    unseen = set(item_ids) - set(facts)
+    if unseen:
+        facts.update(stock.item_facts(unseen))
+    lot_tracked = frozenset(pk for pk, fact in facts.items() if fact.lot_tracked)
     lot_items = sorted(lot_tracked.intersection(item_ids))
     lots = _net_of_allocations(stock.lot_stock(lot_items, plan.candidate_ids)) if lot_items else {}
     free: dict[Pair, Decimal] = {}
@@ -194,7 +201,7 @@ def _lock_stock(plan: Plan, item_ids: list[int], lot_tracked: frozenset[int]) ->
             usable = stock_rules.usable_lots(lots.get(pair, []), rule=plan.lot_rule,
                                              ship_date=plan.sites[pair[1]].ship_date)
             free[pair] = min(free[pair], sum((lot.quantity for lot in usable), Decimal(0)))
-    return _Stock(held, lots, free, lot_tracked)
+    return _Stock(held, lots, free, lot_tracked, {pk: fact.sku for pk, fact in facts.items()})
 
 
 @dataclass
@@ -317,8 +324,6 @@ class _Head:
     ship_to_region_id: int
     plan_generation: int | None
     lines: list[_Draft]
-    lot_tracked: frozenset[int]
-    skus: dict[int, str]
 
 
 # In the model's field order, as ``Model.from_db`` wants them (the other fields load when first read).
@@ -326,13 +331,17 @@ _ORDER_FIELDS = tuple(f.attname for f in SalesOrder._meta.concrete_fields if f.a
     "id", "number", "status", "customer_id", "ship_to_id", "region_id", "requested_date"})
 
 
+_LINE_ARRAYS = ", ".join(
+    f"(SELECT array_agg(l.{column} ORDER BY l.line_no) FROM orders_salesorderline l WHERE l.order_id = o.id)"
+    for column in ("id", "item_id", "quantity", "requested_date"))
+
+
 def _read_draft(pk: int) -> _Head:
-    """The order, its customer, ship-to and lines, and the plan generation: one query for the order and one for
-    the lines with their items' lot tracking and SKU (read through the ORM: the items are inventory's)."""
+    """The order, its customer, ship-to, lines and the plan generation, in one query."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join('o.' + name for name in _ORDER_FIELDS)}, c.code, c.home_warehouse_id, "
-            f"c.allow_partial_shipment, s.region_id, {generations.current_sql(PLAN_GENERATION)} "
+            f"c.allow_partial_shipment, s.region_id, {generations.current_sql(PLAN_GENERATION)}, {_LINE_ARRAYS} "
             "FROM orders_salesorder o JOIN orders_customer c ON c.id = o.customer_id "
             "JOIN orders_shipto s ON s.id = o.ship_to_id WHERE o.id = %s",  # nosec B608 # column names are this module's constants
             [pk],
@@ -342,12 +351,9 @@ def _read_draft(pk: int) -> _Head:
         raise SalesOrder.DoesNotExist(f"sales order {pk} does not exist")
     width = len(_ORDER_FIELDS)
     order = SalesOrder.from_db(None, list(_ORDER_FIELDS), list(row[:width]))
-    code, home_id, split_accepted, region_id, generation = row[width:]
-    rows = list(SalesOrderLine.objects.filter(order_id=pk).order_by("line_no").values_list(
-        "id", "item_id", "quantity", "requested_date", "item__lot_tracked", "item__sku"))
-    return _Head(order, code, home_id, split_accepted, region_id, generation,
-                 [_Draft(*row[:4]) for row in rows], frozenset(row[1] for row in rows if row[4]),
-                 {row[1]: row[5] for row in rows})
+    code, home_id, split_accepted, region_id, generation, *arrays = row[width:]
+    lines = [_Draft(*line) for line in zip(*(array or [] for array in arrays), strict=True)]
+    return _Head(order, code, home_id, split_accepted, region_id, generation, lines)
 
 
 def _update_confirmed_lines(lines: list[_Draft]) -> None:
@@ -396,7 +402,7 @@ def sales_order_confirm(*, order: SalesOrder, actor: Actor, now: dt.datetime | N
     lines = head.lines
     plan = allocation_plan(home_warehouse_id=head.home_warehouse_id, ship_to_region_id=head.ship_to_region_id,
                            split_accepted=head.split_accepted, now=now, generation=head.plan_generation)
-    stock_ = _lock_stock(plan, sorted({line.item_id for line in lines}), head.lot_tracked)
+    stock_ = _lock_stock(plan, sorted({line.item_id for line in lines}))
     taken = _take(draft.requested_date, plan, stock_, lines, {line.pk: line.quantity for line in lines}, now)
     for line in lines:
         got, first, promises = taken.got[line.pk]
@@ -413,7 +419,7 @@ def sales_order_confirm(*, order: SalesOrder, actor: Actor, now: dt.datetime | N
     _insert_allocations(taken.allocations)
     stock.reserve(stock_.held, taken.deltas)
     _update_confirmed_lines(lines)
-    _raise_shortages(draft.number, head.customer_code, plan.home, taken.short, head.skus, actor)
+    _raise_shortages(draft.number, head.customer_code, plan.home, taken.short, stock_.skus, actor)
     return draft
 
 
@@ -432,13 +438,11 @@ def order_lines_allocate(*, order: SalesOrder, wanted: dict[int, Decimal], actor
     now = now or timezone.now()
     order = SalesOrder.objects.select_related("customer", "ship_to").get(pk=order.pk)
     plan = plan_for(order.customer, order.ship_to, now, exclude_warehouse_ids)
-    lines = list(SalesOrderLine.objects.filter(order=order, pk__in=list(wanted)).select_related("item")
-                 .order_by("line_no"))
-    stock_ = _lock_stock(plan, sorted({line.item_id for line in lines}),
-                         frozenset(line.item_id for line in lines if line.item.lot_tracked))
+    lines = list(SalesOrderLine.objects.filter(order=order, pk__in=list(wanted)).order_by("line_no"))
+    stock_ = _lock_stock(plan, sorted({line.item_id for line in lines}))
     locked = SalesOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
     lines = list(SalesOrderLine.objects.select_for_update(of=("self",)).filter(order=locked, pk__in=list(wanted))
-                 .select_related("item").order_by("line_no"))
+                 .order_by("line_no"))
     # Re-read under the order lock: never allocate more than is still backordered.
     wanted = {line.pk: min(wanted[line.pk], line.backordered_quantity) for line in lines
               if line.status not in (OrderStatus.CANCELLED, OrderStatus.DRAFT)}
@@ -465,8 +469,7 @@ def order_lines_allocate(*, order: SalesOrder, wanted: dict[int, Decimal], actor
                                                      "ship_date", "promised_date", "updated_at"])
         order_refresh(locked)
     if raise_shortage:
-        _raise_shortages(locked.number, order.customer.code, plan.home, taken.short,
-                         {line.item_id: line.item.sku for line in lines}, actor)
+        _raise_shortages(locked.number, order.customer.code, plan.home, taken.short, stock_.skus, actor)
     return {pk: got for pk, (got, _, _) in taken.got.items()}
 
 
