@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from erp.models import TimeStampedModel
+from erp.models import DecimalDigits, TimeStampedModel
 from erp.scoping import ScopedBy
 from erp.validators import code_validator, country_validator
 
@@ -62,7 +62,7 @@ class ShipTo(TimeStampedModel):
 
 # --- sales orders ---------------------------------------------------------------------------------------
 
-QUANTITY = {"max_digits": 18, "decimal_places": 4}
+QUANTITY: DecimalDigits = {"max_digits": 18, "decimal_places": 4}
 
 
 class OrderStatus(models.TextChoices):

@@ -11,7 +11,7 @@ from erp.screens import ScreenDetailView, ScreenListView
 from orders.models import Customer, ShipTo
 
 
-class CustomerListView(ScreenListView):
+class CustomerListView(ScreenListView[Customer]):
     csv_kind = "customers"
     model = Customer
     permission_required = "orders.view_customer"
@@ -29,7 +29,7 @@ class CustomerListView(ScreenListView):
         )
 
 
-class CustomerDetailView(ScreenDetailView):
+class CustomerDetailView(ScreenDetailView[Customer]):
     model = Customer
     permission_required = "orders.view_customer"
     template_name = "orders/customer_detail.html"

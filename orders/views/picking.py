@@ -13,7 +13,7 @@ message and change nothing. Everything works without JavaScript; Alpine only mov
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.contrib import messages
@@ -28,7 +28,7 @@ from django.views.generic import FormView
 
 from erp.exceptions import DomainError
 from erp.scoping import scope_queryset
-from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial
+from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial, model_choice_field
 from inventory.models import Lot
 from inventory.views import ScanFormMixin, UserFormMixin, plain_quantity
 from orders.models import PickLineStatus, PickList, PickListLine, PickListStatus
@@ -46,7 +46,7 @@ from warehouses.models import Warehouse
 
 SESSION_KEY = "pick_answers"
 # The badge each pick list and line status wears (classes of concord.css).
-BADGES = {
+BADGES: dict[str, str] = {
     PickListStatus.OPEN: "badge--soon", PickListStatus.PICKED: "badge--ok", PickListStatus.CANCELLED: "badge--off",
     PickLineStatus.SHORT: "appr-status--pending",
 }
@@ -82,11 +82,12 @@ class PickListCreateForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["warehouse"].queryset = scope_queryset(Warehouse.objects.filter(active=True).order_by("code"),
-                                                           user)
+        model_choice_field(self, "warehouse").queryset = scope_queryset(
+            Warehouse.objects.filter(active=True).order_by("code"), user)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind, warehouse = data.get("kind"), data.get("warehouse")
         data["order_obj"] = None
         if kind == "wave" and not data.get("wave_cutoff") and "wave_cutoff" not in self.errors:
@@ -116,7 +117,7 @@ def _create_forms(user: Any, bound: PickListCreateForm | None = None, warehouse:
     return {"wave_form": wave, "order_form": order}
 
 
-class PickListListView(ScreenListView):
+class PickListListView(ScreenListView[PickList]):
     """The pick lists of the user's warehouses, open ones first, then the newest, narrowed by warehouse and
     status; for users who may list stock, the forms that start a wave or pick one order."""
 
@@ -161,7 +162,7 @@ class PickListListView(ScreenListView):
         return context
 
 
-class PickListCreateView(UserFormMixin, ScreenAccessMixin, FormView):
+class PickListCreateView(UserFormMixin, ScreenAccessMixin, FormView[PickListCreateForm]):
     """Start a wave or list one order (``pick_list_create``) and go to the list's first line; refusals come back
     on the form, on the list page."""
 
@@ -226,7 +227,8 @@ class PickStepForm(ScanFormMixin, forms.Form):
         self.line, self.user = line, user
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         line = self.line
         self.scan_location(data, line.pick_list.warehouse)
         if data.get("location_obj") is not None and data["location_obj"].pk != line.location_id:
@@ -262,6 +264,14 @@ class PickListMixin(ScreenAccessMixin):
         return get_object_or_404(pick_lists(self.request.user), pk=self.kwargs["pk"])
 
 
+class _WalkRow(TypedDict):
+    line: PickListLine
+    answer: dict[str, str] | None
+    quantity: str
+    picked: str | None
+    badge: str
+
+
 def _walk(request: HttpRequest, pick_list: PickList, form: PickStepForm | None = None,
           chosen: PickListLine | None = None) -> dict[str, Any]:
     """The list's page: its lines with what was answered for each, the line to pick now and its form."""
@@ -269,7 +279,7 @@ def _walk(request: HttpRequest, pick_list: PickList, form: PickStepForm | None =
     answers = _answers(request, pick_list)
     is_open = pick_list.status == PickListStatus.OPEN
     can_pick = is_open and request.user.has_perm("orders.change_picklist")
-    rows = []
+    rows: list[_WalkRow] = []
     for line in lines:
         answer = answers.get(str(line.pk)) if line.status == PickLineStatus.OPEN else None
         rows.append({"line": line, "answer": answer, "quantity": plain_quantity(line.quantity),

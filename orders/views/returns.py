@@ -21,7 +21,7 @@ from django.views import View
 
 from erp.exceptions import DomainError
 from erp.scoping import scope_of, scope_queryset
-from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial
+from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial, model_choice_field
 from orders.models import Disposition, ReturnAuthorization, ReturnStatus, SalesOrder
 from orders.services.returns import (
     MAX_NOTE,
@@ -40,7 +40,7 @@ from orders.services.returns import (
 from warehouses.models import Warehouse
 
 # The badge each return status wears (classes of concord.css).
-STATUS_BADGES = {
+STATUS_BADGES: dict[str, str] = {
     ReturnStatus.AUTHORIZED: "badge--soon", ReturnStatus.RECEIVED: "badge--ok", ReturnStatus.CLOSED: "badge--off",
     ReturnStatus.CANCELLED: "badge--off",
 }
@@ -74,7 +74,7 @@ def _scoped_returns(user: Any) -> QuerySet[ReturnAuthorization]:
 # --- the list -------------------------------------------------------------------------------------------------
 
 
-class ReturnListView(ScreenListView):
+class ReturnListView(ScreenListView[ReturnAuthorization]):
     """The returns of the scope, those waiting to be received first, then the newest; narrowed by status and
     warehouse, searchable by return, order or customer."""
 
@@ -187,8 +187,8 @@ class ReturnAuthorizeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.returnable = returnable or []
-        self.fields["warehouse"].queryset = scope_queryset(Warehouse.objects.filter(active=True).order_by("code"),
-                                                           user)
+        model_choice_field(self, "warehouse").queryset = scope_queryset(
+            Warehouse.objects.filter(active=True).order_by("code"), user)
         for row in self.returnable:
             number = row.line.line_no
             self.fields[f"quantity_{number}"] = forms.DecimalField(
@@ -207,7 +207,8 @@ class ReturnAuthorizeForm(forms.Form):
                 for row in self.returnable]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         specs = []
         for row in self.returnable:
             number = row.line.line_no
@@ -307,7 +308,8 @@ class ReturnReceiveForm(forms.Form):
                  "note": self[f"note_{line.line_no}"]} for line in self.lines]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         specs = []
         for line in self.lines:
             number = line.line_no

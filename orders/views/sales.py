@@ -28,7 +28,15 @@ from django.views.generic import TemplateView
 
 from erp.exceptions import DomainError
 from erp.scoping import scope_queryset
-from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenDetailView, ScreenListView, is_htmx_partial
+from erp.screens import (
+    SEARCH_MAX_LENGTH,
+    ScreenAccessMixin,
+    ScreenDetailView,
+    ScreenListView,
+    is_htmx_partial,
+    label_choices,
+    model_choice_field,
+)
 from inventory.models import Item, ItemUom
 from orders import rules, selectors
 from orders.models import Customer, OrderStatus, SalesOrder, ShipTo
@@ -36,7 +44,7 @@ from orders.services.sales import MAX_LINES, OrderLineSpec, sales_order_cancel, 
 from warehouses.models import Warehouse
 
 # The badge each order status wears (classes of concord.css).
-STATUS_BADGES = {
+STATUS_BADGES: dict[str, str] = {
     OrderStatus.DRAFT: "badge--soon", OrderStatus.ALLOCATED: "badge--ok", OrderStatus.SHIPPED: "badge--ok",
     OrderStatus.DELIVERED: "badge--ok", OrderStatus.PARTIALLY_ALLOCATED: "appr-status--pending",
     OrderStatus.BACKORDERED: "appr-status--rejected", OrderStatus.CANCELLED: "badge--off",
@@ -84,7 +92,7 @@ def refusal(error: DomainError) -> str:
 # --- the order list ----------------------------------------------------------------------------------------
 
 
-class OrderListView(ScreenListView):
+class OrderListView(ScreenListView[SalesOrder]):
     """The orders of the user's regions, newest first, narrowed by status, a line's warehouse and a date range
     (of the day taken or the requested date), and searchable by number, customer or reference. Above the list,
     the fill rate of the user's scope over the last 30 days."""
@@ -96,6 +104,7 @@ class OrderListView(ScreenListView):
     search_fields = ("number", "customer__code", "customer__name", "external_ref")
     search_placeholder = "Number, customer or reference"
     title = "Sales orders"
+    _filters: dict[str, Any]  # filters(), once per request
 
     def filter_value(self, name: str) -> str:
         return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
@@ -155,7 +164,7 @@ class OrderListView(ScreenListView):
 # --- the order's page --------------------------------------------------------------------------------------
 
 
-class OrderDetailView(ScreenDetailView):
+class OrderDetailView(ScreenDetailView[SalesOrder]):
     """One order of the user's scope: header, lines with what is allocated, backordered and shipped, the
     allocations (warehouse, lot, pick list), the pick lists, shipments and returns, and the history of the
     order and its lines. Users who may change orders get Confirm (a draft) and Cancel (what has not shipped)."""
@@ -293,8 +302,9 @@ class OrderEntryForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["customer"].queryset = customers_for(user)
-        self.fields["customer"].label_from_instance = lambda c: f"{c.code} · {c.name}"
+        self.customers = customers_for(user)
+        model_choice_field(self, "customer").queryset = self.customers
+        label_choices(self, "customer", lambda c: f"{c.code} · {c.name}")
         # Choosing a customer reloads the ship-to choices (htmx); without JavaScript, submitting does.
         self.fields["customer"].widget.attrs.update({"hx-get": reverse("orders:order-ship-tos"),
                                                      "hx-target": "#ship-to-field", "hx-trigger": "change"})
@@ -307,10 +317,11 @@ class OrderEntryForm(forms.Form):
 
     def chosen_customer(self) -> Customer | None:
         code = (self.data.get("customer") if self.is_bound else self.initial.get("customer")) or ""
-        return self.fields["customer"].queryset.filter(code=str(code)[:32]).first() if code else None
+        return self.customers.filter(code=str(code)[:32]).first() if code else None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         customer, code = data.get("customer"), data.get("ship_to")
         data["ship_to_obj"] = None  # none typed: the service takes the customer's default address
         if customer is not None and code:
@@ -331,7 +342,8 @@ class OrderLineForm(forms.Form):
         return not any((self.data.get(self.add_prefix(name)) or "").strip() for name in ("sku", "quantity"))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.is_blank():
             return data
         data["sku"] = (data.get("sku") or "").strip()
@@ -347,7 +359,7 @@ class OrderLineForm(forms.Form):
         return data
 
 
-class BaseOrderLineFormSet(BaseFormSet):
+class BaseOrderLineFormSet(BaseFormSet[OrderLineForm]):
     """The lines: at least one; every SKU an active item, every unit one of the item's (two queries)."""
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
@@ -391,8 +403,9 @@ class BaseOrderLineFormSet(BaseFormSet):
             raise forms.ValidationError("Some lines need correcting.")
 
 
-OrderLineFormSet = formset_factory(OrderLineForm, formset=BaseOrderLineFormSet, extra=0, min_num=1,
-                                   max_num=MAX_LINES, absolute_max=MAX_LINES, validate_max=True)
+OrderLineFormSet: type[BaseOrderLineFormSet] = formset_factory(  # type: ignore[assignment]  # a subclass of formset=; the stub says BaseFormSet
+    OrderLineForm, formset=BaseOrderLineFormSet, extra=0, min_num=1, max_num=MAX_LINES, absolute_max=MAX_LINES,
+    validate_max=True)
 
 
 class OrderEntryView(ScreenAccessMixin, View):

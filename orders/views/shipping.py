@@ -44,7 +44,7 @@ from django.views.generic import TemplateView
 
 from erp.exceptions import DomainError, ValidationFailed
 from erp.scoping import scope_queryset
-from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial
+from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial, label_choices
 from inventory.views import plain_quantity
 from orders.exceptions import DocumentsMissing
 from orders.models import (
@@ -72,8 +72,8 @@ from orders.services.shipping import (
 from warehouses.models import Carrier, Warehouse
 
 # The badge each shipment status wears (classes of concord.css).
-BADGES = {ShipmentStatus.PACKED: "badge--soon", ShipmentStatus.SHIPPED: "badge--ok",
-          ShipmentStatus.DELIVERED: "badge--ok", ShipmentStatus.CANCELLED: "badge--off"}
+BADGES: dict[str, str] = {ShipmentStatus.PACKED: "badge--soon", ShipmentStatus.SHIPPED: "badge--ok",
+                          ShipmentStatus.DELIVERED: "badge--ok", ShipmentStatus.CANCELLED: "badge--off"}
 # Shipments someone still has to act on are listed first.
 ACTIVE = (ShipmentStatus.PACKED, ShipmentStatus.SHIPPED)
 READY_SHOWN = 50
@@ -104,7 +104,7 @@ def _weight(value: Decimal | None) -> str:
 # --- the list -----------------------------------------------------------------------------------------------
 
 
-class ShipmentListView(ScreenListView):
+class ShipmentListView(ScreenListView[Shipment]):
     """Orders waiting to be packed at the user's warehouses, and the shipments there, active ones first."""
 
     model = Shipment
@@ -170,7 +170,7 @@ class PackForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["carrier"].label_from_instance = lambda carrier: f"{carrier.code} · {carrier.name}"
+        label_choices(self, "carrier", lambda carrier: f"{carrier.code} · {carrier.name}")
 
 
 def _package_rows(data: Any, count: int = 1) -> list[dict[str, str]]:
@@ -205,10 +205,12 @@ class ShipmentPackView(ScreenAccessMixin, View):
     def _render(self, request: HttpRequest, order: SalesOrder, warehouse: Warehouse, lines: list[PickListLine],
                 form: PackForm, packages: list[dict[str, str]], chosen: set[int] | None = None,
                 status: int = 200) -> HttpResponse:
-        estimate = sum(((line.item.weight_kg or Decimal(0)) * line.picked_quantity for line in lines), Decimal(0))
+        # Ready lines are picked: picked_quantity is set on each.
+        estimate = sum(((line.item.weight_kg or Decimal(0)) * (line.picked_quantity or Decimal(0)) for line in lines),
+                       Decimal(0))
         context = {
             "order": order, "warehouse": warehouse, "form": form, "packages": packages,
-            "rows": [{"line": line, "quantity": plain_quantity(line.picked_quantity),
+            "rows": [{"line": line, "quantity": plain_quantity(line.picked_quantity or Decimal(0)),
                       "lot": line.picked_lot or line.lot, "chosen": chosen is None or line.pk in chosen}
                      for line in lines],
             "estimate": _weight(estimate.quantize(Decimal("0.001"))) if estimate else "",
@@ -335,7 +337,7 @@ class ShipmentShipView(ShipmentActionView):
         tracking = request.POST.get("tracking_number")
         shipped = shipment_ship(shipment=shipment, actor=request.user, carrier=carrier,
                                 tracking_number=None if tracking is None else tracking[:100])
-        return (f"{shipped.number} has shipped with {shipped.carrier.code}"
+        return (f"{shipped.number} has shipped{' with ' + shipped.carrier.code if shipped.carrier else ''}"
                 f"{' (' + shipped.tracking_number + ')' if shipped.tracking_number else ''}: the stock left "
                 f"{shipped.warehouse.code}.")
 
