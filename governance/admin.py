@@ -351,7 +351,7 @@ class NotificationAdmin(ScopedReadOnlyAdmin):
 class AuditEventAdmin(ScopedReadOnlyAdmin):
     """The trail, strictly read-only: the database trigger writes it and refuses any change."""
 
-    list_display = ["id", "occurred_at", "table_name", "model", "row_id", "operation", "actor", "request_id",
+    list_display = ["id", "occurred_at", "table_name", "model_label", "row_id", "operation", "actor", "request_id",
                     "changed_fields"]
     list_filter = ["table_name", "operation", "occurred_at"]
     search_fields = ["=row_id", "=request_id"]
@@ -362,8 +362,9 @@ class AuditEventAdmin(ScopedReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
         return audit_events_for(request.user)
 
+    # Not named ``model``: ModelAdmin keeps its model class there, which the changelist would call instead.
     @admin.display(description="model")
-    def model(self, event: AuditEvent) -> str:
+    def model_label(self, event: AuditEvent) -> str:
         return model_label_of(event.table_name) or ""
 
     @admin.display(description="fields")

@@ -94,6 +94,17 @@ def test_the_audit_admin_searches_by_row_id_and_request_id_and_filters_by_table(
         AuditEvent.objects.filter(table_name="warehouses_warehouse", row_id=str(boston.pk), operation="UPDATE").get()]
 
 
+def test_the_audit_admin_names_the_model_of_each_event(client, user):
+    boston = warehouse_services.warehouse_update(warehouse=Warehouse.objects.get(code="NE-BOS"), name="Boston X",
+                                                 actor=user("admin"))
+    client.force_login(user("admin"))
+
+    page = client.get(reverse("admin:governance_auditevent_changelist"),
+                      {"q": str(boston.pk), "table_name": "warehouses_warehouse", "operation": "UPDATE"})
+
+    assert '<td class="field-model_label">warehouses.warehouse</td>' in page.content.decode()
+
+
 def test_a_scoped_staff_user_sees_only_their_scopes_audit_events_and_deviations(client, user, ne_staff):
     admin_user = user("admin")
     ne_deviation = _request_cutoff(user("ne.operator"), "NE-BOS")
