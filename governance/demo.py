@@ -15,7 +15,8 @@ from governance.services.exceptions import exception_raise_command
 from warehouses.models import Warehouse
 
 # (type, business key, warehouse, title, reference, detail, hours ago it was observed)
-DEMO_EXCEPTIONS = [
+# type, business key, warehouse, title, reference, detail, hours ago
+DEMO_EXCEPTIONS: list[tuple[str, str, str, str, str, dict[str, object], int]] = [
     ("shortage", "demo:shortage:NE-BOS:BEV-0001", "NE-BOS", "Short pick of BEV-0001 for C-NE-001",
      "C-NE-001", {"sku": "BEV-0001", "ordered": "48", "available": "30"}, 1),
     ("shortage", "demo:shortage:SE-ATL:BEV-0003", "SE-ATL", "Not enough BEV-0003 to allocate C-SE-002",

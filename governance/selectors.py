@@ -95,11 +95,11 @@ def _deviation_from_row(row: dict[str, Any], alias: str) -> PolicyDeviation | No
 
 def _resolve_row(row: dict[str, Any], warehouse: Warehouse | None, region_code: str | None) -> Resolved:
     wdev = _deviation_from_row(row, "wdev") if warehouse is not None else None
-    if wdev is not None:
-        return Resolved(wdev.value, source_label(ScopeType.WAREHOUSE, warehouse.code), wdev)  # type: ignore[union-attr]
+    if wdev is not None and warehouse is not None:
+        return Resolved(wdev.value, source_label(ScopeType.WAREHOUSE, warehouse.code), wdev)
     rdev = _deviation_from_row(row, "rdev") if "rdev__id" in row else None
     if rdev is not None:
-        code = region_code or warehouse.region.code  # type: ignore[union-attr]
+        code = region_code or warehouse.region.code  # type: ignore[union-attr]  # rdev columns come with one of them
         return Resolved(rdev.value, source_label(ScopeType.REGION, code), rdev)
     return Resolved(row["standard_value"], SOURCE_ENTERPRISE, None)
 

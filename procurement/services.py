@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-
+from erp.actors import Actor
 from erp.transactions import command
 from erp.validation import clean_or_raise
 from procurement.models import Supplier
@@ -14,7 +13,7 @@ SUPPLIER_FIELDS = ("name", "currency", "lead_time_days", "payment_terms_days", "
 
 
 @command
-def supplier_create(*, code: str, name: str, currency: str, actor: AbstractBaseUser | None,
+def supplier_create(*, code: str, name: str, currency: str, actor: Actor,
                     **extra: Any) -> Supplier:
     supplier = Supplier(code=code, name=name, currency=currency)
     for field, value in extra.items():
@@ -27,7 +26,7 @@ def supplier_create(*, code: str, name: str, currency: str, actor: AbstractBaseU
 
 
 @command
-def supplier_update(*, supplier: Supplier, actor: AbstractBaseUser | None, **changes: Any) -> Supplier:
+def supplier_update(*, supplier: Supplier, actor: Actor, **changes: Any) -> Supplier:
     locked = Supplier.objects.select_for_update(of=("self",)).get(pk=supplier.pk)
     for field, value in changes.items():
         if field not in SUPPLIER_FIELDS:

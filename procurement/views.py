@@ -6,7 +6,7 @@ from erp.screens import ScreenDetailView, ScreenListView
 from procurement.models import Supplier
 
 
-class SupplierListView(ScreenListView):
+class SupplierListView(ScreenListView[Supplier]):
     csv_kind = "suppliers"
     model = Supplier
     permission_required = "procurement.view_supplier"
@@ -16,7 +16,7 @@ class SupplierListView(ScreenListView):
     search_placeholder = "Code, name, email or currency"
 
 
-class SupplierDetailView(ScreenDetailView):
+class SupplierDetailView(ScreenDetailView[Supplier]):
     model = Supplier
     permission_required = "procurement.view_supplier"
     template_name = "procurement/supplier_detail.html"

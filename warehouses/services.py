@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-
+from erp.actors import Actor
 from erp.transactions import command
 from erp.validation import clean_or_raise
 from warehouses.exceptions import LocationParentMismatch
@@ -16,7 +15,7 @@ WAREHOUSE_FIELDS = ("name", "region", "legal_entity", "timezone", "address_line1
 
 
 @command
-def legal_entity_upsert(*, code: str, name: str, currency: str, actor: AbstractBaseUser | None) -> LegalEntity:
+def legal_entity_upsert(*, code: str, name: str, currency: str, actor: Actor) -> LegalEntity:
     entity = LegalEntity.objects.select_for_update().filter(code=code).first() or LegalEntity(code=code)
     entity.name, entity.currency = name, currency
     clean_or_raise(entity)
@@ -25,7 +24,7 @@ def legal_entity_upsert(*, code: str, name: str, currency: str, actor: AbstractB
 
 
 @command
-def region_upsert(*, code: str, name: str, actor: AbstractBaseUser | None) -> Region:
+def region_upsert(*, code: str, name: str, actor: Actor) -> Region:
     region = Region.objects.select_for_update().filter(code=code).first() or Region(code=code)
     region.name = name
     clean_or_raise(region)
@@ -35,7 +34,7 @@ def region_upsert(*, code: str, name: str, actor: AbstractBaseUser | None) -> Re
 
 @command
 def warehouse_create(*, code: str, name: str, region: Region, legal_entity: LegalEntity, timezone: str,
-                     actor: AbstractBaseUser | None, **extra: Any) -> Warehouse:
+                     actor: Actor, **extra: Any) -> Warehouse:
     warehouse = Warehouse(code=code, name=name, region=region, legal_entity=legal_entity, timezone=timezone)
     for field, value in extra.items():
         if field not in WAREHOUSE_FIELDS:
@@ -47,7 +46,7 @@ def warehouse_create(*, code: str, name: str, region: Region, legal_entity: Lega
 
 
 @command
-def warehouse_update(*, warehouse: Warehouse, actor: AbstractBaseUser | None, **changes: Any) -> Warehouse:
+def warehouse_update(*, warehouse: Warehouse, actor: Actor, **changes: Any) -> Warehouse:
     """Change a warehouse's attributes (its code is its identity and never changes)."""
     locked = Warehouse.objects.select_for_update(of=("self",)).get(pk=warehouse.pk)
     for field, value in changes.items():
@@ -64,7 +63,7 @@ def _location_path(parent: Location | None, code: str) -> str:
 
 
 @command
-def location_create(*, warehouse: Warehouse, code: str, kind: str, actor: AbstractBaseUser | None,
+def location_create(*, warehouse: Warehouse, code: str, kind: str, actor: Actor,
                     parent: Location | None = None, name: str = "", active: bool = True) -> Location:
     """Add a location under ``parent`` (or at the root) of ``warehouse``'s tree."""
     if parent is not None and parent.warehouse_id != warehouse.pk:
@@ -77,7 +76,7 @@ def location_create(*, warehouse: Warehouse, code: str, kind: str, actor: Abstra
 
 
 @command
-def location_update(*, location: Location, actor: AbstractBaseUser | None, name: str | None = None,
+def location_update(*, location: Location, actor: Actor, name: str | None = None,
                     kind: str | None = None, active: bool | None = None) -> Location:
     locked = Location.objects.select_for_update(of=("self",)).get(pk=location.pk)
     if name is not None:
@@ -92,7 +91,7 @@ def location_update(*, location: Location, actor: AbstractBaseUser | None, name:
 
 
 @command
-def carrier_upsert(*, code: str, name: str, actor: AbstractBaseUser | None, active: bool = True,
+def carrier_upsert(*, code: str, name: str, actor: Actor, active: bool = True,
                    lanes: list[tuple[Region, Region, int]] | None = None) -> Carrier:
     """Create or update a carrier; ``lanes`` (origin, destination, transit days) replace its lanes."""
     carrier = Carrier.objects.select_for_update().filter(code=code).first() or Carrier(code=code)

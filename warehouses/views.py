@@ -22,7 +22,7 @@ class LocationNode:
 def location_tree(locations: list[Location]) -> list[LocationNode]:
     """Nest a warehouse's locations under their parents; roots and siblings keep the given (path) order."""
     nodes = {location.pk: LocationNode(location) for location in locations}
-    roots = []
+    roots: list[LocationNode] = []
     for location in locations:
         node = nodes[location.pk]
         parent = nodes.get(location.parent_id) if location.parent_id else None
@@ -30,7 +30,7 @@ def location_tree(locations: list[Location]) -> list[LocationNode]:
     return roots
 
 
-class WarehouseListView(ScreenListView):
+class WarehouseListView(ScreenListView[Warehouse]):
     model = Warehouse
     permission_required = "warehouses.view_warehouse"
     template_name = "warehouses/warehouse_list.html"
@@ -47,7 +47,7 @@ class WarehouseListView(ScreenListView):
         )
 
 
-class WarehouseDetailView(ScreenDetailView):
+class WarehouseDetailView(ScreenDetailView[Warehouse]):
     model = Warehouse
     permission_required = "warehouses.view_warehouse"
     template_name = "warehouses/warehouse_detail.html"
@@ -71,7 +71,7 @@ class WarehouseDetailView(ScreenDetailView):
         return context
 
 
-class LocationListView(ScreenListView):
+class LocationListView(ScreenListView[Location]):
     csv_kind = "locations"
     model = Location
     permission_required = "warehouses.view_location"
@@ -84,7 +84,7 @@ class LocationListView(ScreenListView):
         return Location.objects.select_related("warehouse", "parent").order_by("warehouse__code", "path")
 
 
-class LocationDetailView(ScreenDetailView):
+class LocationDetailView(ScreenDetailView[Location]):
     model = Location
     permission_required = "warehouses.view_location"
     template_name = "warehouses/location_detail.html"

@@ -141,7 +141,7 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "waiting_ids": self._waiting_ids()}
 
-    def filter_queryset(self, queryset: QuerySet[ApprovalRequest]) -> QuerySet[ApprovalRequest]:
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.action != "list":
             return queryset
         params = self.request.query_params

@@ -105,7 +105,7 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
                                                            "resolved_by")
 
     @property
-    def required_action_permission(self) -> str | None:  # type: ignore[override]
+    def required_action_permission(self) -> str | None:
         return WORK_PERMISSION if self.action in {"acknowledge", "resolve", "cancel"} else None
 
     def get_serializer_class(self) -> Any:

@@ -103,7 +103,7 @@ class DeviationBrief(serializers.ModelSerializer):
 class ResolvedOutput(serializers.Serializer):
     key = serializers.CharField()
     value = serializers.JSONField()
-    source = serializers.CharField(help_text="warehouse:<code>, region:<code> or enterprise")
+    source = serializers.CharField(help_text="warehouse:<code>, region:<code> or enterprise")  # type: ignore[assignment]  # a field named source: DRF moves declared fields off the class; the stubs see Field.source
     deviation = DeviationBrief(allow_null=True)
 
 
@@ -315,7 +315,7 @@ class DifferenceOutput(serializers.Serializer):
     description = serializers.CharField()
     standard_value = serializers.JSONField()
     value = serializers.JSONField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field named source: DRF moves declared fields off the class; the stubs see Field.source
     deviation = serializers.CharField(help_text="The deviation's number.")
     deviation_id = serializers.IntegerField()
     in_effect = serializers.BooleanField(help_text="In effect today at the site (else it starts later).")
@@ -399,7 +399,7 @@ class DifferenceFromCoreViewSet(ScopedViewSet):
         warehouse, region = site_from_query(request, required=True)
         site = warehouse or region
         differences = selectors.difference_from_core(request.user, warehouse=warehouse, region=region)
-        return site.code, ("warehouse" if warehouse else "region"), difference_rows(differences)  # type: ignore[union-attr]
+        return site.code, ("warehouse" if warehouse else "region"), difference_rows(differences)  # type: ignore[union-attr]  # required=True: a warehouse or a region
 
     @extend_schema(parameters=SITE_PARAMETERS, responses={200: DifferenceReportOutput, 404: SITE_NOT_FOUND})
     def list(self, request: Request) -> Response:

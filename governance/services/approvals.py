@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from erp.actors import Actor, acting_user
 from erp.exceptions import PermissionDenied, ValidationFailed
 from erp.roles import ROLE_BY_KEY
 from erp.scoping import Scope, scope_of
@@ -421,7 +422,7 @@ def current_step(request: ApprovalRequest) -> ApprovalStep | None:
     return ApprovalStep.objects.filter(request=request, status=StepStatus.PENDING).order_by("sequence").first()
 
 
-def _decider(step: ApprovalStep, request: ApprovalRequest, actor: Any, on: dt.date) -> Any | None:
+def _decider(step: ApprovalStep, request: ApprovalRequest, actor: User, on: dt.date) -> Any | None:
     """Whom ``actor`` decides for: ``None`` in their own right, or the delegator. Refuses otherwise."""
     if actor.pk == request.requested_by_id:
         raise SelfApprovalForbidden(detail={"step": step.pk})
@@ -458,7 +459,7 @@ def approval_can_decide(*, step: ApprovalStep, user: Any) -> bool:
 
 
 @command
-def approval_step_decide(*, step: ApprovalStep, actor: Any, approve: bool, comment: str = "") -> ApprovalRequest:
+def approval_step_decide(*, step: ApprovalStep, actor: Actor, approve: bool, comment: str = "") -> ApprovalRequest:
     """Approve or reject the current step of a pending request.
 
     Locks the request, then its steps. A rejection ends the request (later steps skipped) and calls
@@ -478,10 +479,13 @@ def approval_step_decide(*, step: ApprovalStep, actor: Any, approve: bool, comme
         raise StepNotCurrent(detail={"step": target.pk, "status": target.status})
     approvable = _registered(request.document_type)
     today = timezone.localdate()
-    on_behalf_of = _decider(target, request, actor, today)
+    decider = acting_user(actor)
+    if decider is None:
+        raise PermissionDenied("Approvals are decided by a signed-in user.")
+    on_behalf_of = _decider(target, request, decider, today)
     now = timezone.now()
     target.status = StepStatus.APPROVED if approve else StepStatus.REJECTED
-    target.decided_by, target.on_behalf_of, target.decided_at, target.comment = actor, on_behalf_of, now, comment
+    target.decided_by, target.on_behalf_of, target.decided_at, target.comment = decider, on_behalf_of, now, comment
     target.save(update_fields=["status", "decided_by", "on_behalf_of", "decided_at", "comment", "updated_at"])
     later = [s for s in steps if s.sequence > target.sequence]
     if not approve:
@@ -501,7 +505,7 @@ def approval_step_decide(*, step: ApprovalStep, actor: Any, approve: bool, comme
     return request
 
 
-def approval_request_decide(*, request: ApprovalRequest, actor: Any, approve: bool, comment: str = "",
+def approval_request_decide(*, request: ApprovalRequest, actor: Actor, approve: bool, comment: str = "",
                             ) -> ApprovalRequest:
     """Decide whichever step of ``request`` is current (the API's and the screen's entry point)."""
     step = current_step(request)
@@ -519,7 +523,7 @@ def _is_administrator(user: Any) -> bool:
 
 @command
 def delegation_create(*, delegator: Any, delegate: Any, starts_on: dt.date, ends_on: dt.date, note: str = "",
-                      actor: Any) -> Delegation:
+                      actor: Actor) -> Delegation:
     """Let ``delegate`` decide ``delegator``'s approval steps between the dates (both inclusive)."""
     if actor is None or (actor.pk != delegator.pk and not _is_administrator(actor)):
         raise PermissionDenied("Only the delegator or an administrator may delegate.")
@@ -547,7 +551,7 @@ def delegation_create(*, delegator: Any, delegate: Any, starts_on: dt.date, ends
 
 
 @command
-def delegation_revoke(*, delegation: Delegation, actor: Any) -> Delegation:
+def delegation_revoke(*, delegation: Delegation, actor: Actor) -> Delegation:
     """End a delegation now; decisions already taken under it stand."""
     locked = Delegation.objects.select_for_update().get(pk=delegation.pk)
     if actor is None or (actor.pk != locked.delegator_id and not _is_administrator(actor)):
@@ -650,7 +654,7 @@ def _validate_rule(*, rule: ApprovalRule | None, document_type: Any, name: Any, 
 
 
 @command
-def approval_rule_save(*, actor: Any, rule: ApprovalRule | None = None, document_type: str, name: str,
+def approval_rule_save(*, actor: Actor, rule: ApprovalRule | None = None, document_type: str, name: str,
                        min_amount: Decimal | None, max_amount: Decimal | None, category: str, region: Any,
                        priority: int, active: bool, steps: list[tuple[str, str]]) -> ApprovalRule:
     """Create a rule (``rule=None``) or change one, with its steps, replaced as given and in that order.
@@ -661,8 +665,9 @@ def approval_rule_save(*, actor: Any, rule: ApprovalRule | None = None, document
     a rule changes only the requests opened afterwards. Rules are never deleted (requests refer to
     them); set ``active=False`` instead.
     """
-    if actor is not None and not actor.has_perm(
-            "governance.change_approvalrule" if rule is not None else "governance.add_approvalrule"):
+    editor = acting_user(actor)
+    if actor is not None and (editor is None or not editor.has_perm(
+            "governance.change_approvalrule" if rule is not None else "governance.add_approvalrule")):
         raise PermissionDenied("Your role may not edit approval rules.")
     locked = ApprovalRule.objects.select_for_update().get(pk=rule.pk) if rule is not None else None
     low, high, clean_steps = _validate_rule(
@@ -696,7 +701,8 @@ def _purchase_order_rules() -> list[tuple[str, Decimal | None, Decimal | None, l
     lower: Decimal | None = None
     for band in bands:
         upper = Decimal(band["up_to"]) if band["up_to"] is not None else None
-        steps = [(role, ScopeLevel.ENTERPRISE if role == "finance" else ScopeLevel.REGION) for role in band["steps"]]
+        steps: list[tuple[str, str]] = [
+            (role, ScopeLevel.ENTERPRISE if role == "finance" else ScopeLevel.REGION) for role in band["steps"]]
         name = "Purchase orders" + (f" from {lower:,}" if lower is not None else "") + (
             f" below {upper:,}" if upper is not None else "")
         rules.append((name, lower, upper, steps))
@@ -728,7 +734,7 @@ def default_rules() -> list[tuple[str, str, Decimal | None, Decimal | None, list
 
 
 @command
-def approval_rules_seed(*, actor: Any) -> int:
+def approval_rules_seed(*, actor: Actor) -> int:
     """Create the default rules and exchange rates that are missing; return how many rows were created.
 
     Idempotent: a rule is known by document type and name, and one already there (perhaps edited by

@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from erp.actors import Actor, acting_user
 from erp.exceptions import ValidationFailed
 from erp.scoping import scope_of, scope_queryset
 from erp.transactions import command
@@ -85,8 +86,8 @@ def is_process_owner_of(user: Any, policy: Policy) -> bool:
 def _overlapping_approved(deviation: PolicyDeviation) -> PolicyDeviation | None:
     return (
         PolicyDeviation.objects.filter(
-            policy_id=deviation.policy_id, scope_type=deviation.scope_type, warehouse_id=deviation.warehouse_id,
-            region_id=deviation.region_id, status=DeviationStatus.APPROVED,
+            policy_id=deviation.policy_id, scope_type=deviation.scope_type, warehouse=deviation.warehouse_id,
+            region=deviation.region_id, status=DeviationStatus.APPROVED,
             effective_from__lte=deviation.effective_to, effective_to__gte=deviation.effective_from,
         ).exclude(pk=deviation.pk).order_by("effective_from").first()
     )
@@ -103,7 +104,7 @@ def _overlap_error(other: PolicyDeviation) -> DeviationOverlap:
 # --- Requesting -----------------------------------------------------------------------------------
 
 
-def _site_for(scope_type: Any, scope_code: Any, actor: Any) -> tuple[Warehouse | None, Region | None]:
+def _site_for(scope_type: Any, scope_code: Any, actor: Actor) -> tuple[Warehouse | None, Region | None]:
     """The warehouse or region named, within the actor's scope (outside it reads as not existing)."""
     if scope_type not in ScopeType.values:
         raise ValidationFailed(detail={"scope_type": [f"One of: {', '.join(ScopeType.values)}."]})
@@ -182,7 +183,7 @@ def _owner_step(policy: Policy, warehouse: Warehouse | None) -> Any:
 
 @command
 def deviation_request(*, policy_key: str, scope_type: str, scope_code: str, value: Any, rationale: str,
-                      effective_from: date, effective_to: date, actor: Any) -> PolicyDeviation:
+                      effective_from: date, effective_to: date, actor: Actor) -> PolicyDeviation:
     """Request another value of a localizable policy for one site and period, and open its approval.
 
     The site must be in the actor's scope; ``effective_from`` may not be before the site's local
@@ -203,7 +204,7 @@ def deviation_request(*, policy_key: str, scope_type: str, scope_code: str, valu
 
     deviation = PolicyDeviation(
         policy=policy, scope_type=scope_type, warehouse=warehouse, region=region, value=normal, rationale=text,
-        effective_from=effective_from, effective_to=effective_to, requested_by=actor,
+        effective_from=effective_from, effective_to=effective_to, requested_by=acting_user(actor),
     )
     other = _overlapping_approved(deviation)
     if other is not None:
@@ -212,12 +213,12 @@ def deviation_request(*, policy_key: str, scope_type: str, scope_code: str, valu
     deviation.number = f"DEV-{deviation.pk:06d}"
     deviation.save(force_insert=True)
 
-    site_label = source_label(scope_type, (warehouse or region).code)  # type: ignore[union-attr]
+    site_label = source_label(scope_type, (warehouse or region).code)  # type: ignore[union-attr]  # _site_for gives one
     request = approval_request_open(
         document_type=DOCUMENT_TYPE, document_id=deviation.pk,
         title=f"{deviation.number}: {policy.key} = {normal!r} at {site_label}",
         actor=actor, legal_entity=warehouse.legal_entity if warehouse is not None else None,
-        region=region if region is not None else warehouse.region,  # type: ignore[union-attr]
+        region=region if region is not None else warehouse.region,  # type: ignore[union-attr]  # _site_for gives one
         warehouse=warehouse, category=policy.process,
         steps=[_owner_step(policy, warehouse)],
     )
@@ -229,13 +230,13 @@ def deviation_request(*, policy_key: str, scope_type: str, scope_code: str, valu
 # --- Deciding (through the approval engine) -------------------------------------------------------
 
 
-def _decision_comment(deviation: PolicyDeviation, actor: Any) -> str:
-    comment = (ApprovalStep.objects.filter(request_id=deviation.approval_request_id, decided_by=actor)
+def _decision_comment(deviation: PolicyDeviation, actor: Actor) -> str:
+    comment = (ApprovalStep.objects.filter(request_id=deviation.approval_request_id, decided_by=acting_user(actor))
                .order_by("-decided_at").values_list("comment", flat=True).first())
     return comment or ""
 
 
-def _on_approved(document_id: int, actor: Any) -> None:
+def _on_approved(document_id: int, actor: Actor) -> None:
     """Engine callback, inside the deciding transaction: the deviation takes effect."""
     deviation = _locked(document_id)
     other = _overlapping_approved(deviation)
@@ -252,7 +253,7 @@ def _on_approved(document_id: int, actor: Any) -> None:
         raise
 
 
-def _on_rejected(document_id: int, actor: Any) -> None:
+def _on_rejected(document_id: int, actor: Actor) -> None:
     """Engine callback, inside the deciding transaction."""
     deviation = _locked(document_id)
     _move(deviation, DeviationStatus.REJECTED, decided_by=actor, decided_at=timezone.now(),
@@ -270,7 +271,7 @@ def _pending_step(deviation: PolicyDeviation) -> ApprovalStep:
     return step
 
 
-def _decide(deviation: PolicyDeviation, actor: Any, approve: bool, note: str) -> PolicyDeviation:
+def _decide(deviation: PolicyDeviation, actor: Actor, approve: bool, note: str) -> PolicyDeviation:
     from governance.services.approvals import approval_step_decide
 
     if not isinstance(note, str):
@@ -279,13 +280,13 @@ def _decide(deviation: PolicyDeviation, actor: Any, approve: bool, note: str) ->
     return PolicyDeviation.objects.select_related("policy", "warehouse", "region").get(pk=deviation.pk)
 
 
-def deviation_approve(*, deviation: PolicyDeviation, actor: Any, note: str = "") -> PolicyDeviation:
+def deviation_approve(*, deviation: PolicyDeviation, actor: Actor, note: str = "") -> PolicyDeviation:
     """Approve through the engine (its command is the transaction): the requester gets 409
     ``self_approval_forbidden``, anyone but the policy's owner 403 ``not_an_approver``."""
     return _decide(deviation, actor, True, note)
 
 
-def deviation_reject(*, deviation: PolicyDeviation, actor: Any, note: str = "") -> PolicyDeviation:
+def deviation_reject(*, deviation: PolicyDeviation, actor: Actor, note: str = "") -> PolicyDeviation:
     """Reject through the engine, with the same rules as ``deviation_approve``."""
     return _decide(deviation, actor, False, note)
 
@@ -294,7 +295,7 @@ def deviation_reject(*, deviation: PolicyDeviation, actor: Any, note: str = "") 
 
 
 @command
-def deviation_withdraw(*, deviation: PolicyDeviation, actor: Any) -> PolicyDeviation:
+def deviation_withdraw(*, deviation: PolicyDeviation, actor: Actor) -> PolicyDeviation:
     """The requester (or the policy's process owner) withdraws a requested deviation (its approval
     request is cancelled) or stops an approved one at once."""
     from governance.services.approvals import approval_request_cancel
@@ -328,7 +329,7 @@ def earliest_date_anywhere(at: datetime | None = None) -> date:
 
 
 @command
-def deviations_expire(*, actor: Any, today: date | None = None, at: datetime | None = None) -> int:
+def deviations_expire(*, actor: Actor, today: date | None = None, at: datetime | None = None) -> int:
     """Approved deviations whose last day has passed at every site become expired; returns how many.
 
     ``effective_to`` is a local date of the site. The resolver already stops applying a deviation
@@ -348,7 +349,7 @@ def deviations_expire(*, actor: Any, today: date | None = None, at: datetime | N
 
 
 @command
-def deviations_review_notify(*, actor: Any, today: date | None = None, at: datetime | None = None) -> int:
+def deviations_review_notify(*, actor: Actor, today: date | None = None, at: datetime | None = None) -> int:
     """Raise one ``deviation_expiring`` exception per approved deviation within the review notice.
 
     The notice is ``governance.deviation_review_notice_days`` before ``effective_to``, counted on

@@ -33,6 +33,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from erp.actors import Actor, acting_user
 from erp.exceptions import NotFound, PermissionDenied, ValidationFailed
 from erp.roles import ROLE_BY_KEY
 from erp.scoping import scope_of, scope_queryset
@@ -111,7 +112,7 @@ def _validate_raise(type: str, business_key: str, title: str, severity: str | No
 
 def exception_raise(*, type: str, business_key: str, title: str, warehouse: Any = None, region: Any = None,
                     reference: str = "", detail: dict[str, Any] | None = None, severity: str | None = None,
-                    raised_at: datetime | None = None, actor: Any = None) -> OperationalException:
+                    raised_at: datetime | None = None, actor: Actor = None) -> OperationalException:
     """Raise an exception, or raise again the open (or acknowledged) one with this type and business key.
 
     Joins the caller's transaction: call it inside your command. Raising again updates the open
@@ -156,7 +157,7 @@ def exception_raise(*, type: str, business_key: str, title: str, warehouse: Any 
 def exception_raise_command(*, type: str, business_key: str, title: str, warehouse: Any = None,
                             region: Any = None, reference: str = "", detail: dict[str, Any] | None = None,
                             severity: str | None = None, raised_at: datetime | None = None,
-                            actor: Any = None) -> OperationalException:
+                            actor: Actor = None) -> OperationalException:
     """``exception_raise`` in its own command, for callers that are not inside a transaction."""
     return exception_raise(type=type, business_key=business_key, title=title, warehouse=warehouse, region=region,
                            reference=reference, detail=detail, severity=severity, raised_at=raised_at, actor=actor)
@@ -165,7 +166,7 @@ def exception_raise_command(*, type: str, business_key: str, title: str, warehou
 # --- Working the queue ----------------------------------------------------------------------------
 
 
-def _locked_for_work(exception: OperationalException, actor: Any) -> OperationalException:
+def _locked_for_work(exception: OperationalException, actor: Actor) -> OperationalException:
     """The exception, locked, after checking the actor may work it (scope, then permission).
 
     An exception with neither warehouse nor region (an enterprise-level one, such as most anomalies)
@@ -177,7 +178,8 @@ def _locked_for_work(exception: OperationalException, actor: Any) -> Operational
             "warehouse_id", "region_id").first()
         if site is None or (site == (None, None) and not scope_of(actor).enterprise):
             raise NotFound()
-        if not actor.has_perm(WORK_PERMISSION):
+        worker = acting_user(actor)
+        if worker is None or not worker.has_perm(WORK_PERMISSION):
             raise PermissionDenied("Your role may not work exception queues.")
     try:
         return OperationalException.objects.select_for_update(of=("self",)).get(pk=exception.pk)
@@ -200,7 +202,7 @@ def _exception_move(locked: OperationalException, target: str, **fields: Any) ->
 
 
 @command
-def exception_acknowledge(*, exception: OperationalException, actor: Any) -> OperationalException:
+def exception_acknowledge(*, exception: OperationalException, actor: Actor) -> OperationalException:
     """Take ownership of an open exception; its SLA clock keeps running until it is resolved."""
     locked = _locked_for_work(exception, actor)
     return _exception_move(locked, ExceptionStatus.ACKNOWLEDGED, acknowledged_by=actor,
@@ -208,7 +210,7 @@ def exception_acknowledge(*, exception: OperationalException, actor: Any) -> Ope
 
 
 @command
-def exception_resolve(*, exception: OperationalException, actor: Any, root_cause: str,
+def exception_resolve(*, exception: OperationalException, actor: Actor, root_cause: str,
                       note: str = "") -> OperationalException:
     """Close an exception with a root-cause code (``rules.ROOT_CAUSES``); "other" needs a note."""
     errors: dict[str, list[str]] = {}
@@ -227,7 +229,7 @@ def exception_resolve(*, exception: OperationalException, actor: Any, root_cause
 
 
 @command
-def exception_cancel(*, exception: OperationalException, actor: Any, note: str = "") -> OperationalException:
+def exception_cancel(*, exception: OperationalException, actor: Actor, note: str = "") -> OperationalException:
     """Withdraw an exception raised in error (no root cause); the note says why."""
     if not isinstance(note, str):
         raise ValidationFailed(detail={"note": ["Must be text."]})
@@ -279,7 +281,7 @@ def _escalation_message(exception: OperationalException, level: int, role_key: s
 
 
 @command
-def _exception_escalate_one(*, exception_id: int, level: int, now: datetime, actor: Any = None) -> bool:
+def _exception_escalate_one(*, exception_id: int, level: int, now: datetime, actor: Actor = None) -> bool:
     """Escalate one exception from ``level`` to ``level + 1``; False when someone else already did."""
     from governance.tasks import notification_send as notification_send_task
 
@@ -311,7 +313,7 @@ def _exception_escalate_one(*, exception_id: int, level: int, now: datetime, act
     return True
 
 
-def exceptions_escalate(*, actor: Any = None, now: datetime | None = None) -> int:
+def exceptions_escalate(*, actor: Actor = None, now: datetime | None = None) -> int:
     """Escalate every open or acknowledged exception past its deadline by one level; return how many.
 
     Safe to run twice at once and to retry: each escalation is its own short command that
@@ -369,7 +371,7 @@ def _sending_lock(notification_id: int) -> Iterator[bool]:
 
 
 @command
-def _notification_claim(*, notification_id: int, actor: Any = None) -> Notification | None:
+def _notification_claim(*, notification_id: int, actor: Actor = None) -> Notification | None:
     notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
     if notification is None or notification.sent_at is not None:
         return None
@@ -386,17 +388,17 @@ def _notification_claim(*, notification_id: int, actor: Any = None) -> Notificat
 
 
 @command
-def _notification_mark_sent(*, notification_id: int, actor: Any = None) -> None:
+def _notification_mark_sent(*, notification_id: int, actor: Actor = None) -> None:
     Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(sent_at=timezone.now(),
                                                                                 last_error="")
 
 
 @command
-def _notification_record_failure(*, notification_id: int, error: str, actor: Any = None) -> None:
+def _notification_record_failure(*, notification_id: int, error: str, actor: Actor = None) -> None:
     Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(last_error=error[:2000])
 
 
-def notification_send(*, notification_id: int, actor: Any = None) -> bool:
+def notification_send(*, notification_id: int, actor: Actor = None) -> bool:
     """Send one outbox notification by email: True when it was sent now.
 
     Delivery semantics. The database guarantees that one sender at a time works on a notification (a
@@ -436,7 +438,7 @@ def notification_send(*, notification_id: int, actor: Any = None) -> bool:
 
 
 @command
-def notifications_relay(*, actor: Any = None, older_than_seconds: int = 300, max_attempts: int = 8) -> int:
+def notifications_relay(*, actor: Actor = None, older_than_seconds: int = 300, max_attempts: int = 8) -> int:
     """Queue again the unsent notifications the send task lost; return how many were queued.
 
     The outbox row is written in the deciding transaction and its send task queued after commit; a

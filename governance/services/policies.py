@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from erp.actors import Actor, acting_user
 from erp.exceptions import PermissionDenied, ValidationFailed
 from erp.roles import ROLE_BY_KEY
 from erp.transactions import command, joined_command
@@ -17,14 +18,15 @@ PROCESS_OWNER_GROUP = ROLE_BY_KEY["process_owner"].group
 ADMINISTRATOR_GROUP = ROLE_BY_KEY["administrator"].group
 
 
-def _may_assign_owners(actor: Any) -> bool:
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+def _may_assign_owners(actor: Actor) -> bool:
+    user = acting_user(actor)
+    if user is None or not user.is_active:
         return False
-    return bool(actor.is_superuser or actor.groups.filter(name=ADMINISTRATOR_GROUP).exists())
+    return bool(user.is_superuser or user.groups.filter(name=ADMINISTRATOR_GROUP).exists())
 
 
 @command
-def policy_owner_set(*, policy: Policy, actor: Any, owner_user: Any = None, owner_group: Any = None) -> Policy:
+def policy_owner_set(*, policy: Policy, actor: Actor, owner_user: Any = None, owner_group: Any = None) -> Policy:
     """Make one user or one group the policy's process owner (the other is cleared).
 
     Exactly one of ``owner_user`` and ``owner_group``; an owner user must be an active member of
@@ -51,7 +53,7 @@ def policy_owner_set(*, policy: Policy, actor: Any, owner_user: Any = None, owne
 
 
 @command
-def policies_sync(*, actor: Any) -> dict[str, int]:
+def policies_sync(*, actor: Actor) -> dict[str, int]:
     """Upsert a Policy row per declaration, retire rows no app declares any more.
 
     A policy keeps its owner across syncs (owners are assigned by people, not code); a new one is

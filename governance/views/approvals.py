@@ -138,7 +138,7 @@ def delegation_list(request: HttpRequest) -> HttpResponse:
             errors["starts_on"] = "A date, such as 2026-12-24."
         if ends_on is None:
             errors["ends_on"] = "A date, such as 2026-12-31."
-        if not errors:
+        if not errors and delegate is not None and starts_on is not None and ends_on is not None:
             try:
                 engine.delegation_create(delegator=request.user, delegate=delegate, starts_on=starts_on,
                                          ends_on=ends_on, note=form["note"][:300], actor=request.user)

@@ -16,7 +16,7 @@ from governance.models import AuditEvent
 OBJECT_TERM = re.compile(r"^(?P<table>[a-z0-9_]+)#(?P<row_id>[^\s#]+)$")
 
 
-class AuditEventListView(ScreenListView):
+class AuditEventListView(ScreenListView[AuditEvent]):
     """Every recorded change the viewer may see, newest first; search by table, row, actor or request id."""
 
     model = AuditEvent

@@ -35,7 +35,7 @@ ADD_DEVIATION = "governance.add_policydeviation"
 SIMPLE_TYPES = {"local_time", "integer", "decimal", "choice", "boolean"}
 
 
-class PolicyListView(ScreenListView):
+class PolicyListView(ScreenListView[Policy]):
     model = Policy
     permission_required = VIEW_POLICY
     template_name = "governance/policies/policy_list.html"
@@ -77,10 +77,10 @@ class DeviationForm(forms.Form):
         scope = scope_of(user)
         regions = [(code, name) for pk, code, name in scope_queryset(Region.objects.order_by("code"), user)
                    .values_list("pk", "code", "name") if scope.covers_whole_region(pk)]
-        self.fields["site"].choices = (
+        self.fields["site"] = forms.ChoiceField(label="Site", choices=(
             [(f"warehouse:{code}", f"Warehouse {code} ({name})") for code, name in warehouses]
             + [(f"region:{code}", f"Region {code} ({name})") for code, name in regions]
-        )
+        ))
         kind = policy.value_type
         if kind in SIMPLE_TYPES:
             if kind == "choice":
@@ -163,7 +163,7 @@ def deviation_request(request: HttpRequest, key: str) -> HttpResponse:
 @permission_required(VIEW_DEVIATION, raise_exception=True)
 def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deviation = get_object_or_404(selectors.deviations_for(request.user), pk=pk)
-    step = current_step(deviation.approval_request) if deviation.approval_request_id else None
+    step = current_step(deviation.approval_request) if deviation.approval_request is not None else None
     may_decide = step is not None and deviation.status == "requested" and approval_can_decide(
         step=step, user=request.user)
     may_withdraw = deviation.status in ("requested", "approved") and (

@@ -58,7 +58,7 @@ class WarehouseUpdateInput(_WarehouseFields):
 
 class LocationOutput(serializers.ModelSerializer):
     warehouse = serializers.CharField(source="warehouse.code")
-    parent = serializers.CharField(source="parent.code", allow_null=True, default=None)
+    parent = serializers.CharField(source="parent.code", allow_null=True, default=None)  # type: ignore[assignment]  # a field named parent: DRF moves declared fields off the class; the stubs see Field.parent
 
     class Meta:
         model = Location
@@ -68,7 +68,7 @@ class LocationOutput(serializers.ModelSerializer):
 class LocationCreateInput(StrictInputSerializer):
     code = serializers.RegexField(r"^[A-Z0-9][A-Z0-9._-]{0,31}$", max_length=32)
     warehouse = ScopedSlugRelatedField(slug_field="code", queryset=Warehouse.objects.all())
-    parent = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
+    parent = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)  # type: ignore[assignment]  # a field named parent: DRF moves declared fields off the class; the stubs see Field.parent
     kind = serializers.ChoiceField(choices=LocationKind.choices)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False, default=True)
