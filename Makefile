@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 help:
 	@echo "make run     install, migrate, load the demo network, serve web + worker + beat"
-	@echo "make test    ruff, bandit, migrations check and the pytest suite on real PostgreSQL and Redis"
+	@echo "make test    ruff, bandit, mypy, migrations check and the pytest suite on real PostgreSQL and Redis"
 	@echo "make typecheck  mypy with django-stubs over the apps (strict for erp, inventory, orders)"
 	@echo "make test-future  the pytest suite again with every process's clock moved CLOCK_SHIFT_DAYS (400) ahead"
 	@echo "make bench   seed bench items, print the pgbench baseline and W2/W3 against their floors"
@@ -46,9 +46,11 @@ lint: install
 # plugin imports the settings, and settings with no server URLs would allocate the embedded servers' ports
 # under var/: placeholder URLs stand in (mypy never connects), and a placeholder SECRET_KEY when none is set,
 # so the check needs neither servers nor secrets.
-typecheck: install
-	DATABASE_URL=postgres://typecheck@127.0.0.1:1/typecheck REDIS_URL=redis://127.0.0.1:1/0 \
+MYPY = DATABASE_URL=postgres://typecheck@127.0.0.1:1/typecheck REDIS_URL=redis://127.0.0.1:1/0 \
 	SECRET_KEY="$${SECRET_KEY:-typecheck-only}" $(VENV)/bin/mypy
+
+typecheck: install
+	$(MYPY)
 
 check: install
 	$(PY) -m erp.embedded exec -- $(PY) manage.py makemigrations --check --dry-run
@@ -56,6 +58,7 @@ check: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -q -c pyproject.toml -r . -ll
+	$(MYPY)
 	$(PY) -m erp.embedded exec -- bash -c '$(PY) manage.py makemigrations --check --dry-run && $(VENV)/bin/pytest $(PYTEST_ARGS)'
 
 # The suite again, on the date CI may run it: libfaketime (a dev dependency) moves the clock of every process
