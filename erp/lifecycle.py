@@ -33,15 +33,22 @@ def document_move(document: D, to_status: str, *, may_move: Callable[[str, str],
     A move ``may_move`` does not allow raises ``refused`` (a 409) naming the document, where it is and where
     it was asked to go; nothing is saved.
     """
-    number, status = document.number, document.status
+    number, status = document.number, document.status  # type: ignore[attr-defined]  # a document model has both
     if not may_move(status, to_status):
         raise refused(f"{number} is {status}; it cannot become {to_status}.",
                       detail={"number": number, "status": status, "to": to_status})
-    document.status = to_status
+    document.status = to_status  # type: ignore[attr-defined]  # a document model has a status
     for name, value in fields.items():
         setattr(document, name, value)
     document.save(update_fields=["status", *fields, "updated_at"])
     return document
+
+
+def _column(document: models.Model, name: str) -> str:
+    field = document._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise ValueError(f"{name} is not a column of {document._meta.label}")
+    return field.column
 
 
 def document_move_from(document: D, from_status: str, to_status: str, *, may_move: Callable[[str, str], bool],
@@ -55,29 +62,31 @@ def document_move_from(document: D, from_status: str, to_status: str, *, may_mov
     command moved it first: PostgreSQL re-reads a row a concurrent transaction committed), nothing is written
     and ``refused`` (a 409) says where it is now.
     """
+    number = document.number  # type: ignore[attr-defined]  # a document model has a number
     if not may_move(from_status, to_status):
-        raise refused(f"{document.number} is {from_status}; it cannot become {to_status}.",  # type: ignore[attr-defined]  # documents have a number
-                      detail={"number": document.number, "status": from_status, "to": to_status})  # type: ignore[attr-defined]  # documents have a number
+        raise refused(f"{number} is {from_status}; it cannot become {to_status}.",
+                      detail={"number": number, "status": from_status, "to": to_status})
     meta = document._meta
     quote = connection.ops.quote_name
     values = {"status": to_status, **fields}
-    columns = [meta.get_field(name).column for name in values]
+    columns = [_column(document, name) for name in values]
+    pk_column = _column(document, "id")
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(c)} = %s' for c in columns)}, "
-            f"{quote('updated_at')} = now() WHERE {quote(meta.pk.column)} = %s AND {quote('status')} = %s",  # nosec B608 # identifiers come from the model's meta, values are bound
+            f"{quote('updated_at')} = now() WHERE {quote(pk_column)} = %s AND {quote('status')} = %s",  # nosec B608 # identifiers come from the model's meta, values are bound
             [*values.values(), document.pk, from_status],
         )
         moved = cursor.rowcount == 1
         if not moved:
             cursor.execute(f"SELECT {quote('status')} FROM {quote(meta.db_table)} "
-                           f"WHERE {quote(meta.pk.column)} = %s",  # nosec B608 # identifiers come from the model's meta
+                           f"WHERE {quote(pk_column)} = %s",  # nosec B608 # identifiers come from the model's meta
                            [document.pk])
             row = cursor.fetchone()
     if not moved:
         now_status = row[0] if row else "gone"
-        raise refused(f"{document.number} is {now_status}; only a {from_status} one can become {to_status}.",  # type: ignore[attr-defined]  # documents have a number
-                      detail={"number": document.number, "status": now_status})  # type: ignore[attr-defined]  # documents have a number
+        raise refused(f"{number} is {now_status}; only a {from_status} one can become {to_status}.",
+                      detail={"number": number, "status": now_status})
     for name, value in values.items():
         setattr(document, name, value)
     return document

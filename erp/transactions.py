@@ -18,12 +18,17 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from django.contrib.auth import get_user_model
 from django.db import OperationalError, connection, transaction
 
+from erp.actors import Actor
 from erp.exceptions import ConcurrencyExhausted
 from erp.logging import request_id_var
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,9 +56,9 @@ def _backoff(attempt: int) -> None:
     time.sleep(min(0.5, 0.005 * (2**attempt)) * (0.5 + random.random()))
 
 
-def recorded_actor(actor: T | None) -> T | None:
+def recorded_actor(actor: Actor) -> User | None:
     """The user to record on a row for ``actor``: None for a system run or an unsaved (anonymous) user."""
-    return actor if getattr(actor, "pk", None) else None
+    return actor if isinstance(actor, get_user_model()) and actor.pk else None
 
 
 def stamp_transaction(actor: object | None) -> None:

@@ -45,7 +45,7 @@ class UnitOfMeasureAdmin(MasterDataAdmin):
     fields = ["code", "name"]
 
     def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm[Any], change: bool) -> Model:
-        return services.uom_upsert(code=obj.code, name=form.cleaned_data["name"], actor=request.user)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+        return services.uom_upsert(code=obj.code, name=form.cleaned_data["name"], actor=request.user)
 
 
 class ItemUomInline(ReadOnlyInlineMixin, admin.TabularInline[ItemUom, Item]):
@@ -72,8 +72,8 @@ class ItemAdmin(MasterDataAdmin):
     def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm[Any], change: bool) -> Model:
         data = self.fields_for(form, services.ITEM_FIELDS)
         if change:
-            return services.item_update(item=obj, actor=request.user, **data)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
-        return services.item_create(sku=obj.sku, actor=request.user, **data)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+            return services.item_update(item=obj, actor=request.user, **data)
+        return services.item_create(sku=obj.sku, actor=request.user, **data)
 
 
 

@@ -90,7 +90,7 @@ def _pgbench_initialised() -> bool:
             cursor.execute(f'CREATE DATABASE "{PGBENCH_DB}"')
             return False
     db = settings.DATABASES["default"]
-    conn = connection.Database.connect(dbname=PGBENCH_DB, user=db["USER"], password=db.get("PASSWORD") or "",
+    conn = connection.Database.connect(  # type: ignore[attr-defined]  # the driver module (psycopg2) behind the wrapperdbname=PGBENCH_DB, user=db["USER"], password=db.get("PASSWORD") or "",
                                        host=db.get("HOST") or HOST, port=db.get("PORT") or 5432)
     try:
         with conn.cursor() as cursor:
@@ -200,8 +200,8 @@ def w2(*, user: Any, skus: list[str], requests: int) -> dict[str, Any]:
     expected_rows = min(W2_SKUS, len(skus)) * Warehouse.objects.count()  # planner sees the whole network
 
     def availability_call() -> None:
-        request = factory.get("/api/v1/availability/", {"sku": rng.sample(skus, min(W2_SKUS, len(skus))),
-                                                        "page_size": 500}, SERVER_NAME=HOST)
+        query: dict[str, list[str] | int] = {"sku": rng.sample(skus, min(W2_SKUS, len(skus))), "page_size": 500}
+        request = factory.get("/api/v1/availability/", query, SERVER_NAME=HOST)
         force_authenticate(request, user=user)
         response = _render(availability, request)
         if response.data["count"] != expected_rows:

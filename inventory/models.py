@@ -224,7 +224,7 @@ class StockMove(models.Model):
 
 class StockBalance(models.Model):
     """On hand per item, location, lot and status: always the sum of its moves (checked by
-    ``check_inventory_invariants``), changed only by ``stock_moves_post`` in the moves' transaction."""
+    ``check_inventory_invariants``), changed only by ``inventory.stock.post_moves`` in the moves' transaction."""
 
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
     warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")

@@ -341,7 +341,7 @@ class StockStatusChangeView(UserFormMixin, ScreenAccessMixin, FormView[StockStat
             moves = stock_status_change(
                 warehouse=warehouse, item=item, quantity=data["quantity"], uom=item.base_uom,
                 from_status=data["from_status"], to_status=data["to_status"], reason=data["reason"],
-                actor=self.request.user, location=data["location_obj"], lot_number=data["lot"] or None,  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+                actor=self.request.user, location=data["location_obj"], lot_number=data["lot"] or None,
             )
         except DomainError as error:
             for field, problems in error.detail.items():
@@ -511,7 +511,7 @@ class CycleCountCreateView(UserFormMixin, ScreenAccessMixin, FormView[CycleCount
         location = data["location_obj"]
         try:
             count = cycle_count_create(
-                warehouse=data["warehouse"], actor=self.request.user,  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+                warehouse=data["warehouse"], actor=self.request.user,
                 pairs=[CountPair(location=location, item=item, lot_number=lot) for item, lot in data["wanted"]],
             )
         except DomainError as error:
@@ -671,7 +671,7 @@ class CycleCountRecordView(CycleCountMixin, View):
             data = form.cleaned_data
             item, location = data["item"], data["location_obj"]
             try:
-                cycle_count_record(count=count, actor=request.user, entries=[CountEntry(  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+                cycle_count_record(count=count, actor=request.user, entries=[CountEntry(
                     location=location, item=item, quantity=data["quantity"], uom=data["uom"],
                     lot_number=data["lot"])])
             except InvalidCountTransition as error:
@@ -705,7 +705,7 @@ class CycleCountSubmitView(CycleCountMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         count = self.get_count()
         try:
-            done = cycle_count_submit(count=count, actor=request.user)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+            done = cycle_count_submit(count=count, actor=request.user)
         except DomainError as error:
             messages.error(request, _refusal(error))
             return redirect("inventory:cycle-count-detail", pk=count.pk)
@@ -738,7 +738,7 @@ class CycleCountDecideView(CycleCountMixin, View):
         here = redirect("inventory:cycle-count-detail", pk=count.pk)
         if decision == "recount":
             try:
-                recount = cycle_count_recount(count=count, actor=request.user, comment=comment)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+                recount = cycle_count_recount(count=count, actor=request.user, comment=comment)
             except DomainError as error:
                 messages.error(request, _refusal(error))
                 return here
@@ -831,7 +831,7 @@ class StockAdjustView(UserFormMixin, ScreenAccessMixin, FormView[StockAdjustForm
         try:
             adjustment = stock_adjustment_create(
                 warehouse=warehouse, location=location, item=item, quantity=data["quantity"], uom=data["uom"],
-                reason=data["reason"], actor=self.request.user, lot_number=(data["lot"] or "").strip() or None,  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+                reason=data["reason"], actor=self.request.user, lot_number=(data["lot"] or "").strip() or None,
             )
         except DomainError as error:
             _form_refusal(form, error)

@@ -56,8 +56,8 @@ class CustomerAdmin(MasterDataAdmin):
     def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm[Any], change: bool) -> Model:
         data = self.fields_for(form, services.CUSTOMER_FIELDS)
         if change:
-            return services.customer_update(customer=obj, actor=request.user, **data)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
-        return services.customer_create(code=obj.code, actor=request.user, **data)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+            return services.customer_update(customer=obj, actor=request.user, **data)
+        return services.customer_create(code=obj.code, actor=request.user, **data)
 
 
 class SalesOrderLineInline(ReadOnlyInlineMixin, admin.TabularInline[SalesOrderLine, SalesOrder]):

@@ -59,6 +59,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError, CommandParser
 from django.db import connection, connections
@@ -66,10 +67,12 @@ from django.db.models import F, Q
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from erp import services as platform
+from erp.actors import Actor
 from erp.models import ApiToken
 from inventory import bench as stock_bench
 from inventory import services as stock
 from inventory.models import Item, ItemWarehouseSummary, ReasonCode, ReasonCodeUse
+from inventory.stock import MoveSpec
 from orders.models import Customer
 from orders.services.sales import OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
 from warehouses.models import Location
@@ -192,13 +195,15 @@ def top_up(plan: Plan) -> int:
     home = plan.customers[0][0].home_warehouse
     location = (Location.objects.filter(warehouse=home, code__startswith="A-").order_by("code").first()
                 or Location.objects.filter(warehouse=home).order_by("code").first())
+    if location is None:
+        raise RuntimeError(f"{home.code} has no location to top the bench stock up in: load the demo first")
     free = {item_id: on_hand - allocated for item_id, on_hand, allocated in ItemWarehouseSummary.objects.filter(
         warehouse=home, item__in=[plan.hot, *plan.cold]).values_list("item_id", "allocatable_on_hand", "allocated")}
     wanted = [(plan.hot, HOT_FREE - free.get(plan.hot.pk, Decimal(0)))]
     wanted += [(item, COLD_TOP_UP) for item in plan.cold if free.get(item.pk, Decimal(0)) < COLD_FREE_MIN]
     available = stock.stock_status("available")
     reason = ReasonCode.objects.get(code="CORRECTION", applies_to=ReasonCodeUse.ADJUSTMENT)
-    moves = [stock.MoveSpec(item=item, warehouse=home, location=location, status=available, quantity=quantity,
+    moves = [MoveSpec(item=item, warehouse=home, location=location, status=available, quantity=quantity,
                             reason=reason) for item, quantity in wanted if quantity > 0]
     if moves:
         stock.stock_moves_post_command(moves=moves, reference_type="adjustment", reference="Bench W1 top-up",
@@ -261,9 +266,10 @@ def _settle_broker_before_fork() -> None:
     the socket is true, finishes that read; the producer pools (publishing only) are left alone."""
     from erp.celery import app as celery_app
 
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    pool = celery_app._pool  # type: ignore[attr-defined]  # Celery's connection pool is private; the fork needs it closed (docstring)
+    if pool is not None:
+        pool.force_close_all()
+        celery_app._pool = None  # type: ignore[attr-defined]  # Celery's connection pool is private; the fork needs it closed (docstring)
 
 
 def _forget_inherited_broker() -> None:
@@ -275,8 +281,8 @@ def _forget_inherited_broker() -> None:
 
     from erp.celery import app as celery_app
 
-    celery_app._pool = None
-    for group in kombu_pools._groups:
+    celery_app._pool = None  # type: ignore[attr-defined]  # Celery's connection pool is private; the fork needs it closed (docstring)
+    for group in kombu_pools._groups:  # type: ignore[attr-defined]  # kombu keeps its pool groups private; forgotten after a fork
         group.clear()
     amqp = celery_app.__dict__.get("amqp")
     if amqp is not None:
@@ -343,7 +349,7 @@ class Exhausted(Exception):
     """A service client confirmed every draft it prepared before the time was up."""
 
 
-def _service_client(plan: Plan, actor: Any, prepared: int = 0) -> Client:
+def _service_client(plan: Plan, actor: Actor, prepared: int = 0) -> Client:
     """Service clients confirm drafts they took before the common start (``prepared`` each): the rate is of
     confirming, the step that promises and allocates (what Saleor's ``allocate_stocks`` figure times). With
     ``prepared`` 0 a client takes each order and confirms it in turn (the warm-up and the query count)."""
@@ -377,7 +383,7 @@ def _service_client(plan: Plan, actor: Any, prepared: int = 0) -> Client:
     return make
 
 
-def _count_queries(plan: Plan, actor: Any) -> tuple[int, int]:
+def _count_queries(plan: Plan, actor: Actor) -> tuple[int, int]:
     """Queries of creating and of confirming one 5-line order (after a warm-up), in this thread."""
     place = _service_client(plan, actor)(0)
     for number in range(1, WARMUP_ORDERS):
@@ -600,7 +606,7 @@ def w1(*, skus: list[str], clients: list[int], seconds: float, http_too: bool = 
     return result
 
 
-def _w1_run(plan: Plan, actor: Any, clients: list[int], seconds: float, http_too: bool, web_workers: int,
+def _w1_run(plan: Plan, actor: User, clients: list[int], seconds: float, http_too: bool, web_workers: int,
             web_threads: int, service_processes: bool) -> Result:
     topped_up = top_up(plan)
     deadlocks_before = _deadlocks()

@@ -451,7 +451,7 @@ def sales_order_line_preview(*, customer: Customer, ship_to: ShipTo, item: Item,
     else:
         home = plan.sites.get(plan.home.pk)
         known = home is not None and home.transit_days is not None
-        promised = home.promise(now=now, requested_date=requested_date).delivery_date if known else None
+        promised = home.promise(now=now, requested_date=requested_date).delivery_date if home and known else None
         warehouse = plan.home
     return LinePreview(item=item, quantity=base, candidates=candidates, takes=takes, backordered=result.backordered,
                        warehouse=warehouse, promised_date=promised, split_allowed=plan.split_allowed)

@@ -312,7 +312,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
         def produce() -> Response:
             fields = self._input(CycleCountCreateInput)
             count = services.cycle_count_create(warehouse=fields["warehouse"], pairs=fields["pairs"],
-                                                actor=request.user)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+                                                actor=request.user)
             return self._detail(count.pk, status.HTTP_201_CREATED)
 
         return idempotent(request, produce)
@@ -325,7 +325,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         def produce() -> Response:
             fields = self._input(CycleCountEntriesInput, count)
-            services.cycle_count_record(count=count, entries=fields["entries"], actor=request.user)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+            services.cycle_count_record(count=count, entries=fields["entries"], actor=request.user)
             return self._detail(count.pk)
 
         return idempotent(request, produce)
@@ -340,7 +340,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         def produce() -> Response:
             fields = self._input(CycleCountSubmitInput, count)
-            services.cycle_count_submit(count=count, entries=fields.get("entries"), actor=request.user)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+            services.cycle_count_submit(count=count, entries=fields.get("entries"), actor=request.user)
             return self._detail(count.pk)
 
         return idempotent(request, produce)
@@ -354,7 +354,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         def produce() -> Response:
             fields = self._input(CycleCountRecountInput)
-            recount = services.cycle_count_recount(count=count, actor=request.user, comment=fields["comment"])  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+            recount = services.cycle_count_recount(count=count, actor=request.user, comment=fields["comment"])
             return self._detail(recount.pk, status.HTTP_201_CREATED)
 
         return idempotent(request, produce)
@@ -367,7 +367,7 @@ class CycleCountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
         def produce() -> Response:
             self._input(CycleCountCancelInput)
-            services.cycle_count_cancel(count=count, actor=request.user)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+            services.cycle_count_cancel(count=count, actor=request.user)
             return self._detail(count.pk)
 
         return idempotent(request, produce)

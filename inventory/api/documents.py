@@ -59,7 +59,7 @@ class StockAdjustmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
             adjustment = services.stock_adjustment_create(
                 warehouse=fields["warehouse"], location=fields["location"], item=fields["sku"],
                 quantity=fields["quantity"], uom=fields["uom"], reason=fields["reason"],
-                lot_number=fields.get("lot") or None, actor=request.user,  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+                lot_number=fields.get("lot") or None, actor=request.user,
             )
             fresh = self.base_queryset().get(pk=adjustment.pk)
             return Response(s.StockAdjustmentOutput(fresh).data, status=status.HTTP_201_CREATED)
@@ -89,7 +89,7 @@ class StockStatusChangeViewSet(ScopedViewSet):
                 warehouse=fields["warehouse"], location=fields.get("location"), item=fields["sku"],
                 quantity=fields["quantity"], uom=fields["uom"], from_status=fields["from_status"],
                 to_status=fields["to_status"], reason=fields["reason"], lot_number=fields.get("lot") or None,
-                actor=request.user,  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+                actor=request.user,
             )
             fresh = list(self.base_queryset().filter(pk__in=[move.pk for move in moves]).order_by("id"))
             body = {"reference_id": moves[0].reference_id, "moves": fresh}

@@ -50,10 +50,10 @@ class ItemViewSet(MasterDataViewSet):
         return Item.objects.select_related("base_uom").prefetch_related(Prefetch("uoms", queryset=conversions))
 
     def perform_create_service(self, data: dict[str, Any]) -> Item:
-        return services.item_create(actor=self.request.user, **data)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+        return services.item_create(actor=self.request.user, **data)
 
     def perform_update_service(self, instance: Any, data: dict[str, Any]) -> Item:
-        return services.item_update(item=instance, actor=self.request.user, **data)  # type: ignore[arg-type, unused-ignore]  # TEMPORARY: the service's actor becomes Actor in issue 11
+        return services.item_update(item=instance, actor=self.request.user, **data)
 
 
 class StockStatusViewSet(mixins.ListModelMixin, ScopedViewSet):

@@ -11,6 +11,7 @@ valued on-hand; every other move carries the current average; every move stores 
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,9 +19,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
+from erp.actors import Actor
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
 from erp.transactions import command, recorded_actor
@@ -64,7 +65,7 @@ ITEM_FIELDS = ("name", "category", "base_uom", "lot_tracked", "shelf_life_days",
 
 
 @command
-def uom_upsert(*, code: str, name: str, actor: AbstractBaseUser | None) -> UnitOfMeasure:
+def uom_upsert(*, code: str, name: str, actor: Actor) -> UnitOfMeasure:
     uom = UnitOfMeasure.objects.select_for_update().filter(code=code).first() or UnitOfMeasure(code=code)
     uom.name = name
     clean_or_raise(uom)
@@ -96,7 +97,7 @@ def _set_conversions(item: Item, uoms: list[tuple[UnitOfMeasure, Decimal]]) -> N
 
 
 @command
-def item_create(*, sku: str, name: str, base_uom: UnitOfMeasure, actor: AbstractBaseUser | None,
+def item_create(*, sku: str, name: str, base_uom: UnitOfMeasure, actor: Actor,
                 uoms: list[tuple[UnitOfMeasure, Decimal]] | None = None, **extra: Any) -> Item:
     """Create an item with its unit conversions (the base unit is added with factor 1)."""
     item = Item(sku=sku, name=name, base_uom=base_uom)
@@ -111,7 +112,7 @@ def item_create(*, sku: str, name: str, base_uom: UnitOfMeasure, actor: Abstract
 
 
 @command
-def item_update(*, item: Item, actor: AbstractBaseUser | None,
+def item_update(*, item: Item, actor: Actor,
                 uoms: list[tuple[UnitOfMeasure, Decimal]] | None = None, **changes: Any) -> Item:
     """Change an item; ``uoms``, when given, replaces its conversions. The SKU never changes."""
     locked = Item.objects.select_for_update(of=("self",)).select_related("base_uom").get(pk=item.pk)
@@ -192,7 +193,7 @@ def _lot(item: Item, lot_number: str | None, *, warehouse: Warehouse, create: bo
 
 @command
 def stock_receive(*, warehouse: Warehouse, location: Location, item: Item, quantity: Decimal,
-                  uom: UnitOfMeasure | str, unit_cost: Decimal, reference: str, actor: AbstractBaseUser | None,
+                  uom: UnitOfMeasure | str, unit_cost: Decimal, reference: str, actor: Actor,
                   lot_number: str | None = None, expiry_date: date | None = None) -> list[StockMove]:
     """Receive ``quantity`` (in ``uom``, more than 0) into ``available`` at ``location``.
 
@@ -212,7 +213,7 @@ def stock_receive(*, warehouse: Warehouse, location: Location, item: Item, quant
 
 @command
 def stock_adjust_post(*, warehouse: Warehouse, location: Location, item: Item, quantity: Decimal,
-                      uom: UnitOfMeasure | str, reason: ReasonCode | str, actor: AbstractBaseUser | None,
+                      uom: UnitOfMeasure | str, reason: ReasonCode | str, actor: Actor,
                       lot_number: str | None = None, reference: str = "") -> StockMove:
     """Post a signed adjustment of ``available`` stock at once, at the current moving-average cost.
 
@@ -235,7 +236,7 @@ def stock_adjust_post(*, warehouse: Warehouse, location: Location, item: Item, q
 
 @command
 def stock_moves_post_command(*, moves: list[MoveSpec], reference_type: str, reference: str = "",
-                             actor: AbstractBaseUser | None) -> list[StockMove]:
+                             actor: Actor) -> list[StockMove]:
     """``stock.post_moves`` as one command (a batch adjustment, a bulk load): one transaction, retried."""
     return post_moves(moves=moves, reference_type=reference_type, reference_id=uuid.uuid4().hex,
                             reference=reference, actor=actor)
@@ -254,7 +255,7 @@ class OpeningLine:
 
 @command
 def stock_opening_post(*, warehouse: Warehouse, lines: list[OpeningLine], reference: str,
-                       actor: AbstractBaseUser | None) -> list[StockMove]:
+                       actor: Actor) -> list[StockMove]:
     """Post a warehouse's opening balances (go-live, or the demo) as one ledger document.
 
     Lots named for lot-tracked items are created in bulk (expiry: receipt date plus shelf life);
@@ -325,7 +326,7 @@ def _adjustment_move(adjustment: StockAdjustment, to_status: str, **fields: Any)
                          refused=InvalidAdjustmentTransition, **fields)
 
 
-def _adjustment_post(adjustment: StockAdjustment, actor: AbstractBaseUser | None) -> StockMove:
+def _adjustment_post(adjustment: StockAdjustment, actor: Actor) -> StockMove:
     """Post the adjustment's one ledger line (at the current cost); ``stock.post_moves`` re-checks the stock."""
     spec = MoveSpec(item=adjustment.item, warehouse=adjustment.warehouse, location=adjustment.location,
                     status=stock_status("available"), quantity=adjustment.quantity, lot=adjustment.lot,
@@ -337,7 +338,7 @@ def _adjustment_post(adjustment: StockAdjustment, actor: AbstractBaseUser | None
 
 @command
 def stock_adjustment_create(*, warehouse: Warehouse, location: Location, item: Item, quantity: Decimal,
-                            uom: UnitOfMeasure | str, reason: ReasonCode | str, actor: AbstractBaseUser | None,
+                            uom: UnitOfMeasure | str, reason: ReasonCode | str, actor: Actor,
                             lot_number: str | None = None) -> StockAdjustment:
     """Adjust ``available`` stock at ``location`` by signed ``quantity`` (in ``uom``), as a document.
 
@@ -407,7 +408,7 @@ def _locked_adjustment(adjustment_id: int) -> StockAdjustment:
             .select_related("warehouse", "location", "item", "lot", "reason").get(pk=adjustment_id))
 
 
-def _on_adjustment_approved(document_id: int, actor: Any) -> None:
+def _on_adjustment_approved(document_id: int, actor: Actor) -> None:
     """Post the approved adjustment, inside the deciding transaction.
 
     The stock is checked again now: if it is no longer there, ``InsufficientStock`` (409) undoes the
@@ -418,7 +419,7 @@ def _on_adjustment_approved(document_id: int, actor: Any) -> None:
     _adjustment_move(adjustment, AdjustmentStatus.POSTED, move=move, posted_at=timezone.now())
 
 
-def _on_adjustment_rejected(document_id: int, actor: Any) -> None:
+def _on_adjustment_rejected(document_id: int, actor: Actor) -> None:
     _adjustment_move(_locked_adjustment(document_id), AdjustmentStatus.REJECTED)
 
 
@@ -452,7 +453,7 @@ def _status_change_location(warehouse: Warehouse, item: Item, lot: Lot | None, s
 @command
 def stock_status_change(*, warehouse: Warehouse, item: Item, quantity: Decimal, uom: UnitOfMeasure | str,
                         from_status: StockStatus | str, to_status: StockStatus | str, reason: ReasonCode | str,
-                        actor: AbstractBaseUser | None, location: Location | None = None,
+                        actor: Actor, location: Location | None = None,
                         lot_number: str | None = None) -> list[StockMove]:
     """Move ``quantity`` (in ``uom``, more than 0) of stock from one status to another, at the current cost.
 
@@ -507,7 +508,7 @@ def stock_status_change(*, warehouse: Warehouse, item: Item, quantity: Decimal, 
 
 
 @command
-def items_bulk_seed(*, count: int, actor: AbstractBaseUser | None, prefix: str = "BENCH") -> int:
+def items_bulk_seed(*, count: int, actor: Actor, prefix: str = "BENCH") -> int:
     """Make sure the items ``<prefix>-00001`` to ``<prefix>-<count>`` exist; return how many were created.
 
     For scaling a network up (``manage.py bench``): each new item is counted in ``EA`` (created when
@@ -518,7 +519,7 @@ def items_bulk_seed(*, count: int, actor: AbstractBaseUser | None, prefix: str =
     if not 1 <= count <= 99999:
         raise ValidationFailed(detail={"count": ["Must be from 1 to 99999."]})
     skus = [f"{prefix}-{n:05d}" for n in range(1, count + 1)]
-    if any(not sku_validator.regex.match(sku) for sku in (skus[0], skus[-1])):
+    if any(not re.match(sku_validator.regex, sku) for sku in (skus[0], skus[-1])):
         raise ValidationFailed(detail={"prefix": ["Makes SKUs that are not valid: " + str(sku_validator.message)]})
     base, _ = UnitOfMeasure.objects.get_or_create(code="EA", defaults={"name": "Each"})
     existing = set(Item.objects.filter(sku__in=skus).values_list("sku", flat=True))

@@ -23,10 +23,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
 
+from erp.actors import Actor
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import document_move, next_document_id
 from erp.transactions import command, recorded_actor
@@ -96,7 +96,7 @@ class CountEntry:
 # --- the document ----------------------------------------------------------------------------------------
 
 
-def _count_new(*, warehouse: Warehouse, origin: str, actor: Any, planned_for: dt.date | None = None,
+def _count_new(*, warehouse: Warehouse, origin: str, actor: Actor, planned_for: dt.date | None = None,
                recount_of: CycleCount | None = None) -> CycleCount:
     pk = next_document_id(CycleCount)
     count = CycleCount(pk=pk, number=f"CC-{pk:06d}", warehouse=warehouse, origin=origin, planned_for=planned_for,
@@ -148,7 +148,7 @@ def _lots_on_hand(warehouse: Warehouse, pairs: set[tuple[int, int]]) -> dict[tup
             .select_related("lot").order_by("lot__expiry_date", "lot__lot_number"))
     for row in rows:
         key = (row.location_id, row.item_id)
-        if key in pairs and row.lot not in found.setdefault(key, []):
+        if key in pairs and row.lot is not None and row.lot not in found.setdefault(key, []):
             found[key].append(row.lot)
     return found
 
@@ -161,7 +161,7 @@ def _check_line_count(n: int) -> None:
 
 
 @command
-def cycle_count_create(*, warehouse: Warehouse, pairs: list[CountPair], actor: AbstractBaseUser | None,
+def cycle_count_create(*, warehouse: Warehouse, pairs: list[CountPair], actor: Actor,
                        ) -> CycleCount:
     """Open a count of ``pairs`` at ``warehouse`` by hand (a spot check, a location audit).
 
@@ -209,7 +209,7 @@ def cycle_count_create(*, warehouse: Warehouse, pairs: list[CountPair], actor: A
 
 
 @command
-def cycle_count_cancel(*, count: CycleCount, actor: AbstractBaseUser | None) -> CycleCount:
+def cycle_count_cancel(*, count: CycleCount, actor: Actor) -> CycleCount:
     """Cancel an open count: nothing was posted, nothing will be."""
     locked = _locked_count(count.pk)
     _count_move(locked, CycleCountStatus.CANCELLED, closed_at=timezone.now())
@@ -240,7 +240,7 @@ def _expected(warehouse: Warehouse, keys: set[tuple[int, int, int | None]]) -> d
     return totals
 
 
-def _record(count: CycleCount, entries: list[CountEntry], actor: Any) -> list[CycleCountLine]:
+def _record(count: CycleCount, entries: list[CountEntry], actor: Actor) -> list[CycleCountLine]:
     """Record ``entries`` on the (locked, open) ``count``: a constant number of queries for any number.
 
     An entry for a key already on the count replaces what was counted there (a counter correcting
@@ -320,7 +320,7 @@ def _record(count: CycleCount, entries: list[CountEntry], actor: Any) -> list[Cy
 
 
 @command
-def cycle_count_record(*, count: CycleCount, entries: list[CountEntry], actor: AbstractBaseUser | None,
+def cycle_count_record(*, count: CycleCount, entries: list[CountEntry], actor: Actor,
                        ) -> list[CycleCountLine]:
     """Record counted quantities on an open count (the handheld's Enter); see ``_record``."""
     locked = _locked_count(count.pk)
@@ -331,23 +331,23 @@ def cycle_count_record(*, count: CycleCount, entries: list[CountEntry], actor: A
 # --- submitting, approving, recounting -------------------------------------------------------------------
 
 
-def _post_lines(count: CycleCount, lines: list[CycleCountLine], actor: Any) -> None:
+def _post_lines(count: CycleCount, lines: list[CycleCountLine], actor: Actor) -> None:
     """Post the variance of each line (non-zero ones) as one ledger document to ``available``."""
-    moving = [line for line in lines if line.variance]
+    moving = [(line, line.variance) for line in lines if line.variance]
     if not moving:
         return
     available = stock_status("available")
     reason = ReasonCode.objects.get(code=COUNT_REASON)
     specs = [MoveSpec(item=line.item, warehouse=count.warehouse, location=line.location, status=available,
-                      quantity=line.variance, lot=line.lot, reason=reason) for line in moving]
+                      quantity=variance, lot=line.lot, reason=reason) for line, variance in moving]
     moves = post_moves(moves=specs, reference_type="cycle_count", reference_id=str(count.pk),
-                             reference=count.number, actor=actor)
-    for line, move in zip(moving, moves, strict=True):
+                       reference=count.number, actor=actor)
+    for (line, _), move in zip(moving, moves, strict=True):
         line.move = move
 
 
 @command
-def cycle_count_submit(*, count: CycleCount, actor: AbstractBaseUser | None,
+def cycle_count_submit(*, count: CycleCount, actor: Actor,
                        entries: list[CountEntry] | None = None) -> CycleCount:
     """Submit an open count (recording ``entries`` first, when given): every line must be counted.
 
@@ -382,11 +382,14 @@ def cycle_count_submit(*, count: CycleCount, actor: AbstractBaseUser | None,
     tolerance = policy_value(TOLERANCE_POLICY, warehouse=warehouse).value
     quantity_pct, value_limit = Decimal(str(tolerance["quantity_pct"])), Decimal(str(tolerance["value"]))
     for line in lines:
-        line.variance = line.counted_quantity - line.expected_quantity
+        counted, expected = line.counted_quantity, line.expected_quantity
+        if counted is None or expected is None:  # a line is counted (both set) before its count is submitted
+            raise ValueError(f"line {line.pk} of {locked.number} is not counted")
+        variance = line.variance = counted - expected
         line.unit_cost = costs.get(line.item_id, Decimal(0))
-        line.variance_value = rules.move_value(line.variance, line.unit_cost)
+        line.variance_value = rules.move_value(variance, line.unit_cost)
         line.within_tolerance = rules.adjustment_within_tolerance(
-            quantity=line.variance, value=line.variance_value, on_hand=line.expected_quantity,
+            quantity=variance, value=line.variance_value, on_hand=expected,
             quantity_pct=quantity_pct, value_limit=value_limit)
         line.state = CycleCountLineState.POSTED if line.within_tolerance else CycleCountLineState.PENDING_APPROVAL
     within = [line for line in lines if line.within_tolerance]
@@ -403,7 +406,7 @@ def cycle_count_submit(*, count: CycleCount, actor: AbstractBaseUser | None,
         # The approval engine needs a requester (and keeps them from approving their own variances).
         raise ValidationFailed(detail={"actor": ["A count with variances beyond tolerance is submitted by a person."]})
     _count_move(locked, CycleCountStatus.PENDING_APPROVAL, submitted_by=submitted_by, submitted_at=now)
-    amount = sum((abs(line.variance_value) for line in beyond), Decimal(0))
+    amount = sum((abs(line.variance_value or Decimal(0)) for line in beyond), Decimal(0))
     legal_entity = warehouse.legal_entity
     skus = ", ".join(sorted({line.item.sku for line in beyond})[:3]) + (" ..." if len(beyond) > 3 else "")
     locked.approval_request = approval_request_open(
@@ -421,7 +424,7 @@ def _lines_in(count: CycleCount, state: str) -> list[CycleCountLine]:
                 .select_related("item", "location", "lot").order_by("line_no"))
 
 
-def _on_count_approved(document_id: int, actor: Any) -> None:
+def _on_count_approved(document_id: int, actor: Actor) -> None:
     """Post the lines beyond tolerance, inside the deciding transaction.
 
     ``stock.post_moves`` checks the stock again now: a negative variance that no longer fits (the stock
@@ -436,7 +439,7 @@ def _on_count_approved(document_id: int, actor: Any) -> None:
     _count_move(count, CycleCountStatus.POSTED, closed_at=timezone.now())
 
 
-def _on_count_rejected(document_id: int, actor: Any) -> None:
+def _on_count_rejected(document_id: int, actor: Actor) -> None:
     count = _locked_count(document_id)
     CycleCountLine.objects.filter(count=count, state=CycleCountLineState.PENDING_APPROVAL).update(
         state=CycleCountLineState.REJECTED, updated_at=timezone.now())
@@ -444,7 +447,7 @@ def _on_count_rejected(document_id: int, actor: Any) -> None:
 
 
 @command
-def cycle_count_recount(*, count: CycleCount, actor: AbstractBaseUser, comment: str = "") -> CycleCount:
+def cycle_count_recount(*, count: CycleCount, actor: Actor, comment: str = "") -> CycleCount:
     """Instead of approving, send the lines beyond tolerance back to be counted again; returns the recount.
 
     Only someone who could decide the count's pending approval step may ask (else 403
@@ -568,7 +571,7 @@ def _plan_candidates(warehouse: Warehouse) -> list[rules.PlanPair]:
 
 
 @command
-def cycle_count_plan(*, warehouse: Warehouse, on: dt.date, actor: AbstractBaseUser | None = None,
+def cycle_count_plan(*, warehouse: Warehouse, on: dt.date, actor: Actor = None,
                      ) -> CycleCount | None:
     """Make the planned count of ``warehouse`` for its local date ``on``; safe to run again (same count).
 
@@ -609,7 +612,7 @@ def cycle_count_plan(*, warehouse: Warehouse, on: dt.date, actor: AbstractBaseUs
     return count
 
 
-def cycle_counts_plan_all(*, actor: AbstractBaseUser | None = None) -> int:
+def cycle_counts_plan_all(*, actor: Actor = None) -> int:
     """Plan today's count of every active warehouse (each on its own local date); returns how many exist."""
     made = 0
     for warehouse in Warehouse.objects.filter(active=True).select_related("legal_entity", "region").order_by("pk"):

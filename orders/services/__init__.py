@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
+from erp.actors import Actor
 from erp.exceptions import ValidationFailed
 from erp.transactions import command
 from erp.validation import clean_or_raise
@@ -60,7 +60,7 @@ def _replace_ship_tos(customer: Customer, ship_tos: list[dict[str, Any]]) -> Non
 
 
 @command
-def ship_to_make_default(*, ship_to: ShipTo, actor: AbstractBaseUser | None) -> ShipTo:
+def ship_to_make_default(*, ship_to: ShipTo, actor: Actor) -> ShipTo:
     """Make ``ship_to`` its customer's default address, taking the flag off the one that had it, in one
     transaction under the customer's lock (so two concurrent calls end with exactly one default)."""
     Customer.objects.select_for_update(of=("self",)).get(pk=ship_to.customer_id)
@@ -74,7 +74,7 @@ def ship_to_make_default(*, ship_to: ShipTo, actor: AbstractBaseUser | None) -> 
 
 
 @command
-def customer_create(*, code: str, name: str, region: Any, home_warehouse: Any, actor: AbstractBaseUser | None,
+def customer_create(*, code: str, name: str, region: Any, home_warehouse: Any, actor: Actor,
                     ship_tos: list[dict[str, Any]] | None = None, **extra: Any) -> Customer:
     customer = Customer(code=code, name=name, region=region, home_warehouse=home_warehouse)
     for field, value in extra.items():
@@ -89,7 +89,7 @@ def customer_create(*, code: str, name: str, region: Any, home_warehouse: Any, a
 
 
 @command
-def customer_update(*, customer: Customer, actor: AbstractBaseUser | None,
+def customer_update(*, customer: Customer, actor: Actor,
                     ship_tos: list[dict[str, Any]] | None = None, **changes: Any) -> Customer:
     """Change a customer; ``ship_tos``, when given, replaces its ship-to addresses."""
     locked = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)

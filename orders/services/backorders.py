@@ -16,8 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
-
+from erp.actors import Actor
 from erp.transactions import command
 from orders.models import OrderStatus, SalesOrder, SalesOrderLine
 from orders.services.sales import order_lines_allocate
@@ -28,7 +27,7 @@ _NOT_WAITING = (OrderStatus.DRAFT, OrderStatus.CANCELLED, OrderStatus.CLOSED)
 
 
 @command
-def order_backorders_allocate(*, order: SalesOrder, actor: AbstractBaseUser | None = None,
+def order_backorders_allocate(*, order: SalesOrder, actor: Actor = None,
                               now: dt.datetime | None = None) -> dict[int, Decimal]:
     """Allocate what stock there now is for an order's backordered lines. Returns line id -> quantity got."""
     wanted = dict(SalesOrderLine.objects.filter(order=order, backordered_quantity__gt=0)
@@ -39,7 +38,7 @@ def order_backorders_allocate(*, order: SalesOrder, actor: AbstractBaseUser | No
     return {pk: quantity for pk, quantity in got.items() if quantity > 0}
 
 
-def backorders_allocate(*, item_ids: list[int] | None = None, actor: AbstractBaseUser | None = None,
+def backorders_allocate(*, item_ids: list[int] | None = None, actor: Actor = None,
                         now: dt.datetime | None = None) -> int:
     """Serve the backorders of ``item_ids`` (all items when None), oldest confirmation first. Returns how many
     orders got stock. Each order is its own command."""

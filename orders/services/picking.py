@@ -336,7 +336,7 @@ class _Picked:
 
 def _resolve(open_lines: list[PickListLine], answered: dict[int, PickAnswer]) -> list[_Picked]:
     """Each open line's answer with its lot resolved (one query); over-picks and lots refused per line."""
-    numbers = {(line.item_id, answered[line.pk].lot_number.strip()) for line in open_lines
+    numbers = {(line.item_id, (answered[line.pk].lot_number or "").strip()) for line in open_lines
                if line.item.lot_tracked and (answered[line.pk].lot_number or "").strip()}
     lots = {(lot.item_id, lot.lot_number): lot for lot in Lot.objects.filter(
         item_id__in={item_id for item_id, _ in numbers}, lot_number__in={number for _, number in numbers})}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
@@ -146,7 +146,7 @@ def _quantity(value: Any, label: str) -> Decimal:
 def _line_no(value: Any, label: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationFailed(detail={"lines": [f"{label}: line_no must be a whole number from 1."]})
-    return value
+    return int(value)
 
 
 def _shipped(line_ids: list[int]) -> dict[int, dict[tuple[int, int | None], Decimal]]:
@@ -312,8 +312,8 @@ def _check_same_books(warehouse: Warehouse, rows: list[tuple[SalesOrderLine, Dec
     site_ids |= {line.warehouse_id for line, _, _ in rows if not shipped.get(line.pk) and line.warehouse_id}
     entities = dict(Warehouse.objects.filter(pk__in=site_ids).values_list("pk", "legal_entity_id"))
     for line, _, _ in rows:
-        sources = {site for site, _ in shipped.get(line.pk, {})} or {line.warehouse_id}
-        if warehouse.legal_entity_id not in {entities.get(site) for site in sources}:
+        sources = {site for site, _ in shipped.get(line.pk, {})} or {line.warehouse_id or 0}  # 0: no warehouse
+        if warehouse.legal_entity_id not in {entities.get(site) for site in sources if site is not None}:
             raise ValidationFailed(detail={"warehouse": [
                 f"Line {line.line_no} shipped from another legal entity than {warehouse.code}'s; return it to a "
                 f"warehouse of the legal entity that shipped it."]})
@@ -339,7 +339,7 @@ def _shipped_costs(lines: list[ReturnLine], legal_entity_id: int) -> dict[tuple[
     for line_id, lot_id, quantity, unit_cost in rows:
         for key in ((line_id, lot_id), (line_id, None)) if lot_id is not None else ((line_id, None),):
             sums[key][0] += quantity
-            sums[key][1] += quantity * unit_cost
+            sums[key][1] += quantity * unit_cost  # type: ignore[operator]  # the query keeps only lines with a unit cost
     return {key: (value / quantity).quantize(stock_rules.UNIT_COST_QUANTUM, rounding=ROUND_HALF_EVEN)
             for key, (quantity, value) in sums.items() if quantity > 0}
 
@@ -492,12 +492,13 @@ def return_receive(*, rma: ReturnAuthorization, lines: list[ReceiptLineSpec | Ma
     for receipt in receipts:
         line = receipt.line
         target = statuses[DISPOSITION_STATUS[Disposition(receipt.disposition)]]
-        common = {"item": line.item, "warehouse": current.warehouse, "location": receipt.location, "lot": line.lot}
         cost = costs.get((line.order_line_id, line.lot_id)) or costs.get((line.order_line_id, None))
+        arrival = stock.MoveSpec(item=line.item, warehouse=current.warehouse, location=receipt.location,
+                                 lot=line.lot, status=arriving, quantity=receipt.quantity, unit_cost=cost)
         moves += [
-            stock.MoveSpec(**common, status=arriving, quantity=receipt.quantity, unit_cost=cost),
-            stock.MoveSpec(**common, status=arriving, quantity=-receipt.quantity, reason=reason),
-            stock.MoveSpec(**common, status=target, quantity=receipt.quantity, reason=reason),
+            arrival,
+            replace(arrival, quantity=-receipt.quantity, unit_cost=None, reason=reason),
+            replace(arrival, status=target, unit_cost=None, reason=reason),
         ]
     stock.post_moves(moves=moves, reference_type="return", reference_id=str(current.pk), reference=current.number,
                      actor=actor)

@@ -266,7 +266,8 @@ def shipment_create(*, order: SalesOrder, warehouse: Warehouse, actor: Actor,
             ShipmentLine.objects.bulk_create([
                 ShipmentLine(shipment=shipment, warehouse=warehouse, pick_line=line, order_line_id=line.order_line_id,
                              allocation_id=line.allocation_id, item_id=line.item_id, location_id=line.location_id,
-                             lot_id=line.picked_lot_id or line.lot_id, quantity=line.picked_quantity)
+                             lot_id=line.picked_lot_id or line.lot_id,
+                             quantity=line.picked_quantity)  # type: ignore[misc]  # ready lines have picked_quantity > 0 (the query's filter)
                 for line in lines
             ])
     except IntegrityError as exc:
