@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import OperationalError, connection, transaction
 
 from erp.actors import Actor
@@ -61,7 +62,7 @@ def recorded_actor(actor: Actor) -> User | None:
     return actor if isinstance(actor, get_user_model()) and actor.pk else None
 
 
-def stamp_transaction(actor: object | None) -> None:
+def stamp_transaction(actor: Actor) -> None:
     """Tell the audit trigger who acts and for which request, for the rest of this transaction."""
     actor_id = getattr(actor, "pk", None)
     with connection.cursor() as cursor:
@@ -71,7 +72,7 @@ def stamp_transaction(actor: object | None) -> None:
         )
 
 
-def run_command(fn: Callable[[], R], *, actor: object | None = None) -> R:
+def run_command(fn: Callable[[], R], *, actor: Actor = None) -> R:
     """Run ``fn`` in a durable transaction, retrying the whole of it on transient conflicts.
 
     The transaction is stamped with ``actor`` (and the request id) for the audit trail.
@@ -100,7 +101,9 @@ def command(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        return run_command(lambda: fn(*args, **kwargs), actor=kwargs.get("actor"))
+        actor = kwargs.get("actor")
+        return run_command(lambda: fn(*args, **kwargs),
+                           actor=actor if isinstance(actor, AbstractBaseUser | AnonymousUser) else None)
 
     return wrapper
 

@@ -377,7 +377,7 @@ def _service_client(plan: Plan, actor: Actor, prepared: int = 0) -> Client:
             for order in drafts[used:]:
                 sales_order_cancel(order=order, actor=actor)
 
-        place.finish = finish  # type: ignore[attr-defined]
+        place.finish = finish  # type: ignore[attr-defined]  # a function object carries its own tidy-up, read with getattr
         return place
 
     return make

@@ -344,7 +344,7 @@ def _postgres_crash() -> None:
     """Stop the embedded PostgreSQL as a crash does: immediate mode, no shutdown checkpoint, connections cut."""
     subprocess.run([str(embedded._pg_bin("pg_ctl")), "stop", "-D", str(embedded._pg_dir() / "data"),
                     "-m", "immediate", "-w"], check=True, capture_output=True,
-                   **embedded._run_as_pg_user())  # type: ignore[call-overload]
+                   **embedded._run_as_pg_user())  # type: ignore[call-overload]  # the helper returns Popen keyword arguments as a plain dict
 
 
 @dataclass
