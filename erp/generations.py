@@ -27,7 +27,7 @@ def watch_sql(name: str, table: str) -> str:
 
 def start_sql(name: str) -> str:
     """The SQL that gives the generation ``name`` its first number (run once the triggers are in place)."""
-    return (f"INSERT INTO {TABLE} (name, value) VALUES ('{name}', nextval('erp_generation_value_seq')) "
+    return (f"INSERT INTO {TABLE} (name, value) VALUES ('{name}', nextval('erp_generation_value_seq')) "  # nosec B608 # the name is a migration's constant
             "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value")
 
 

@@ -332,7 +332,7 @@ _ORDER_FIELDS = tuple(f.attname for f in SalesOrder._meta.concrete_fields if f.a
 
 
 _LINE_ARRAYS = ", ".join(
-    f"(SELECT array_agg(l.{column} ORDER BY l.line_no) FROM orders_salesorderline l WHERE l.order_id = o.id)"
+    f"(SELECT array_agg(l.{column} ORDER BY l.line_no) FROM orders_salesorderline l WHERE l.order_id = o.id)"  # nosec B608 # the columns are the literal tuple below
     for column in ("id", "item_id", "quantity", "requested_date"))
 
 
