@@ -1,8 +1,13 @@
-"""The audit trail: which tables carry the ``concord_audit`` trigger, and who may read which events.
+"""The audit trail: which tables carry the audit triggers, and who may read which events.
 
-Every insert, update and delete on an audited table is recorded by the database trigger
-``concord_audit(warehouse_column, region_column)`` (migration ``governance.0002``), so model saves,
-bulk ``queryset.update()`` and raw SQL are captured alike. The actor and request id come from the
+Every insert, update and delete on an audited table is recorded by database triggers, so model saves,
+bulk ``queryset.update()`` and raw SQL are captured alike: ``concord_audit_insert``,
+``concord_audit_update`` and ``concord_audit_delete``, statement-level triggers of the function
+``concord_audit_statement(warehouse_column, region_column)`` (migration ``governance.0004``) that write
+all the events of a statement with one INSERT from its transition tables, and ``concord_audit_rekey``,
+which lets the update trigger pair old and new rows by ``id`` even when a statement changes an id. A
+table without an ``id`` column would keep the row-level trigger ``concord_audit`` (``governance.0002``),
+which records the same events one row at a time. The actor and request id come from the
 transaction settings ``erp.transactions.stamp_transaction`` writes for each ``@command``; a write
 outside a service is still recorded, with no actor.
 
@@ -29,12 +34,20 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models import QuerySet
 
 from erp.scoping import ScopedBy, scope_of, scope_queryset
 
-TRIGGER_NAME = "concord_audit"
+# The statement-level triggers of a table with an ``id`` column: one per event (PostgreSQL allows transition
+# tables only on a single-event trigger), plus the row-level one that pairs rows whose id an UPDATE changes.
+STATEMENT_TRIGGERS = {"INSERT": "concord_audit_insert", "UPDATE": "concord_audit_update",
+                      "DELETE": "concord_audit_delete"}
+REKEY_TRIGGER = "concord_audit_rekey"
+STATEMENT_TRIGGER_NAMES = (*STATEMENT_TRIGGERS.values(), REKEY_TRIGGER)
+# The row-level trigger: what a table without an ``id`` column keeps (and every table had before governance.0004).
+ROW_TRIGGER = "concord_audit"
+TRIGGER_NAMES = (*STATEMENT_TRIGGER_NAMES, ROW_TRIGGER)
 
 # The apps whose every table is audited (a test fails when one of their tables has no trigger).
 AUDITED_APPS = ("warehouses", "inventory", "orders", "procurement", "finance", "governance")
@@ -190,37 +203,74 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def trigger_sql(table: AuditedTable, quote_name: Any) -> str:
-    return (
-        f"CREATE OR REPLACE TRIGGER {quote_name(TRIGGER_NAME)} AFTER INSERT OR UPDATE OR DELETE "
-        f"ON {quote_name(table.table)} FOR EACH ROW "
-        f"EXECUTE FUNCTION concord_audit({_literal(table.warehouse_column)}, {_literal(table.region_column)})"
-    )
+def trigger_sql(table: AuditedTable, quote_name: Any, *, statement_level: bool = True) -> list[str]:
+    """The statements that put ``table`` on the trail and take off the triggers of the other kind.
+
+    ``statement_level``: the three statement-level triggers and ``concord_audit_rekey`` (the table has
+    an ``id`` column); otherwise the row-level ``concord_audit``. Every statement is idempotent.
+    """
+    name = quote_name(table.table)
+    args = f"{_literal(table.warehouse_column)}, {_literal(table.region_column)}"
+    if not statement_level:
+        return [
+            f"CREATE OR REPLACE TRIGGER {quote_name(ROW_TRIGGER)} AFTER INSERT OR UPDATE OR DELETE ON {name} "
+            f"FOR EACH ROW EXECUTE FUNCTION concord_audit({args})",
+            *(f"DROP TRIGGER IF EXISTS {quote_name(trigger)} ON {name}" for trigger in STATEMENT_TRIGGER_NAMES),
+        ]
+    referencing = {"INSERT": "NEW TABLE AS concord_audit_new",
+                   "UPDATE": "OLD TABLE AS concord_audit_old NEW TABLE AS concord_audit_new",
+                   "DELETE": "OLD TABLE AS concord_audit_old"}
+    return [
+        *(f"CREATE OR REPLACE TRIGGER {quote_name(trigger)} AFTER {event} ON {name} "
+          f"REFERENCING {referencing[event]} FOR EACH STATEMENT EXECUTE FUNCTION concord_audit_statement({args})"
+          for event, trigger in STATEMENT_TRIGGERS.items()),
+        f"CREATE OR REPLACE TRIGGER {quote_name(REKEY_TRIGGER)} AFTER UPDATE OF id ON {name} "
+        f"FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION concord_audit_rekeyed()",
+        f"DROP TRIGGER IF EXISTS {quote_name(ROW_TRIGGER)} ON {name}",
+    ]
 
 
 def install_triggers(using: str = "default") -> list[str]:
-    """Attach (or re-attach) ``concord_audit`` to every audited table that exists; returns their names.
+    """Attach (or re-attach) the audit triggers to every audited table that exists; returns their names.
 
-    Idempotent (``CREATE OR REPLACE TRIGGER``, PostgreSQL 14+), so it runs after every migrate and
-    picks up new tables and changed scope columns. Does nothing before the function exists.
+    A table with an ``id`` column gets the statement-level triggers (``governance.0004``) and loses the
+    row-level one, a table without one keeps the row-level ``concord_audit``; each table is switched in
+    one transaction, so no write is recorded twice or missed. Idempotent (``CREATE OR REPLACE
+    TRIGGER``, PostgreSQL 14+), so it runs after every migrate and picks up new tables and changed
+    scope columns. Does nothing before the functions exist; with ``governance.0004`` unapplied every
+    table gets the row-level trigger.
     """
     connection = connections[using]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regprocedure('concord_audit()') IS NOT NULL")
-        if not cursor.fetchone()[0]:
+        cursor.execute("SELECT to_regprocedure('concord_audit()') IS NOT NULL, "
+                       "to_regprocedure('concord_audit_statement()') IS NOT NULL "
+                       "AND to_regprocedure('concord_audit_rekeyed()') IS NOT NULL")
+        row_function, statement_functions = cursor.fetchone()
+        if not (row_function or statement_functions):
             return []
         existing = set(connection.introspection.table_names(cursor))
-        installed = []
-        for table in audited_tables():
-            if table.table not in existing:
-                continue
-            cursor.execute(trigger_sql(table, connection.ops.quote_name))
-            installed.append(table.table)
+        cursor.execute(
+            "SELECT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relkind = 'r' AND a.attname = 'id' AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND pg_table_is_visible(c.oid)"
+        )
+        with_id = {row[0] for row in cursor.fetchall()}
+    installed = []
+    for table in audited_tables():
+        if table.table not in existing:
+            continue
+        statement_level = statement_functions and table.table in with_id
+        if not statement_level and not row_function:
+            continue
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            for sql in trigger_sql(table, connection.ops.quote_name, statement_level=statement_level):
+                cursor.execute(sql)
+        installed.append(table.table)
     return installed
 
 
 def install_triggers_after_migrate(using: str = "default", **kwargs: Any) -> None:
-    """post_migrate hook: attach concord_audit() to every audited table."""
+    """post_migrate hook: attach the audit triggers to every audited table."""
     if connections[using].vendor != "postgresql":
         return
     install_triggers(using=using)

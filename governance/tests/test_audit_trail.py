@@ -28,13 +28,15 @@ def _events(table: str, row_id: object) -> list[AuditEvent]:
 
 
 def _triggered_tables() -> set[str]:
+    """Tables on the trail: with all the statement-level audit triggers enabled, or the row-level one."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE t.tgname = %s AND NOT t.tgisinternal AND t.tgenabled <> 'D'",
-            [audit.TRIGGER_NAME],
+            "SELECT c.relname, array_agg(t.tgname::text) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = ANY(%s) AND NOT t.tgisinternal AND t.tgenabled <> 'D' GROUP BY c.relname",
+            [list(audit.TRIGGER_NAMES)],
         )
-        return {row[0] for row in cursor.fetchall()}
+        return {table for table, names in cursor.fetchall()
+                if set(audit.STATEMENT_TRIGGER_NAMES) <= set(names) or audit.ROW_TRIGGER in names}
 
 
 # --- every table is on the trail --------------------------------------------------------------------
@@ -50,7 +52,7 @@ def test_every_table_of_the_domain_apps_carries_the_audit_trigger(demo):
 
     missing = expected - _triggered_tables()
 
-    assert not missing, f"tables without the concord_audit trigger: {sorted(missing)} (audit or exclude them)"
+    assert not missing, f"tables without the audit triggers: {sorted(missing)} (audit or exclude them)"
     assert {"governance_policy", "governance_policydeviation", "inventory_item", "warehouses_warehouse"} <= expected
 
 

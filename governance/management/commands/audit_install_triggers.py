@@ -1,4 +1,4 @@
-"""``manage.py audit_install_triggers``: attach the audit trigger to every audited table (idempotent)."""
+"""``manage.py audit_install_triggers``: attach the audit triggers to every audited table (idempotent)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from governance.audit import install_triggers
 
 
 class Command(BaseCommand):
-    help = "Attach the concord_audit trigger to every audited table (migrate does this too)."
+    help = "Attach the audit triggers to every audited table (migrate does this too)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="The database alias to install into.")
@@ -19,9 +19,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         installed = install_triggers(using=options["database"])
         if not installed:
-            self.stderr.write("The concord_audit() function does not exist yet: run migrate first.")
+            self.stderr.write("The audit trigger functions do not exist yet: run migrate first.")
             return
         if options["verbosity"] > 1:
             for table in installed:
                 self.stdout.write(f"  {table}")
-        self.stdout.write(self.style.SUCCESS(f"Audit trigger installed on {len(installed)} tables."))
+        self.stdout.write(self.style.SUCCESS(f"Audit triggers installed on {len(installed)} tables."))
