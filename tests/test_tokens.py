@@ -8,13 +8,17 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from erp import services
+from erp.api.authentication import token_with_user
 from erp.exceptions import NotFound
 from erp.models import ApiToken, IdempotencyKey
+from warehouses.models import Warehouse
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +153,47 @@ def test_a_token_carries_its_users_scope(demo):
     token = issue(username="ne.operator").json()["token"]
     codes = [row["code"] for row in with_token(token).get("/api/v1/warehouses/").json()["results"]]
     assert codes == ["NE-BOS", "NE-NYC"]
+
+
+def test_a_token_is_read_with_its_user_and_the_users_permissions_in_one_query(demo):
+    token = issue().json()["token"]
+    stored = ApiToken.objects.select_related("user").get(digest=ApiToken.digest_of(token))
+
+    with CaptureQueriesContext(connection) as captured:
+        found = token_with_user(ApiToken.digest_of(token))
+        assert found is not None
+        permissions = (found.user.get_user_permissions(), found.user.get_group_permissions(),
+                       found.user.get_all_permissions(), found.user.has_perm("orders.add_salesorder"))
+
+    assert len(captured) == 1
+    fresh = get_user_model().objects.get(username="integrator")
+    assert permissions == (fresh.get_user_permissions(), fresh.get_group_permissions(), fresh.get_all_permissions(),
+                           True)
+    assert permissions[0] and permissions[1]  # the integrator has both: the enterprise scope and a role
+    for field in ApiToken._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(stored, field.attname), field.name
+    for field in get_user_model()._meta.concrete_fields:
+        assert getattr(found.user, field.attname) == getattr(stored.user, field.attname), field.name
+    assert token_with_user(ApiToken.digest_of("never-issued")) is None
+
+
+def test_a_role_or_scope_taken_away_counts_from_the_next_request_with_the_same_token(demo):
+    token = issue(username="ne.operator").json()["token"]
+    client = with_token(token)
+    assert client.get("/api/v1/warehouses/").json()["count"] == 2
+    operator = get_user_model().objects.get(username="ne.operator")
+
+    services.scope_revoke(user=operator, actor=None, warehouses=list(Warehouse.objects.filter(code="NE-NYC")))
+    assert [row["code"] for row in client.get("/api/v1/warehouses/").json()["results"]] == ["NE-BOS"]
+    operator.groups.clear()
+    assert_error(client.get("/api/v1/warehouses/"), 403, "permission_denied")
+
+
+def test_a_superusers_token_may_do_everything_and_an_inactive_users_nothing(demo):
+    token = issue(username="admin").json()["token"]
+    assert with_token(token).get("/api/v1/sales-orders/").status_code == 200
+    get_user_model().objects.filter(username="admin").update(is_active=False)
+    assert_error(with_token(token).get("/api/v1/sales-orders/"), 401, "authentication_failed")
 
 
 # --- sessions ----------------------------------------------------------------------------------
