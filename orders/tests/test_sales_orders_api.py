@@ -29,6 +29,7 @@ from inventory import services as stock
 from inventory.models import ItemWarehouseSummary, StockMove
 from inventory.tests.factories import ensure_standard_statuses, item, location, warehouse
 from orders import rules
+from orders.api.sales import SalesOrderDetailOutput, sales_order_answer
 from orders.models import Allocation, Customer, SalesOrder, SalesOrderLine, ShipTo
 from orders.services import ship_to_make_default
 from orders.services.sales import OrderLineSpec, sales_order_confirm, sales_order_create
@@ -643,6 +644,85 @@ def test_an_order_that_does_not_exist_is_404_for_every_action(twin, service):
         _assert_error(_post(service, action, 999999999), 404, "not_found")
     _assert_error(service.get(url("detail", 999999999)), 404, "not_found")
     assert _snapshot() == before
+
+
+# --- what a POST answers, and what it costs beyond the service ---------------------------------------------------
+
+
+def _token_client(username: str = "integrator") -> APIClient:
+    """A client with a token of ``username``, as integrators call (the other clients here skip authentication)."""
+    raw = platform.api_token_issue(user=get_user_model().objects.get(username=username), actor=None)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    return client
+
+
+def _queries(call: Any) -> tuple[int, Any]:
+    with CaptureQueriesContext(connection) as captured:
+        result = call()
+    return len(captured), result
+
+
+@pytest.mark.django_db
+def test_each_post_answers_the_order_exactly_as_its_detail_shows_it(twin, service):
+    lotted, unstocked = item("BEV-0001"), item("CLN-0004")
+    stock.stock_receive(warehouse=warehouse("NE-NYC"), location=location("NE-NYC", "A-01-01"), item=lotted,
+                        quantity=D(5), uom="EA", unit_cost=D(2), reference="test", actor=None, lot_number="L-7",
+                        expiry_date=timezone.now().date() + dt.timedelta(days=200))
+    lines = (_line("4"), _line("2", sku=lotted.sku), {"sku": unstocked.sku, "quantity": "3"})
+
+    created = _created(service, *lines, external_ref="PO-ANSWER", requested_date="2031-05-06")
+    assert created == service.get(url("detail", created)).json()
+    confirmed = _post(service, "confirm", created).json()
+    assert confirmed == service.get(url("detail", created)).json()
+    cancelled = _post(service, "cancel", _post(service, "confirm", _created(service)).json(), {"reason": "r"}).json()
+    assert cancelled == service.get(url("detail", cancelled)).json()
+
+    allocations = [allocation for line in confirmed["lines"] for allocation in line["allocations"]]
+    assert {allocation["lot"] for allocation in allocations} == {None, "L-7"}
+    assert [line["allocations"] for line in confirmed["lines"] if line["sku"] == unstocked.sku] == [[]]
+    assert {allocation["status"] for line in cancelled["lines"] for allocation in line["allocations"]} == {"released"}
+    taken_by_the_system = sales_order_create(customer=Customer.objects.get(code="C-NE-001"), actor=None,
+                                             lines=[OrderLineSpec(item=twin, quantity=D(1))])
+    answer = SalesOrderDetailOutput(sales_order_answer(taken_by_the_system.pk)).data
+    assert answer["created_by"] is None
+    assert answer == service.get(url("detail", taken_by_the_system)).json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lines", [1, 30])
+def test_the_api_adds_five_queries_to_taking_an_order_and_three_to_confirming_it(twin, lines):
+    """Beyond the service: the token with its user and permissions (one query), then for a new order its
+    customer, ship-to and items, for a confirm the order in scope, and for both the answer (one query)."""
+    _receive(twin, "NE-BOS", 1000)
+    integrator = _token_client()
+    customer = Customer.objects.get(code="C-NE-001")
+    actor = get_user_model().objects.get(username="integrator")
+    body = [_line("1") for _ in range(lines)]
+    specs = [OrderLineSpec(item=twin, quantity=D(1), uom="EA") for _ in range(lines)]
+
+    ship_to = customer.ship_tos.get(code="MAIN")
+
+    def direct() -> tuple[int, int]:
+        # A user object per call, as each request has its own: nothing cached on it from the call before.
+        taker = get_user_model().objects.get(pk=actor.pk)
+        confirmer = get_user_model().objects.get(pk=actor.pk)
+        taken, order = _queries(lambda: sales_order_create(customer=customer, ship_to=ship_to, lines=specs,
+                                                           actor=taker))
+        confirmed, _ = _queries(lambda: sales_order_confirm(order=order, actor=confirmer))
+        return taken, confirmed
+
+    def over_http() -> tuple[int, int]:
+        taken, response = _queries(lambda: _create(integrator, *body))
+        assert response.status_code == 201, response.json()
+        confirmed, response = _queries(lambda: _post(integrator, "confirm", response.json()))
+        assert response.status_code == 200, response.json()
+        return taken, confirmed
+
+    direct(), over_http()  # warm: the token's first use stamps it, and the allocation plan is kept
+    (api_taken, api_confirmed), (taken, confirmed) = over_http(), direct()
+
+    assert (api_taken - taken, api_confirmed - confirmed) == (5, 3)
 
 
 # --- the admin ------------------------------------------------------------------------------------------------
