@@ -725,6 +725,17 @@ def test_the_api_adds_five_queries_to_taking_an_order_and_three_to_confirming_it
     assert (api_taken - taken, api_confirmed - confirmed) == (5, 3)
 
 
+@pytest.mark.django_db
+def test_a_detail_or_an_action_asked_with_list_filters_still_applies_them(twin, service):
+    draft = _created(service)
+
+    assert service.get(url("detail", draft), {"status": "draft"}).status_code == 200
+    _assert_error(service.get(url("detail", draft), {"status": "allocated"}), 404, "not_found")
+    _assert_error(service.get(url("detail", draft), {"created_from": "yesterday"}), 400, "validation_error")
+    _assert_error(service.post(f"{url('confirm', draft)}?status=allocated", {}, format="json"), 404, "not_found")
+    assert service.post(f"{url('confirm', draft)}?status=draft", {}, format="json").status_code == 200
+
+
 # --- the admin ------------------------------------------------------------------------------------------------
 
 
