@@ -1,11 +1,12 @@
-"""Serializer bases: unknown fields are an error, not silently dropped."""
+"""Serializer bases: unknown fields are an error, not silently dropped; output fields are built once."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.fields import empty
+from rest_framework.fields import Field, empty
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -38,6 +39,24 @@ class WholeObjectInput(StrictInputSerializer):
             whole.is_valid(raise_exception=True)
             return whole.validated_data
         return super().run_validation(data)
+
+
+class BuiltOnceModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]  # generic over any model
+    """A ModelSerializer whose fields are worked out from the model once per class rather than per instance.
+
+    DRF inspects the model afresh for every serializer instance (the field mapping, the uniqueness rules): a
+    third of the time spent turning an order with its lines into its answer. Each instance gets a deep copy of
+    the class's fields, as DRF gives each one a deep copy of the declared fields. For output serializers, whose
+    fields depend on nothing but the class (not on the context, the instance or the data).
+    """
+
+    def get_fields(self) -> dict[str, Field]:  # type: ignore[type-arg]
+        cls = type(self)
+        built: dict[str, Field] | None = cls.__dict__.get("_fields_built_once")  # type: ignore[type-arg]
+        if built is None:
+            built = super().get_fields()
+            cls._fields_built_once = built  # type: ignore[attr-defined]
+        return copy.deepcopy(built)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -27,7 +27,7 @@ from rest_framework.routers import SimpleRouter
 
 from erp.api.fields import ScopedSlugRelatedField
 from erp.api.idempotency import idempotent
-from erp.api.serializers import StrictInputSerializer
+from erp.api.serializers import BuiltOnceModelSerializer, StrictInputSerializer
 from erp.api.views import ScopedViewSet
 from erp.scoping import scope_queryset
 from inventory.models import Item
@@ -106,7 +106,7 @@ class SalesOrderCancelInput(StrictInputSerializer):
 # --- output ---------------------------------------------------------------------------------------------
 
 
-class AllocationOutput(serializers.ModelSerializer):
+class AllocationOutput(BuiltOnceModelSerializer):
     """Stock of one warehouse (and lot, for a lot-tracked item) held for the line, in the item's base unit."""
 
     warehouse = serializers.CharField(source="warehouse.code")
@@ -117,7 +117,7 @@ class AllocationOutput(serializers.ModelSerializer):
         fields = ["warehouse", "lot", "quantity", "status", "ship_date", "promised_date"]
 
 
-class SalesOrderLineOutput(serializers.ModelSerializer):
+class SalesOrderLineOutput(BuiltOnceModelSerializer):
     """A line: ``quantity`` (and the allocated, backordered and shipped quantities) in the item's base unit
     ``base_uom``; ``uom_quantity`` and ``uom`` as ordered. ``warehouse``, ``ship_date`` and
     ``promised_date`` are set when the order is confirmed."""
@@ -145,7 +145,7 @@ class SalesOrderLineDetailOutput(SalesOrderLineOutput):
         fields = [*SalesOrderLineOutput.Meta.fields, "allocations"]
 
 
-class SalesOrderOutput(serializers.ModelSerializer):
+class SalesOrderOutput(BuiltOnceModelSerializer):
     """An order: its customer, ship-to address, status and lines."""
 
     customer = serializers.CharField(source="customer.code")

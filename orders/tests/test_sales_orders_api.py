@@ -736,6 +736,16 @@ def test_a_detail_or_an_action_asked_with_list_filters_still_applies_them(twin, 
     assert service.post(f"{url('confirm', draft)}?status=draft", {}, format="json").status_code == 200
 
 
+def test_output_serializers_built_once_per_class_give_each_answer_fields_of_its_own():
+    first, second = SalesOrderDetailOutput(), SalesOrderDetailOutput()
+
+    assert list(first.fields) == list(second.fields) == [*SalesOrderDetailOutput.Meta.fields]
+    assert first.fields["lines"] is not second.fields["lines"]
+    assert first.fields["lines"].child is not second.fields["lines"].child
+    assert first.fields["lines"].child.fields["allocations"].parent is first.fields["lines"].child
+    assert first.fields["status"].parent is first and second.fields["status"].parent is second
+
+
 # --- the admin ------------------------------------------------------------------------------------------------
 
 
