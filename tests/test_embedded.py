@@ -116,11 +116,15 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> tuple[int, bytes]:
+    """The status and body of a GET; 0 when no answer came within 5 s (a loaded machine: the caller asks again
+    until its deadline)."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
+        return 0, str(error).encode()
 
 
 @pytest.mark.slow
