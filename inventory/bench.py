@@ -90,8 +90,9 @@ def _pgbench_initialised() -> bool:
             cursor.execute(f'CREATE DATABASE "{PGBENCH_DB}"')
             return False
     db = settings.DATABASES["default"]
-    conn = connection.Database.connect(  # type: ignore[attr-defined]  # the driver module (psycopg2) behind the wrapperdbname=PGBENCH_DB, user=db["USER"], password=db.get("PASSWORD") or "",
-                                       host=db.get("HOST") or HOST, port=db.get("PORT") or 5432)
+    driver = connection.Database  # type: ignore[attr-defined]  # the driver module (psycopg2) behind the wrapper
+    conn = driver.connect(dbname=PGBENCH_DB, user=db["USER"], password=db.get("PASSWORD") or "",
+                          host=db.get("HOST") or HOST, port=db.get("PORT") or 5432)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT to_regclass('pgbench_history') IS NOT NULL")
