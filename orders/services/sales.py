@@ -119,13 +119,16 @@ def sales_order_create(*, customer: Customer, lines: list[OrderLineSpec], actor:
     order = SalesOrder(pk=pk, number=f"SO-{pk:06d}", customer=customer, ship_to=ship_to, region_id=customer.region_id,
                        external_ref=external_ref, requested_date=requested_date,
                        created_by=recorded_actor(actor))
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent twin trips the unique index, we answer 409
-            order.save(force_insert=True)
-    except IntegrityError as exc:
-        if EXTERNAL_REF_UNIQUE not in str(exc):
-            raise
-        raise DuplicateExternalRef(detail={"external_ref": external_ref}) from exc
+    if not external_ref:  # the unique index covers only non-blank references: nothing to trip over
+        order.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent twin trips the unique index, we answer 409
+                order.save(force_insert=True)
+        except IntegrityError as exc:
+            if EXTERNAL_REF_UNIQUE not in str(exc):
+                raise
+            raise DuplicateExternalRef(detail={"external_ref": external_ref}) from exc
     SalesOrderLine.objects.bulk_create([
         SalesOrderLine(order=order, region_id=order.region_id, line_no=number, item=line.item, quantity=base,
                        uom_quantity=Decimal(line.quantity), uom_code=line.uom, requested_date=line.requested_date)
