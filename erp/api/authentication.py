@@ -41,7 +41,7 @@ def _lookup() -> tuple[str, list[str], list[str]]:
     direct = _PERMISSION_NAMES.format(link="auth_user_user_permissions x", owner="x.user_id")
     grouped = _PERMISSION_NAMES.format(
         link="auth_user_groups g JOIN auth_group_permissions x ON x.group_id = g.group_id", owner="g.user_id")
-    sql = (f"SELECT {', '.join(columns)}, {direct}, {grouped} FROM {ApiToken._meta.db_table} t"
+    sql = (f"SELECT {', '.join(columns)}, {direct}, {grouped} FROM {ApiToken._meta.db_table} t"  # nosec B608 # names come from the models' meta and this module's constants; the digest is bound
            f" JOIN {user_model._meta.db_table} u ON u.{user_model._meta.pk.column} = t.user_id WHERE t.digest = %s")
     return sql, [f.attname for f in token_fields], [f.attname for f in user_fields]
 
@@ -99,7 +99,7 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-class HashedTokenScheme(OpenApiAuthenticationExtension):
+class HashedTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular registers extensions in an unannotated __init_subclass__
     target_class = HashedTokenAuthentication
     name = "tokenAuth"
 

@@ -110,11 +110,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         code, default = next(
             ((c, d) for klass, c, d in _DRF_CODES if isinstance(exc, klass)), ("error", "The request failed.")
         )
-        headers = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+        headers: dict[str, str] = {}
+        # DRF's APIView sets ``auth_header`` on a 401 it answers; ``wait`` is a Throttled's (None when unknown).
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        wait = getattr(exc, "wait", None)
+        if wait:
+            headers["Retry-After"] = str(int(wait))
         return Response(
             error_body(code, _message(exc, default), _drf_detail(exc)), status=exc.status_code, headers=headers
         )

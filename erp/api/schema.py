@@ -58,7 +58,7 @@ class ApiAutoSchema(AutoSchema):
             ))
         return parameters
 
-    def get_description(self) -> str:  # type: ignore[override]
+    def get_description(self) -> str:  # type: ignore[override]  # AutoSchema's takes no arguments, DRF's base (path, method): drf-spectacular ignores the same
         """The action's docstring, else the view's own; never one inherited from DRF or ``erp.api.views``."""
         view_class = type(self.view)
         action = getattr(self.view, "action", None) or self.method.lower()
@@ -77,7 +77,7 @@ class ApiAutoSchema(AutoSchema):
     def _get_serializer_field_meta(self, field: Any, direction: str) -> dict[str, Any]:
         """An output field declared with ``default=None`` answers ``null`` when its source is missing (a move
         without a lot, an exception nobody acknowledged yet): say so, as ``allow_null`` would."""
-        meta = super()._get_serializer_field_meta(field, direction)
+        meta: dict[str, Any] = super()._get_serializer_field_meta(field, direction)  # type: ignore[no-untyped-call]  # drf-spectacular leaves this private hook unannotated
         if direction == "response" and isinstance(field, serializers.Field) and field.default is None:
             meta["nullable"] = True
         return meta

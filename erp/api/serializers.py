@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 from rest_framework.fields import Field, empty
 
 
-class StrictInputSerializer(serializers.Serializer):
+class StrictInputSerializer(serializers.Serializer[Any]):
     """An input serializer that refuses fields it does not know, naming each one."""
 
     def to_internal_value(self, data: Any) -> Any:
@@ -41,7 +41,7 @@ class WholeObjectInput(StrictInputSerializer):
         return super().run_validation(data)
 
 
-class BuiltOnceModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]  # generic over any model
+class BuiltOnceModelSerializer(serializers.ModelSerializer[Any]):
     """A ModelSerializer whose fields are worked out from the model once per class rather than per instance.
 
     DRF inspects the model afresh for every serializer instance (the field mapping, the uniqueness rules): a
@@ -50,16 +50,19 @@ class BuiltOnceModelSerializer(serializers.ModelSerializer):  # type: ignore[typ
     fields depend on nothing but the class (not on the context, the instance or the data).
     """
 
-    def get_fields(self) -> dict[str, Field]:  # type: ignore[type-arg]
+    # Set on each subclass by its first ``get_fields`` (read from the class's own ``__dict__``, never inherited).
+    _fields_built_once: ClassVar[dict[str, Field[Any, Any, Any, Any]]]
+
+    def get_fields(self) -> dict[str, Field[Any, Any, Any, Any]]:
         cls = type(self)
-        built: dict[str, Field] | None = cls.__dict__.get("_fields_built_once")  # type: ignore[type-arg]
+        built: dict[str, Field[Any, Any, Any, Any]] | None = cls.__dict__.get("_fields_built_once")
         if built is None:
             built = super().get_fields()
-            cls._fields_built_once = built  # type: ignore[attr-defined]
+            cls._fields_built_once = built
         return copy.deepcopy(built)
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[dict[str, Any]]):
     """The one error shape (component ``Error``); ``erp.api.schema`` documents it on every operation."""
 
     code = serializers.CharField(help_text="Stable and machine-readable: `validation_error`, `not_found`, ...")

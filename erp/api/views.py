@@ -13,7 +13,7 @@ from erp.api.idempotency import idempotent
 from erp.scoping import scope_queryset
 
 
-class ScopedViewSet(viewsets.GenericViewSet):
+class ScopedViewSet(viewsets.GenericViewSet[Any]):
     """A viewset whose every read is scoped. Subclasses give ``base_queryset()``.
 
     Objects outside the caller's scope are simply not in the queryset, so details answer 404

@@ -26,7 +26,7 @@ from orders import selectors
 from orders.models import SalesOrderLine
 
 
-class FillRateQuery(serializers.Serializer):
+class FillRateQuery(serializers.Serializer[Any]):
     """The period (inclusive dates; by default the 30 days ending today) and an optional region or warehouse."""
 
     to = serializers.DateField(required=False, help_text="Last date of the period (inclusive); default today.")
@@ -35,7 +35,7 @@ class FillRateQuery(serializers.Serializer):
     warehouse = serializers.CharField(max_length=32, required=False, allow_blank=True,
                                       help_text="Only lines shipping from this warehouse (a code in your scope).")
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         # ``from`` is a Python keyword, so it cannot be declared as a class attribute.
         fields = super().get_fields()
         fields["from"] = serializers.DateField(
@@ -54,14 +54,14 @@ class FillRateQuery(serializers.Serializer):
         return {**attrs, "from": date_from, "to": date_to}
 
 
-class FillRateWarehouseOutput(serializers.Serializer):
+class FillRateWarehouseOutput(serializers.Serializer[dict[str, Any]]):
     warehouse = serializers.CharField()
     lines_due = serializers.IntegerField()
     lines_filled = serializers.IntegerField()
     fill_rate = serializers.DecimalField(max_digits=5, decimal_places=4, allow_null=True)
 
 
-class FillRateOutput(serializers.Serializer):
+class FillRateOutput(serializers.Serializer[dict[str, Any]]):
     """Fill rate over the period: ``lines_filled`` / ``lines_due``, and the same by the lines' warehouse.
 
     A line is due on its promised date (a backordered line too: the date its home warehouse would have
@@ -77,7 +77,7 @@ class FillRateOutput(serializers.Serializer):
                                          help_text="lines_filled / lines_due to 4 places; null when nothing was due.")
     warehouses = FillRateWarehouseOutput(many=True)
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         return {"from": serializers.DateField(), **super().get_fields()}
 
 

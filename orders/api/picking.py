@@ -92,7 +92,8 @@ class PickLineAnswerInput(StrictInputSerializer):
 class PickListConfirmInput(StrictInputSerializer):
     """An answer for every line of the list not cancelled."""
 
-    lines = PickLineAnswerInput(many=True, allow_empty=False, max_length=services.MAX_LINES)
+    # ``many_init`` is what ``many=True`` calls: called directly, the list serializer's ``max_length`` type-checks.
+    lines = PickLineAnswerInput.many_init(allow_empty=False, max_length=services.MAX_LINES)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs["answers"] = [services.PickAnswer(picked_quantity=row["picked_quantity"], line_id=row.get("id"),
@@ -108,7 +109,7 @@ class PickListCancelInput(StrictInputSerializer):
 # --- output ---------------------------------------------------------------------------------------------
 
 
-class PickListLineOutput(serializers.ModelSerializer):
+class PickListLineOutput(serializers.ModelSerializer[PickListLine]):
     """Pick ``quantity`` (in the item's base unit) of ``sku`` at ``location`` (and ``lot``) for line ``line_no`` of
     ``order``; once confirmed, ``picked_quantity`` from ``picked_lot``. ``status``: ``open``, ``picked``,
     ``short`` (picked less) or ``cancelled`` (its order was cancelled)."""
@@ -128,7 +129,7 @@ class PickListLineOutput(serializers.ModelSerializer):
                   "picked_quantity", "picked_lot", "status", "order", "line_no"]
 
 
-class PickListOutput(serializers.ModelSerializer):
+class PickListOutput(serializers.ModelSerializer[PickList]):
     """A pick list: its warehouse, what it lists (one order, or a wave up to ``wave_cutoff``) and its status
     (``open``, ``picked``, ``cancelled``)."""
 
@@ -156,7 +157,7 @@ class PickListDetailOutput(PickListOutput):
 # --- the view -------------------------------------------------------------------------------------------
 
 
-class PickListFilter(django_filters.FilterSet):
+class PickListFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types: FilterSet is Any
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
     status = django_filters.ChoiceFilter(choices=PickListStatus.choices)
     kind = django_filters.ChoiceFilter(choices=PickListKind.choices)
@@ -201,11 +202,12 @@ class PickListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
             "cancel": PickListCancelInput,
         }.get(self.action, PickListOutput)
 
-    def _input(self, serializer_class: Any) -> dict[str, Any]:
+    def _input(self, serializer_class: type[StrictInputSerializer]) -> dict[str, Any]:
         body = self.request.data
         data = serializer_class(data={} if body is None else body, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        return data.validated_data
+        fields: dict[str, Any] = data.validated_data  # the stubs type it Any; a Serializer's is a dict
+        return fields
 
     def _detail(self, pick_list_id: int, code: int = status.HTTP_200_OK) -> Response:
         fresh = (scope_queryset(services.pick_list_headers(), self.request.user)

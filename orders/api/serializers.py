@@ -13,7 +13,7 @@ from warehouses.models import Region, Warehouse
 MAX_SHIP_TOS_PER_CUSTOMER = 200
 
 
-class ShipToOutput(serializers.ModelSerializer):
+class ShipToOutput(serializers.ModelSerializer[ShipTo]):
     """A ship-to address of a customer, addressed by its code within the customer."""
 
     region = serializers.CharField(source="region.code")
@@ -23,7 +23,7 @@ class ShipToOutput(serializers.ModelSerializer):
         fields = ["code", "name", "address_line1", "city", "postal_code", "country", "region", "default"]
 
 
-class CustomerOutput(serializers.ModelSerializer):
+class CustomerOutput(serializers.ModelSerializer[Customer]):
     """A customer, its region, home warehouse and ship-to addresses."""
 
     region = serializers.CharField(source="region.code")
@@ -59,8 +59,9 @@ class _CustomerFields(StrictInputSerializer):
     allow_partial_shipment = serializers.BooleanField(required=False)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False)
-    ship_tos = ShipToInput(many=True, required=False, max_length=MAX_SHIP_TOS_PER_CUSTOMER,
-                           help_text="Replaces the customer's ship-to addresses, matched by code.")
+    # ``many_init`` is what ``many=True`` calls: called directly, the list serializer's ``max_length`` type-checks.
+    ship_tos = ShipToInput.many_init(required=False, max_length=MAX_SHIP_TOS_PER_CUSTOMER,
+                                     help_text="Replaces the customer's ship-to addresses, matched by code.")
 
     def validate_ship_tos(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         seen: set[str] = set()

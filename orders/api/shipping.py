@@ -83,8 +83,9 @@ class ShipmentCreateInput(StrictInputSerializer):
     carrier = serializers.SlugRelatedField(slug_field="code", queryset=Carrier.objects.all(), required=False,
                                            allow_null=True, help_text="A carrier code; may wait until shipping.")
     tracking_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    packages = PackageInput(many=True, allow_empty=False, max_length=services.MAX_PACKAGES)
-    documents = DocumentInput(many=True, required=False, max_length=len(ShipmentDocumentKind.values))
+    # ``many_init`` is what ``many=True`` calls: called directly, the list serializer's ``max_length`` type-checks.
+    packages = PackageInput.many_init(allow_empty=False, max_length=services.MAX_PACKAGES)
+    documents = DocumentInput.many_init(required=False, max_length=len(ShipmentDocumentKind.values))
     pick_lines = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_BIGINT), required=False, allow_empty=False,
         max_length=services.MAX_PICK_LINES,
@@ -135,7 +136,7 @@ class ShipmentCancelInput(StrictInputSerializer):
 # --- output ---------------------------------------------------------------------------------------------
 
 
-class ShipmentLineOutput(serializers.ModelSerializer):
+class ShipmentLineOutput(serializers.ModelSerializer[ShipmentLine]):
     """What one pick line put in the shipment, in the item's base unit. ``unit_cost`` and ``value`` (the cost of
     the goods shipped, positive) are the ledger move's, set when the shipment ships."""
 
@@ -153,13 +154,13 @@ class ShipmentLineOutput(serializers.ModelSerializer):
                   "value", "stock_move"]
 
 
-class PackageOutput(serializers.ModelSerializer):
+class PackageOutput(serializers.ModelSerializer[Package]):
     class Meta:
         model = Package
         fields = ["number", "weight_kg", "length_cm", "width_cm", "height_cm", "tracking_number"]
 
 
-class ShipmentDocumentOutput(serializers.ModelSerializer):
+class ShipmentDocumentOutput(serializers.ModelSerializer[ShipmentDocument]):
     attached_by = serializers.CharField(source="attached_by.username", default=None, allow_null=True)
 
     class Meta:
@@ -167,7 +168,7 @@ class ShipmentDocumentOutput(serializers.ModelSerializer):
         fields = ["kind", "reference", "attached_by", "created_at"]
 
 
-class ShipmentOutput(serializers.ModelSerializer):
+class ShipmentOutput(serializers.ModelSerializer[Shipment]):
     """A shipment: the order and warehouse, carrier and tracking, status and times, lines, packages, documents."""
 
     order = serializers.CharField(source="order.number")
@@ -207,7 +208,7 @@ class ShipmentDetailOutput(ShipmentOutput):
 # --- the view -------------------------------------------------------------------------------------------
 
 
-class ShipmentFilter(django_filters.FilterSet):
+class ShipmentFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types: FilterSet is Any
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
     status = django_filters.ChoiceFilter(choices=ShipmentStatus.choices)
     order = django_filters.CharFilter(method="filter_order", help_text="The order's id or number.")
@@ -252,11 +253,12 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
             "cancel": ShipmentCancelInput,
         }.get(self.action, ShipmentOutput)
 
-    def _input(self, serializer_class: Any) -> dict[str, Any]:
+    def _input(self, serializer_class: type[StrictInputSerializer]) -> dict[str, Any]:
         body = self.request.data
         data = serializer_class(data={} if body is None else body, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        return data.validated_data
+        fields: dict[str, Any] = data.validated_data  # the stubs type it Any; a Serializer's is a dict
+        return fields
 
     def _detail(self, shipment_id: int, code: int = status.HTTP_200_OK) -> Response:
         fresh = scope_queryset(services.shipments(), self.request.user).get(pk=shipment_id)
