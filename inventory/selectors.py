@@ -28,6 +28,7 @@ from inventory.models import (
     CycleCountStatus,
     Item,
     ItemCost,
+    ItemWarehouseSummary,
     Lot,
     StockBalance,
     StockMove,
@@ -58,6 +59,18 @@ def fefo_lots(*, item: Item, warehouse: Warehouse, at: date) -> list[FefoLot]:
     totals = list(rows)
     lots = Lot.objects.in_bulk([lot_id for lot_id, _ in totals])
     return [FefoLot(lot=lots[lot_id], on_hand=total) for lot_id, total in totals]
+
+
+def item_warehouse_summaries(*, codes: bool = True) -> QuerySet[ItemWarehouseSummary]:
+    """Every item-warehouse summary, unscoped: for invariant checks and internal reports (a screen scopes it
+    first). With ``codes`` the item's SKU comes as ``sku`` and the warehouse's code as ``warehouse_code``; an
+    existence test leaves them out and saves the two joins.
+
+    A queryset, so a caller narrows it, correlates it (``OuterRef``), annotates it with its own figures (open
+    allocations beside ``allocated``) and orders it, and still reads everything in one query.
+    """
+    summaries = ItemWarehouseSummary.objects.all()
+    return summaries.annotate(sku=F("item__sku"), warehouse_code=F("warehouse__code")) if codes else summaries
 
 
 def stock_moves(user: Any) -> QuerySet[StockMove]:
