@@ -118,9 +118,11 @@ def _column_of(model: type[models.Model], path: str, kind: str) -> str:
         return ""
     if not field.concrete:
         return ""
-    if field.is_relation and field.related_model._meta.label_lower != f"warehouses.{kind}":
+    related = field.related_model  # a model class once the app registry is ready
+    if field.is_relation and not (isinstance(related, type) and issubclass(related, models.Model)
+                                 and related._meta.label_lower == f"warehouses.{kind}"):
         return ""
-    return field.column
+    return field.column or ""
 
 
 def _columns(model: type[models.Model]) -> tuple[str, str, bool]:

@@ -93,7 +93,7 @@ def stock_value(*, user: Any = None, warehouse: Warehouse | None = None) -> list
     if warehouse is not None:
         balances = balances.filter(warehouse=warehouse)
     unit_cost = ItemCost.objects.filter(item=OuterRef("item"), legal_entity=OuterRef("warehouse__legal_entity"))
-    money = DecimalField(max_digits=40, decimal_places=10)
+    money: DecimalField[Decimal, Decimal] = DecimalField(max_digits=40, decimal_places=10)
     rows = (
         balances.annotate(cost=Coalesce(Subquery(unit_cost.values("unit_cost")[:1]), Decimal(0)))
         .values("warehouse__code", "status__code", "status__valued")

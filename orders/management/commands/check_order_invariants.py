@@ -47,7 +47,8 @@ class Check(NamedTuple):
 def _sql(statement: str, params: dict[str, Any] | None = None) -> Callable[[Any], Rows]:
     def rows(cursor: Any) -> Rows:
         cursor.execute(statement, params)
-        return cursor.fetchall()
+        found: list[tuple[Any, ...]] = cursor.fetchall()
+        return found
 
     return rows
 
