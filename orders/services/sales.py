@@ -26,7 +26,7 @@ from django.utils import timezone
 from erp import generations
 from erp.actors import Actor
 from erp.exceptions import ValidationFailed
-from erp.lifecycle import document_move, document_move_from, next_document_id
+from erp.lifecycle import IF_MOVED, document_move, document_move_from, next_document_id
 from erp.transactions import StaleRead, command, recorded_actor
 from inventory import rules as stock_rules
 from inventory import stock
@@ -282,22 +282,26 @@ def _raise_shortages(number: str, customer_code: str, home: Warehouse, short: di
         )
 
 
+def _allocations_insert(rows: list[_NewAllocation], *, only_if: str = "TRUE") -> tuple[str, list[Any]]:
+    """One ``INSERT ... SELECT FROM unnest`` of open allocations, made when ``only_if`` holds."""
+    return (
+        "INSERT INTO orders_allocation (line_id, warehouse_id, item_id, lot_id, quantity, status, ship_date,"
+        " promised_date, created_at, updated_at) "
+        "SELECT v.line_id, v.warehouse_id, v.item_id, v.lot_id, v.quantity, 'open', v.ship_date, "
+        "v.promised_date, now(), now() "
+        "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::date[], %s::date[])"
+        f" AS v(line_id, warehouse_id, item_id, lot_id, quantity, ship_date, promised_date) WHERE {only_if}",  # nosec B608 # only_if is this module's or erp.lifecycle's constant; values are bound
+        [[a.line_id for a in rows], [a.warehouse_id for a in rows], [a.item_id for a in rows],
+         [a.lot_id for a in rows], [a.quantity for a in rows], [a.ship_date for a in rows],
+         [a.promised_date for a in rows]],
+    )
+
+
 def _insert_allocations(rows: list[_NewAllocation]) -> None:
-    """Insert open allocations in one ``INSERT ... SELECT FROM unnest``."""
-    if not rows:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO orders_allocation (line_id, warehouse_id, item_id, lot_id, quantity, status, ship_date,"
-            " promised_date, created_at, updated_at) "
-            "SELECT v.line_id, v.warehouse_id, v.item_id, v.lot_id, v.quantity, 'open', v.ship_date, "
-            "v.promised_date, now(), now() "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::date[],"
-            " %s::date[]) AS v(line_id, warehouse_id, item_id, lot_id, quantity, ship_date, promised_date)",
-            [[a.line_id for a in rows], [a.warehouse_id for a in rows], [a.item_id for a in rows],
-             [a.lot_id for a in rows], [a.quantity for a in rows], [a.ship_date for a in rows],
-             [a.promised_date for a in rows]],
-        )
+    """Insert open allocations in one query (none without rows)."""
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.execute(*_allocations_insert(rows))
 
 
 @dataclass
@@ -359,21 +363,21 @@ def _read_draft(pk: int) -> _Head:
     return _Head(order, code, home_id, split_accepted, region_id, generation, lines)
 
 
-def _update_confirmed_lines(lines: list[_Draft]) -> None:
-    """Write what confirming decided for each line in one ``UPDATE ... FROM unnest`` (``bulk_update`` builds a
-    CASE per field and line: most of a confirm's time went there)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE orders_salesorderline t SET allocated_quantity = v.allocated, backordered_quantity = v.backordered,"
-            " warehouse_id = v.warehouse_id, ship_date = v.ship_date, promised_date = v.promised_date,"
-            " status = v.status, updated_at = now() "
-            "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[], %s::date[], %s::date[], %s::text[])"
-            " AS v(id, allocated, backordered, warehouse_id, ship_date, promised_date, status) WHERE t.id = v.id",
-            [[line.pk for line in lines], [line.allocated_quantity for line in lines],
-             [line.backordered_quantity for line in lines], [line.warehouse_id for line in lines],
-             [line.ship_date for line in lines], [line.promised_date for line in lines],
-             [line.status for line in lines]],
-        )
+def _confirmed_lines_update(lines: list[_Draft]) -> tuple[str, list[Any]]:
+    """What confirming decided for each line, as one ``UPDATE ... FROM unnest`` that goes along with the order's
+    move (``bulk_update`` builds a CASE per field and line: most of a confirm's time went there)."""
+    return (
+        "UPDATE orders_salesorderline t SET allocated_quantity = v.allocated, backordered_quantity = v.backordered,"
+        " warehouse_id = v.warehouse_id, ship_date = v.ship_date, promised_date = v.promised_date,"
+        " status = v.status, updated_at = now() "
+        "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[], %s::date[], %s::date[], %s::text[])"
+        " AS v(id, allocated, backordered, warehouse_id, ship_date, promised_date, status)"
+        f" WHERE t.id = v.id AND {IF_MOVED}",  # nosec B608 # IF_MOVED is erp.lifecycle's constant; values are bound
+        [[line.pk for line in lines], [line.allocated_quantity for line in lines],
+         [line.backordered_quantity for line in lines], [line.warehouse_id for line in lines],
+         [line.ship_date for line in lines], [line.promised_date for line in lines],
+         [line.status for line in lines]],
+    )
 
 
 @command
@@ -417,11 +421,12 @@ def sales_order_confirm(*, order: SalesOrder, actor: Actor, now: dt.datetime | N
         line.promised_date = max((p.delivery_date for p in promises), default=due.delivery_date if due else None)
         line.status = rules.line_status(quantity=line.quantity, allocated=line.allocated_quantity,
                                         backordered=line.backordered_quantity)
+    along = [_confirmed_lines_update(lines)]
+    if taken.allocations:
+        along.append(_allocations_insert(taken.allocations, only_if=IF_MOVED))
     document_move_from(draft, OrderStatus.DRAFT, rules.order_status([line.status for line in lines]),
-                       may_move=rules.order_may_move, refused=InvalidOrderTransition, confirmed_at=now)
-    _insert_allocations(taken.allocations)
+                       may_move=rules.order_may_move, refused=InvalidOrderTransition, confirmed_at=now, along=along)
     stock.reserve(stock_.held, taken.deltas)
-    _update_confirmed_lines(lines)
     _raise_shortages(draft.number, head.customer_code, plan.home, taken.short, stock_.skus, actor)
     return draft
 

@@ -170,3 +170,31 @@ def test_confirming_costs_the_same_queries_for_1_and_50_lines(network):
         return len(queries)
 
     assert confirm(50) == confirm(1)
+
+
+@pytest.mark.django_db
+def test_writes_along_with_a_move_are_made_with_it_and_not_without_it(network):
+    """``document_move_from(..., along=...)``: the line update that goes with the order's move lands with it, and
+    writes nothing when the order is no longer where the move starts (the 409 of a confirm that lost a race)."""
+    from erp.lifecycle import IF_MOVED, document_move_from
+
+    draft = _order(item("CLN-0009"), "3")
+    line = draft.lines.get()
+    along = [(f"UPDATE orders_salesorderline SET backordered_quantity = %s WHERE id = %s AND {IF_MOVED}",
+              [D(3), line.pk])]
+    moved = document_move_from(draft, OrderStatus.DRAFT, OrderStatus.BACKORDERED, may_move=rules.order_may_move,
+                               refused=InvalidOrderTransition, along=along)
+    assert moved.status == OrderStatus.BACKORDERED
+    assert SalesOrderLine.objects.get(pk=line.pk).backordered_quantity == D(3)
+
+    again = [(f"UPDATE orders_salesorderline SET backordered_quantity = 0 WHERE id = %s AND {IF_MOVED}", [line.pk])]
+    with pytest.raises(InvalidOrderTransition, match="is backordered"):
+        document_move_from(draft, OrderStatus.DRAFT, OrderStatus.BACKORDERED, may_move=rules.order_may_move,
+                           refused=InvalidOrderTransition, along=again)
+    assert SalesOrderLine.objects.get(pk=line.pk).backordered_quantity == D(3)
+
+    unguarded = [("UPDATE orders_salesorderline SET backordered_quantity = 0 WHERE id = %s", [line.pk])]
+    with pytest.raises(ValueError, match="must hold"):
+        document_move_from(moved, OrderStatus.BACKORDERED, OrderStatus.CANCELLED, may_move=rules.order_may_move,
+                           refused=InvalidOrderTransition, along=unguarded)
+    assert SalesOrderLine.objects.get(pk=line.pk).backordered_quantity == D(3)
