@@ -28,7 +28,7 @@ One exception, and why it is safe: an approval decision. The approval engine loc
 the document decided (a stock adjustment, a cycle count and its lines), then posts the stock. No command
 holding stock rows ever waits for an approval request, an adjustment or a count, so no cycle can form.
 
-What the functions cost, whatever the number of lines: ``lock`` 2 queries; ``reserve``/``release`` 1;
+What the functions cost, whatever the number of lines: ``lock`` 1 query; ``reserve``/``release`` 1;
 ``post_moves`` 11 (1 warehouse lock, 2 x 3 ensure-and-lock, 1 insert of the moves, 3 updates).
 """
 
@@ -114,22 +114,30 @@ def _lock_warehouses(cursor: Any, warehouse_ids: Iterable[int]) -> dict[int, int
 
 
 def lock(pairs: Iterable[Pair]) -> StockLock:
-    """Lock the warehouses (share) and the summaries of ``pairs`` in the global order; two queries."""
+    """Lock the warehouses (share) and the summaries of ``pairs`` in the global order; one query.
+
+    Steps 1 and 2 in one statement, still in their order: the summaries are a ``LATERAL`` subquery of the locked
+    warehouses (it reads their ids), so PostgreSQL must take every warehouse's lock, aggregating them into one
+    row, before it reads and locks the first summary."""
     keys = sorted(set(pairs))
     if not keys:
         return StockLock({}, {}, {})
     with connection.cursor() as cursor:
-        legal_entities = _lock_warehouses(cursor, (key[1] for key in keys))
         cursor.execute(
-            f"SELECT {_SUMMARY_COLUMNS}, i.sku, i.lot_tracked FROM inventory_itemwarehousesummary t "  # nosec B608 # the columns are this module's constant
+            "SELECT w.ids, w.legal_entities, s.* FROM (SELECT array_agg(x.id ORDER BY x.id) AS ids, "
+            "array_agg(x.legal_entity_id ORDER BY x.id) AS legal_entities FROM (SELECT id, legal_entity_id "
+            "FROM warehouses_warehouse WHERE id = ANY(%s) ORDER BY id FOR SHARE) x) w "
+            f"LEFT JOIN LATERAL (SELECT {_SUMMARY_COLUMNS}, i.sku, i.lot_tracked FROM inventory_itemwarehousesummary t "  # nosec B608 # the columns are this module's constant
             "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(item_id, warehouse_id) "
             "ON t.item_id = k.item_id AND t.warehouse_id = k.warehouse_id JOIN inventory_item i ON i.id = t.item_id "
-            "ORDER BY t.item_id, t.warehouse_id FOR UPDATE OF t",
-            [[key[0] for key in keys], [key[1] for key in keys]],
+            "WHERE t.warehouse_id = ANY(w.ids) ORDER BY t.item_id, t.warehouse_id FOR UPDATE OF t) s ON true",
+            [sorted({key[1] for key in keys}), [key[0] for key in keys], [key[1] for key in keys]],
         )
         rows = cursor.fetchall()
-    return StockLock(legal_entities, {(row[1], row[2]): Summary(*row[:7]) for row in rows},
-                     {row[1]: ItemFacts(row[7], row[8]) for row in rows})
+    ids, entities = rows[0][0] or [], rows[0][1] or []
+    found = [row[2:] for row in rows if row[2] is not None]
+    return StockLock(dict(zip(ids, entities, strict=True)), {(row[1], row[2]): Summary(*row[:7]) for row in found},
+                     {row[1]: ItemFacts(row[7], row[8]) for row in found})
 
 
 def item_facts(item_ids: Iterable[int]) -> dict[int, ItemFacts]:
