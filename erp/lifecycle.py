@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from django.db import connection, models
 
+from erp import prepared
 from erp.exceptions import DomainError
 
 D = TypeVar("D", bound=models.Model)
@@ -90,9 +91,9 @@ def document_move_from(document: D, from_status: str, to_status: str, *, may_mov
             if unguarded:
                 raise ValueError(f"a statement along with a move must hold {IF_MOVED}: {unguarded[0][:80]}")
             withs = ", ".join(f"along_{n} AS ({statement})" for n, (statement, _) in enumerate(along))
-            cursor.execute(f"WITH document_moved AS ({move} RETURNING 1), {withs} "
-                           "SELECT count(*) FROM document_moved",  # nosec B608 # the move above and the caller's statements; values are bound
-                           [*params, *(value for _, values_ in along for value in values_)])
+            prepared.execute(cursor, f"WITH document_moved AS ({move} RETURNING 1), {withs} "
+                             "SELECT count(*) FROM document_moved",  # nosec B608 # the move above and the caller's statements; values are bound
+                             [*params, *(value for _, values_ in along for value in values_)])
             moved = cursor.fetchone()[0] == 1
         else:
             cursor.execute(move, params)

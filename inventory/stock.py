@@ -42,6 +42,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from erp import prepared
 from erp.actors import Actor
 from erp.exceptions import ValidationFailed
 from erp.transactions import recorded_actor
@@ -123,10 +124,11 @@ def lock(pairs: Iterable[Pair]) -> StockLock:
     if not keys:
         return StockLock({}, {}, {})
     with connection.cursor() as cursor:
-        cursor.execute(
+        prepared.execute(
+            cursor,
             "SELECT w.ids, w.legal_entities, s.* FROM (SELECT array_agg(x.id ORDER BY x.id) AS ids, "
             "array_agg(x.legal_entity_id ORDER BY x.id) AS legal_entities FROM (SELECT id, legal_entity_id "
-            "FROM warehouses_warehouse WHERE id = ANY(%s) ORDER BY id FOR SHARE) x) w "
+            "FROM warehouses_warehouse WHERE id = ANY(%s::bigint[]) ORDER BY id FOR SHARE) x) w "
             f"LEFT JOIN LATERAL (SELECT {_SUMMARY_COLUMNS}, i.sku, i.lot_tracked FROM inventory_itemwarehousesummary t "  # nosec B608 # the columns are this module's constant
             "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(item_id, warehouse_id) "
             "ON t.item_id = k.item_id AND t.warehouse_id = k.warehouse_id JOIN inventory_item i ON i.id = t.item_id "
@@ -161,7 +163,8 @@ def _add_to_allocated(held: StockLock, deltas: Mapping[Pair, Decimal]) -> None:
     if missing:
         raise ValueError(f"reserve or release on summaries not locked: {missing}")
     with connection.cursor() as cursor:
-        cursor.execute(
+        prepared.execute(
+            cursor,
             "UPDATE inventory_itemwarehousesummary t SET allocated = t.allocated + v.quantity, updated_at = now() "
             "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, quantity) WHERE t.id = v.id",
             [[held.summaries[pair].id for pair in changes], list(changes.values())],

@@ -23,7 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from erp import generations
+from erp import generations, prepared
 from erp.actors import Actor
 from erp.exceptions import ValidationFailed
 from erp.lifecycle import IF_MOVED, document_move, document_move_from, next_document_id
@@ -346,7 +346,8 @@ _LINE_ARRAYS = ", ".join(
 def _read_draft(pk: int) -> _Head:
     """The order, its customer, ship-to, lines and the plan generation, in one query."""
     with connection.cursor() as cursor:
-        cursor.execute(
+        prepared.execute(
+            cursor,
             f"SELECT {', '.join('o.' + name for name in _ORDER_FIELDS)}, c.code, c.home_warehouse_id, "
             f"c.allow_partial_shipment, s.region_id, {generations.current_sql(PLAN_GENERATION)}, {_LINE_ARRAYS} "
             "FROM orders_salesorder o JOIN orders_customer c ON c.id = o.customer_id "
