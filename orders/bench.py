@@ -13,8 +13,8 @@ Two ways in, at each client count, each for a fixed time:
 - the service layer: client processes forked from this one, each with its own interpreter and connection
   (as web and task workers are: threads of one interpreter would measure its GIL), calling the services as
   the demo integrator, with ``settings.DEBUG`` off (as in production: no query log);
-- HTTP: a gunicorn started for the run in ``make run``'s shape (2 workers x 4 threads), with DEBUG off
-  behind an assumed TLS proxy (``X-Forwarded-Proto: https``), driven by client threads over keep-alive
+- HTTP: a gunicorn started for the run in ``make run``'s shape (``erp.devserver``: 4 workers x 2 threads),
+  with DEBUG off behind an assumed TLS proxy (``X-Forwarded-Proto: https``), driven by client threads over keep-alive
   connections with a token of the integrator: POST ``sales-orders/``, then POST ``sales-orders/{id}/confirm/``.
 
 Beside each rate: ``pgbench -N`` at the same client count (the ratio is what the floor judges), p50 and p99
@@ -68,6 +68,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from erp import services as platform
 from erp.actors import Actor
+from erp.devserver import WEB_THREADS, WEB_WORKERS
 from erp.models import ApiToken
 from inventory import bench as stock_bench
 from inventory import services as stock
@@ -97,7 +98,6 @@ WEB_WARMUP_SECONDS = 1.0  # orders over HTTP before measuring: each web worker's
 # Drafts each service client takes before the start, per second of the run: more than a client confirms.
 PREPARED_PER_SECOND = 120
 MAX_ERRORS_PER_CLIENT = 20  # a client stops after this many: the figure is failed anyway
-WEB_WORKERS, WEB_THREADS = 2, 4
 HOST = "127.0.0.1"
 API = "/api/v1/sales-orders/"
 
