@@ -16,11 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.models import Policy, PolicyDeviation
+from governance.selectors import local_date
 from governance.services import deviations as services
 
 # The matrix collects this module while it is itself being imported; its route classes are defined
 # by then. A route with writes must be a ``DetailRoute`` so the write test can address one object.
 from tests.test_scope_matrix import DetailRoute, Kind
+from warehouses.models import Warehouse
 
 CUTOFF = "fulfillment.shipping_cutoff"
 SITES = {"ne.operator": {"NE-BOS", "NE-NYC", "NE"}, "eu.operator": {"EU-RTM", "EU-DUS", "EU"}}
@@ -32,9 +34,12 @@ def _deviations() -> dict[str, PolicyDeviation]:
     """One approved deviation of the cut-off per site in ALL_SITES (requested by the planner)."""
     users = get_user_model().objects
     planner, owner = users.get(username="planner"), users.get(username="owner")
-    today = timezone.now().date()
+    now = timezone.now()
     made = {}
     for scope_type, code in ALL_SITES:
+        # From the site's own today, as the service counts it: in Boston it is still yesterday (UTC) for the
+        # first hours of a UTC day, and a deviation from the UTC date would not be in effect there yet.
+        today = local_date(now, Warehouse.objects.get(code=code) if scope_type == "warehouse" else None)
         deviation = services.deviation_request(
             policy_key=CUTOFF, scope_type=scope_type, scope_code=code, value="17:45",
             rationale="Scope matrix deviation.", effective_from=today, effective_to=today + timedelta(days=9),
