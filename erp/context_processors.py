@@ -1,7 +1,9 @@
-"""Navigation by role: each screen section shows only to roles that use it."""
+"""Navigation grouped by process (Sell, Fulfil, Stock, Buy, Plan, Govern, Finance, Network): each screen shows
+only to users with its permission, a group only when it has a screen to show, and each role's own groups first."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django.http import HttpRequest
@@ -11,31 +13,78 @@ from erp.roles import roles_of
 from erp.scoping import scope_of
 from warehouses.selectors import warehouses_for
 
-# (label, url name, permission needed to see it)
-SECTIONS = [
-    ("Warehouses", "warehouses:warehouse-list", "warehouses.view_warehouse"),
-    ("Locations", "warehouses:location-list", "warehouses.view_location"),
-    ("Items", "inventory:item-list", "inventory.view_item"),
-    ("Stock", "inventory:stock-inquiry", "inventory.view_itemwarehousesummary"),
-    ("Counts", "inventory:cycle-count-list", "inventory.view_cyclecount"),
-    ("Customers", "orders:customer-list", "orders.view_customer"),
-    ("Orders", "orders:order-list", "orders.view_salesorder"),
-    ("Picking", "orders:pick-list-list", "orders.view_picklist"),
-    ("Shipping", "orders:shipment-list", "orders.view_shipment"),
-    ("Returns", "orders:return-list", "orders.view_returnauthorization"),
-    ("Suppliers", "procurement:supplier-list", "procurement.view_supplier"),
-    ("Policies", "governance:policy-list", "governance.view_policy"),
-    ("Approvals", "governance:approval-list", "governance.view_approvalrequest"),
-    ("Exceptions", "governance:exception-dashboard", "governance.view_operationalexception"),
-    ("Audit", "governance:audit-list", "governance.view_auditevent"),
-]
 
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url_name: str
+    permission: str  # needed to see the link
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    key: str  # what ``Role.nav`` names
+    label: str
+    links: tuple[NavLink, ...]
+
+
+# The processes in their standard order. A group without a screen the user may open is not shown, so wave 2's
+# screens (transfers and replenishment under Plan, journals and period close under Finance) only add links.
+NAV_GROUPS: tuple[NavGroup, ...] = (
+    NavGroup("sell", "Sell", (
+        NavLink("Customers", "orders:customer-list", "orders.view_customer"),
+        NavLink("Orders", "orders:order-list", "orders.view_salesorder"),
+        NavLink("Returns", "orders:return-list", "orders.view_returnauthorization"),
+    )),
+    NavGroup("fulfil", "Fulfil", (
+        NavLink("Picking", "orders:pick-list-list", "orders.view_picklist"),
+        NavLink("Shipping", "orders:shipment-list", "orders.view_shipment"),
+    )),
+    NavGroup("stock", "Stock", (
+        NavLink("Stock inquiry", "inventory:stock-inquiry", "inventory.view_itemwarehousesummary"),
+        NavLink("Items", "inventory:item-list", "inventory.view_item"),
+        NavLink("Counts", "inventory:cycle-count-list", "inventory.view_cyclecount"),
+        NavLink("Moves", "inventory:stock-move-list", "inventory.view_stockmove"),
+        NavLink("Status changes", "inventory:stock-status-change", "inventory.change_stock_status"),
+        NavLink("Adjustments", "inventory:stock-adjust", "inventory.add_stockadjustment"),
+    )),
+    NavGroup("buy", "Buy", (
+        NavLink("Suppliers", "procurement:supplier-list", "procurement.view_supplier"),
+    )),
+    NavGroup("plan", "Plan", ()),
+    NavGroup("govern", "Govern", (
+        NavLink("Policies", "governance:policy-list", "governance.view_policy"),
+        NavLink("Approvals", "governance:approval-list", "governance.view_approvalrequest"),
+        NavLink("Exceptions", "governance:exception-dashboard", "governance.view_operationalexception"),
+        NavLink("Audit", "governance:audit-list", "governance.view_auditevent"),
+    )),
+    NavGroup("finance", "Finance", ()),
+    NavGroup("network", "Network", (
+        NavLink("Warehouses", "warehouses:warehouse-list", "warehouses.view_warehouse"),
+        NavLink("Locations", "warehouses:location-list", "warehouses.view_location"),
+    )),
+)
 
 
 class NavSection(TypedDict):
     label: str
     url: str
     active: bool
+
+
+class NavMenu(TypedDict):
+    key: str
+    label: str
+    links: list[NavSection]
+    active: bool
+
+
+def group_order(user: Any) -> list[NavGroup]:
+    """The groups in the order this user's roles put first (``Role.nav``, the roles in their standard order),
+    then the others in the standard order."""
+    by_key = {group.key: group for group in NAV_GROUPS}
+    first = [key for role in roles_of(user) for key in role.nav]
+    return [by_key[key] for key in dict.fromkeys([*first, *by_key])]
 
 
 SCOPE_CODES_SHOWN = 3  # up to this many warehouses in scope are named in the header; more are counted
@@ -57,19 +106,24 @@ def scope_label(user: Any) -> str:
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_sections": [], "nav_roles": [], "nav_scope_label": ""}
-    sections: list[NavSection] = []
-    for label, url_name, perm in SECTIONS:
-        if user.has_perm(perm):
-            try:
-                url = reverse(url_name)
-            except NoReverseMatch:  # a section whose screens are not installed yet is simply not shown
+        return {"nav_groups": [], "nav_roles": [], "nav_scope_label": ""}
+    menus: list[NavMenu] = []
+    for group in group_order(user):
+        links: list[NavSection] = []
+        for link in group.links:
+            if not user.has_perm(link.permission):
                 continue
-            sections.append(NavSection(label=label, url=url, active=False))
-    # One section is current: the one whose address is the longest prefix of the page's (/stock/counts/
-    # is Counts, not Stock as well).
-    current = max((s for s in sections if request.path.startswith(s["url"])), key=lambda s: len(s["url"]),
-                  default=None)
+            try:
+                url = reverse(link.url_name)
+            except NoReverseMatch:  # a screen not installed yet is simply not shown
+                continue
+            links.append(NavSection(label=link.label, url=url, active=False))
+        if links:
+            menus.append(NavMenu(key=group.key, label=group.label, links=links, active=False))
+    # One link is current: the one whose address is the longest prefix of the page's (/stock/counts/ is
+    # Counts, not Stock inquiry as well); its group is current with it.
+    candidates = [(menu, link) for menu in menus for link in menu["links"] if request.path.startswith(link["url"])]
+    current = max(candidates, key=lambda pair: len(pair[1]["url"]), default=None)
     if current is not None:
-        current["active"] = True
-    return {"nav_sections": sections, "nav_roles": roles_of(user), "nav_scope_label": scope_label(user)}
+        current[0]["active"] = current[1]["active"] = True
+    return {"nav_groups": menus, "nav_roles": roles_of(user), "nav_scope_label": scope_label(user)}

@@ -82,6 +82,7 @@ class Role:
     description: str
     permissions: tuple[str, ...]
     home: str  # the url name of the role's home page section
+    nav: tuple[str, ...] = ()  # the navigation groups (``erp.context_processors.NAV_GROUPS``) this role uses first
 
 
 ROLES: tuple[Role, ...] = (
@@ -94,36 +95,36 @@ ROLES: tuple[Role, ...] = (
                                          "governance.approvalrulestep", "governance.exchangerate")
                + WORK_EXCEPTIONS + ["governance.view_delegation", "governance.add_delegation",
                                     "governance.change_policy", "inventory.view_itemcost", *STOCK_WORK]),
-         "master-data"),
+         "master-data", nav=("network", "govern", "stock")),
     Role("warehouse_operator", "Warehouse operator",
          "Receives, puts away, picks, packs, ships and counts in their warehouses.",
-         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK), "operations"),
+         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK), "operations", nav=("fulfil", "stock")),
     Role("warehouse_supervisor", "Warehouse supervisor",
          "Releases waves, approves count variances, resolves warehouse exceptions.",
          tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + WORK_EXCEPTIONS + _crud("warehouses.location")),
-         "operations"),
+         "operations", nav=("fulfil", "stock", "govern")),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
          tuple(EVERYONE + WORK_EXCEPTIONS + ORDER_ENTRY + _crud("orders.customer", "orders.shipto")),
-         "orders"),
+         "orders", nav=("sell", "fulfil")),
     Role("planner", "Planner", "Works shortages, transfers, replenishment and late receipts.",
-         tuple(EVERYONE + WORK_EXCEPTIONS), "planning"),
+         tuple(EVERYONE + WORK_EXCEPTIONS), "planning", nav=("plan", "govern", "stock", "sell")),
     Role("buyer", "Buyer", "Raises requisitions and purchase orders; manages suppliers.",
-         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("procurement.supplier")), "purchasing"),
+         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("procurement.supplier")), "purchasing", nav=("buy", "stock")),
     Role("approver", "Approver", "Approves documents by the approval matrix.",
          (*EVERYONE, "governance.view_delegation", "governance.add_delegation"),
-         "approvals"),
+         "approvals", nav=("govern",)),
     Role("process_owner", "Process owner", "Owns standard policies; approves or rejects local deviations.",
          tuple(EVERYONE + WORK_EXCEPTIONS + ["governance.view_delegation",
                                                                       "governance.add_delegation"]),
-         "governance"),
+         "governance", nav=("govern",)),
     Role("finance", "Finance", "Posting rules, journals, intercompany, period close.",
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("governance.exchangerate")
-               + ["inventory.view_itemcost"]), "finance"),
+               + ["inventory.view_itemcost"]), "finance", nav=("finance", "govern")),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
          tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + FULFILLMENT_WORK
                + _crud("warehouses.location", "inventory.item", "orders.customer",
                                                            "orders.shipto", "procurement.supplier")),
-         "api"),
+         "api", nav=("sell", "stock")),
 )
 
 ROLE_BY_KEY = {role.key: role for role in ROLES}
