@@ -193,17 +193,32 @@ def plan_for(customer: Customer, ship_to: ShipTo, now: dt.datetime, exclude: fro
 # nothing, so it is what confirming now would most likely do, never a reservation.
 
 ORDER_DATE_BASES = ("created", "requested")
+# Lines whose promise is still to keep: not shipped, delivered, closed or cancelled.
+PROMISE_OPEN_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_ALLOCATED,
+                         OrderStatus.BACKORDERED, OrderStatus.PICKING, OrderStatus.PACKED)
+# The promise filter of the order list: orders with an open line promised before today (late) or today.
+PROMISE_FILTERS = {"late": "Promised before today, not shipped", "today": "Promised for today, not shipped"}
+
+
+def promise_at_risk(when: str, today: dt.date) -> Q:
+    """Orders with an open line promised before ``today`` (``late``) or on it (``today``)."""
+    dates = {"promised_date__lt": today} if when == "late" else {"promised_date": today}
+    return Q(pk__in=SalesOrderLine.objects.filter(status__in=PROMISE_OPEN_STATUSES, **dates).values("order_id"))
 
 
 def sales_order_list(user: Any, *, status: str = "", warehouse: str = "", date_basis: str = "created",
-                     date_from: dt.date | None = None, date_to: dt.date | None = None) -> QuerySet[SalesOrder]:
+                     date_from: dt.date | None = None, date_to: dt.date | None = None, promise: str = "",
+                     today: dt.date | None = None) -> QuerySet[SalesOrder]:
     """The orders ``user`` may see, newest first, narrowed by status, by the warehouse of a line (allocated
-    there, or waiting there for stock) and by a date range (inclusive) of the day taken (``created``, UTC) or
-    the requested date (``requested``). Each row carries ``line_count``, ``warehouse_codes`` and
-    ``promised_until`` (the latest promised date of its lines): one query for a page, whatever its size."""
+    there, or waiting there for stock), by a date range (inclusive) of the day taken (``created``, UTC) or
+    the requested date (``requested``) and by a promise at risk (``PROMISE_FILTERS``, as of ``today``). Each row
+    carries ``line_count``, ``warehouse_codes`` and ``promised_until`` (the latest promised date of its lines):
+    one query for a page, whatever its size."""
     queryset = scope_queryset(SalesOrder.objects.select_related("customer", "ship_to", "region"), user)
     if status:
         queryset = queryset.filter(status=status)
+    if promise in PROMISE_FILTERS:
+        queryset = queryset.filter(promise_at_risk(promise, today or timezone.localdate()))
     if warehouse:
         queryset = queryset.filter(pk__in=SalesOrderLine.objects.filter(warehouse__code=warehouse)
                                    .values("order_id"))

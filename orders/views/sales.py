@@ -113,12 +113,13 @@ class OrderListView(ScreenListView[SalesOrder]):
         """The filters as typed, plus the dates parsed; a date that is not one is ignored and said so."""
         if hasattr(self, "_filters"):
             return self._filters
-        status = self.filter_value("status")
+        status, promise = self.filter_value("status"), self.filter_value("promise")
         values: dict[str, Any] = {
             "status": status if status in OrderStatus.values else "",
             "warehouse": self.filter_value("warehouse"),
             "dates": "requested" if self.filter_value("dates") == "requested" else "created",
             "from": self.filter_value("from"), "to": self.filter_value("to"), "date_error": "",
+            "promise": promise if promise in selectors.PROMISE_FILTERS else "",
         }
         for name in ("from", "to"):
             try:
@@ -132,7 +133,8 @@ class OrderListView(ScreenListView[SalesOrder]):
     def base_queryset(self) -> QuerySet[SalesOrder]:
         f = self.filters()
         return selectors.sales_order_list(self.request.user, status=f["status"], warehouse=f["warehouse"],
-                                          date_basis=f["dates"], date_from=f["from_date"], date_to=f["to_date"])
+                                          date_basis=f["dates"], date_from=f["from_date"], date_to=f["to_date"],
+                                          promise=f["promise"])
 
     def get_template_names(self) -> list[str]:
         if is_htmx_partial(self.request):
@@ -143,7 +145,7 @@ class OrderListView(ScreenListView[SalesOrder]):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         context.update(
-            filters=self.filters(), statuses=OrderStatus.choices,
+            filters=self.filters(), statuses=OrderStatus.choices, promises=selectors.PROMISE_FILTERS.items(),
             warehouses=list(scope_queryset(Warehouse.objects.order_by("code"), user).values_list("code", flat=True)),
             rows=[{"order": order, "badge": STATUS_BADGES.get(order.status, "")} for order in context["object_list"]],
         )
