@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -13,8 +15,18 @@ from django.utils import timezone
 from django.views.decorators.csrf import requires_csrf_token
 
 from erp.api.errors import is_api_request, json_error_response
+from erp.dashboards import Figure, Panel, PanelSpec, list_url, panels_for
+from erp.models import ApiToken
 from erp.roles import ROLE_BY_KEY, Role, roles_of
-from erp.scoping import scope_of
+from erp.scoping import scope_of, scope_queryset
+from governance import dashboards as governance_dashboards
+from inventory import dashboards as inventory_dashboards
+from inventory.models import Item
+from orders import dashboards as orders_dashboards
+from orders.models import Customer
+from procurement import dashboards as procurement_dashboards
+from procurement.models import Supplier
+from warehouses.models import Location, Warehouse
 from warehouses.selectors import warehouses_for
 
 # Shortcuts on the home page per role: (label, url name, permission needed). Shown only when the
@@ -73,19 +85,51 @@ ROLE_SHORTCUTS: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 
-# The dashboards each role's home will carry once their domains exist; shown as labelled placeholders.
-ROLE_DASHBOARDS: dict[str, list[str]] = {
-    "administrator": ["Users and scopes", "Master data changes"],
-    "warehouse_operator": ["Receipts to put away", "Pick tasks", "Cycle counts due"],
-    "warehouse_supervisor": ["Waves to release", "Count variances to approve", "Warehouse exceptions"],
-    "customer_service": ["Open sales orders", "Backorders", "Returns"],
-    "planner": ["Shortages", "Transfers in transit", "Late receipts"],
-    "buyer": ["Requisitions to convert", "Open purchase orders", "Late deliveries"],
-    "approver": ["Documents awaiting my approval"],
-    "process_owner": ["Deviation requests", "Policy adherence"],
-    "finance": ["Unposted journals", "Intercompany balances", "Period close"],
-    "integrator": ["API tokens", "Webhook deliveries"],
-}
+def _master_data(user: Any, now: datetime) -> Panel:
+    """What the administrator keeps: the network and the master data, in scope."""
+    counts = [
+        ("Warehouses", scope_queryset(Warehouse.objects.all(), user).count(), "warehouses:warehouse-list"),
+        ("Locations", scope_queryset(Location.objects.all(), user).count(), "warehouses:location-list"),
+        ("Items", scope_queryset(Item.objects.all(), user).count(), "inventory:item-list"),
+        ("Customers", scope_queryset(Customer.objects.all(), user).count(), "orders:customer-list"),
+        ("Suppliers", scope_queryset(Supplier.objects.all(), user).count(), "procurement:supplier-list"),
+    ]
+    return Panel(key="master-data", title="Master data", figures=[
+        Figure(label=label, value=count, key=f"master-{label.lower()}", url=list_url(url_name))
+        for label, count, url_name in counts])
+
+
+def _api_tokens(user: Any, now: datetime) -> Panel:
+    """The user's own API tokens that still work."""
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    count = live.count()
+    last_used = live.aggregate(last=Max("last_used_at"))["last"]
+    return Panel(key="api-tokens", title="Your API tokens", figures=[
+        Figure(label="Active tokens", value=count, key="api-tokens", url=list_url("docs"))],
+        note=(f"Last used {last_used:%Y-%m-%d %H:%M} UTC." if last_used is not None
+              else "Issue one with POST /api/v1/auth/token/."))
+
+
+# Every home-page panel, in the order a page shows them: each app declares its own (``<app>/dashboards.py``).
+PANELS: tuple[PanelSpec, ...] = (
+    *orders_dashboards.PANELS, *inventory_dashboards.PANELS, *governance_dashboards.PANELS,
+    *procurement_dashboards.PANELS,
+    PanelSpec("master-data", frozenset({"administrator"}), "warehouses.view_warehouse", _master_data),
+    PanelSpec("api-tokens", frozenset({"integrator"}), None, _api_tokens),
+)
+
+
+def _dashboards(user: Any, roles: list[Role], now: datetime) -> list[dict[str, Any]]:
+    """Each role's panels under it, a panel shown once (under the first of the user's roles that has it)."""
+    shown: set[str] = set()
+    dashboards = []
+    for role in roles:
+        panels = [panel for panel in panels_for(user, [role.key], PANELS, now) if panel.key not in shown]
+        shown |= {panel.key for panel in panels}
+        if panels:
+            dashboards.append({"role": role, "panels": panels})
+    return dashboards
 
 
 def _shortcuts(user: Any, roles: list[Role]) -> list[dict[str, str]]:
@@ -116,9 +160,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {"warehouse": warehouse, "local_time": now.astimezone(ZoneInfo(warehouse.timezone))}
         for warehouse in warehouses_for(user)
     ]
-    dashboards = [
-        {"role": role, "panels": ROLE_DASHBOARDS.get(role.key, [])} for role in effective_roles
-    ]
+    dashboards = _dashboards(user, effective_roles, now)
     context = {
         "roles": roles,
         "is_superuser": user.is_superuser,
@@ -126,6 +168,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "warehouses": warehouses,
         "shortcuts": _shortcuts(user, effective_roles),
         "dashboards": dashboards,
+        "has_chart": any(panel.chart is not None for dashboard in dashboards for panel in dashboard["panels"]),
         "can_view_warehouses": user.has_perm("warehouses.view_warehouse"),
     }
     return render(request, "home.html", context)

@@ -1,0 +1,86 @@
+"""Home-page dashboards: panels of figures, each figure a link to the list it counts.
+
+Each app declares its panels as data (``PanelSpec``: which roles see it, the permission it needs, the
+function that reads its figures through the app's selectors), and ``erp.views.home`` composes them per
+role. A panel exists only once its module does, so there is never a placeholder: a role whose work has no
+screen yet simply has fewer panels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number on a panel, linked to the filtered list that shows what it counts."""
+
+    label: str
+    value: int | str
+    url: str
+    key: str = ""  # stable name for tests and the browser (``data-figure``)
+    tone: str = ""  # "" | "warn" | "bad": draws the eye to what is late or waiting
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A small line chart (Chart.js): ``labels`` on the x axis, ``values`` (None where there is no figure)."""
+
+    title: str
+    labels: list[str]
+    values: list[float | None]
+    unit: str = ""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """What the page's script draws, as JSON."""
+        return {"title": self.title, "labels": self.labels, "values": self.values, "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str
+    title: str
+    figures: list[Figure]
+    note: str = ""
+    chart: Chart | None = None
+    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url): named items, e.g. deviations
+
+    @property
+    def chart_id(self) -> str:
+        return f"chart-{self.key}"
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    key: str
+    roles: frozenset[str]
+    permission: str | None  # None: the panel reads only the user's own things
+    build: Callable[[Any, datetime], Panel | None]  # (user, now) -> the panel, or None when it has nothing to say
+
+
+def list_url(url_name: str, params: Mapping[str, str] | None = None) -> str:
+    """The address of a list, filtered by ``params`` (empty values left out)."""
+    url = reverse(url_name)
+    query = urlencode({name: value for name, value in (params or {}).items() if value})
+    return f"{url}?{query}" if query else url
+
+
+def panels_for(user: Any, role_keys: Iterable[str], specs: Iterable[PanelSpec], now: datetime) -> list[Panel]:
+    """The panels of ``role_keys`` (in the order the specs are declared) that ``user`` may see, each once."""
+    wanted = set(role_keys)
+    panels = []
+    for spec in specs:
+        if not (spec.roles & wanted) or (spec.permission is not None and not user.has_perm(spec.permission)):
+            continue
+        panel = spec.build(user, now)
+        if panel is not None:
+            panels.append(panel)
+    return panels
