@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from erp.models import DecimalDigits, TimeStampedModel
@@ -54,6 +55,8 @@ class Item(TimeStampedModel):
                 condition=Q(weight_kg__isnull=True) | Q(weight_kg__gte=0), name="item_weight_non_negative"
             ),
         ]
+        # Screens find a SKU typed in any case (``inventory.selectors.items_by_sku``).
+        indexes = [models.Index(Upper("sku"), name="item_sku_upper")]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Upper
 
 from erp.exceptions import NotFound, ValidationFailed
 from erp.scoping import scope_queryset
@@ -59,6 +59,35 @@ def fefo_lots(*, item: Item, warehouse: Warehouse, at: date) -> list[FefoLot]:
     totals = list(rows)
     lots = Lot.objects.in_bulk([lot_id for lot_id, _ in totals])
     return [FefoLot(lot=lots[lot_id], on_hand=total) for lot_id, total in totals]
+
+
+def items_by_sku(items: QuerySet[Item], skus: list[str] | set[str]) -> dict[str, Item]:
+    """The items of ``items`` for SKUs as a person or a scanner typed them, keyed by the SKU as typed.
+
+    A SKU matches whatever its case (``cln-0008`` finds ``CLN-0008``): the item with exactly that SKU when one
+    exists, else the one item whose SKU equals it ignoring case. A SKU that matches nothing, or only several
+    items that differ from it and from each other by case alone, is left out. One query, on the functional index
+    of upper-cased SKUs.
+    """
+    typed = {sku.strip() for sku in skus if sku and sku.strip()}
+    if not typed:
+        return {}
+    found = list(items.annotate(sku_upper=Upper("sku")).filter(sku_upper__in={sku.upper() for sku in typed}))
+    by_upper: dict[str, list[Item]] = {}
+    for item in found:
+        by_upper.setdefault(item.sku.upper(), []).append(item)
+    result = {}
+    for sku in typed:
+        candidates = by_upper.get(sku.upper(), [])
+        exact = [item for item in candidates if item.sku == sku]
+        if exact or len(candidates) == 1:
+            result[sku] = (exact or candidates)[0]
+    return result
+
+
+def item_by_sku(items: QuerySet[Item], sku: str) -> Item | None:
+    """``items_by_sku`` for one SKU: the item, or None."""
+    return items_by_sku(items, [sku]).get(sku.strip())
 
 
 def item_warehouse_summaries(*, codes: bool = True) -> QuerySet[ItemWarehouseSummary]:

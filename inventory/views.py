@@ -54,6 +54,8 @@ from inventory.selectors import (
     cycle_count_lines,
     cycle_counts,
     inventory_accuracy,
+    item_by_sku,
+    items_by_sku,
     network_availability,
 )
 from inventory.services import stock_adjustment_create, stock_status_change
@@ -146,12 +148,13 @@ class StockInquiryView(ScreenAccessMixin, TemplateView):
         context.update(sku=sku, rows=[], error="", searched=bool(sku))
         if not sku:
             return context
+        found = item_by_sku(scope_queryset(Item.objects.select_related("base_uom"), self.request.user), sku)
         try:
-            rows = network_availability(user=self.request.user, skus=[sku])
+            rows = network_availability(user=self.request.user, skus=[found.sku if found is not None else sku])
         except DomainError as error:
             context["error"] = error.message
             return context
-        context["item"] = scope_queryset(Item.objects.select_related("base_uom"), self.request.user).get(sku=sku)
+        context["item"] = found
         fields = ("on_hand", "allocated", "available", "blocked")
         context["rows"] = [{"warehouse": row["warehouse"], **{f: plain_quantity(row[f]) for f in fields}}
                            for row in rows]
@@ -201,7 +204,7 @@ class StockMoveListView(ScreenListView[StockMove]):
         queryset = StockMove.objects.select_related("item", "warehouse", "location", "lot", "status", "reason",
                                                     "actor")
         if sku := self.filter_value("sku"):
-            queryset = queryset.filter(item__sku=sku)
+            queryset = queryset.filter(item__sku__iexact=sku)
         if warehouse := self.filter_value("warehouse"):
             queryset = queryset.filter(warehouse__code=warehouse)
         return queryset.order_by("-created_at", "-id")
@@ -246,7 +249,7 @@ class ScanFormMixin:
         if not data.get("sku"):
             return
         sku = data["sku"].strip()
-        data["item"] = scope_queryset(Item.objects.select_related("base_uom"), self.user).filter(sku=sku).first()
+        data["item"] = item_by_sku(scope_queryset(Item.objects.select_related("base_uom"), self.user), sku)
         if data["item"] is None:
             self.add_error("sku", f"Unknown SKU: {sku}.")
         else:
@@ -273,20 +276,22 @@ class UserFormMixin(_FormViewBase):
 
 
 class StockStatusChangeForm(forms.Form):
-    """The handheld form; choices come from the user's scope and the standard statuses and reasons."""
+    """The handheld form; choices come from the user's scope and the standard statuses and reasons. What stays
+    the same from scan to scan comes first; the scanned fields last, the quantity the very last: a scanner's
+    Enter moves to the next field and only the quantity's submits (``data-scanner-form``)."""
 
     warehouse = forms.ModelChoiceField(queryset=Warehouse.objects.none(), to_field_name="code", empty_label=None)
-    location = forms.CharField(max_length=32, required=False,
-                               help_text="Leave empty when the stock sits in one location only.")
-    sku = forms.CharField(label="SKU", max_length=40)
-    lot = forms.CharField(max_length=64, required=False)
-    quantity = forms.DecimalField(max_digits=18, decimal_places=4, min_value=Decimal("0.0001"))
     from_status = forms.ModelChoiceField(queryset=StockStatus.objects.all(), to_field_name="code", empty_label=None,
                                          initial="available")
     to_status = forms.ModelChoiceField(queryset=StockStatus.objects.all(), to_field_name="code", empty_label=None,
                                        initial="quality_hold")
     reason = forms.ModelChoiceField(queryset=ReasonCode.objects.filter(applies_to=ReasonCodeUse.STATUS_CHANGE),
                                     to_field_name="code", empty_label=None, initial="QC-HOLD")
+    location = forms.CharField(max_length=32, required=False,
+                               help_text="Leave empty when the stock sits in one location only.")
+    sku = forms.CharField(label="SKU", max_length=40)
+    lot = forms.CharField(max_length=64, required=False)
+    quantity = forms.DecimalField(max_digits=18, decimal_places=4, min_value=Decimal("0.0001"))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -303,14 +308,14 @@ class StockStatusChangeForm(forms.Form):
         data = self.cleaned_data
         warehouse = data.get("warehouse")
         if data.get("sku"):
-            item = scope_queryset(Item.objects.select_related("base_uom"), self.user).filter(sku=data["sku"]).first()
+            item = item_by_sku(scope_queryset(Item.objects.select_related("base_uom"), self.user), data["sku"])
             if item is None:
                 self.add_error("sku", f"Unknown SKU: {data['sku']}.")
             data["item"] = item
         data["location_obj"] = None
         if warehouse is not None and data.get("location"):
-            location = scope_queryset(Location.objects.filter(warehouse=warehouse, code=data["location"]),
-                                      self.user).first()
+            location = scope_queryset(
+                Location.objects.filter(warehouse=warehouse, code=data["location"].strip().upper()), self.user).first()
             if location is None:
                 self.add_error("location", f"No location {data['location']} in {warehouse.code}.")
             data["location_obj"] = location
@@ -430,8 +435,8 @@ class CycleCountCreateForm(ScanFormMixin, forms.Form):
                 self.add_error("skus", f"At most {MAX_LINES} SKUs per count.")
                 return data
             wanted = [(sku, lot or None) for sku, _, lot in (token.partition("/") for token in tokens)]
-            items = {item.sku: item for item in scope_queryset(
-                Item.objects.select_related("base_uom").filter(sku__in={sku for sku, _ in wanted}), self.user)}
+            items = items_by_sku(scope_queryset(Item.objects.select_related("base_uom"), self.user),
+                                 {sku for sku, _ in wanted})
             unknown = list(dict.fromkeys(sku for sku, _ in wanted if sku not in items))
             if unknown:
                 self.add_error("skus", f"Unknown SKU{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.")

@@ -234,3 +234,44 @@ def test_the_status_change_screen_offers_only_scoped_warehouses_and_status_chang
 def test_the_status_change_screen_needs_the_change_stock_status_permission(demo: Any, browser_as: Any) -> None:
     assert browser_as("planner").get("/stock/status-change/").status_code == 403
     assert browser_as("planner").post("/stock/status-change/", status_change("A-01-01", "1")).status_code == 403
+
+
+# --- Lookups in any case ---------------------------------------------------------------------------------
+
+
+def test_a_sku_and_a_location_typed_in_lower_case_are_found(demo: Any, browser_as: Any) -> None:
+    client = browser_as("ne.operator")
+    location = bin_of(SKU, "NE-BOS")
+
+    inquiry = page(client.get("/stock/", {"sku": SKU.lower()}, **HTMX))
+    assert "Unknown SKU" not in inquiry and "NE-BOS" in inquiry
+    response = client.post("/stock/status-change/", status_change(location.lower(), "1", sku=SKU.lower()))
+    assert response.status_code == 302
+    held = StockBalance.objects.get(item__sku=SKU, warehouse__code="NE-BOS", location__code=location,
+                                    status__code="quality_hold")
+    assert held.on_hand == 1
+
+
+def test_items_by_sku_prefers_the_exact_sku_and_refuses_to_guess_between_case_twins(demo: Any) -> None:
+    from inventory.models import Item, UnitOfMeasure
+    from inventory.selectors import item_by_sku, items_by_sku
+
+    each = UnitOfMeasure.objects.get(code="EA")
+    lower, upper = (Item.objects.create(sku=sku, name=sku, base_uom=each) for sku in ("twin-1", "TWIN-1"))
+    items = Item.objects.all()
+
+    assert item_by_sku(items, "twin-1") == lower and item_by_sku(items, "TWIN-1") == upper
+    assert item_by_sku(items, "Twin-1") is None  # two items differ from it by case alone: no guess
+    assert item_by_sku(items, f" {SKU.lower()} ").sku == SKU
+    assert items_by_sku(items, [SKU.lower(), "NOPE-1", ""]) == {SKU.lower(): Item.objects.get(sku=SKU)}
+    assert item_by_sku(items.filter(active=False), SKU) is None  # only within the queryset given
+
+
+def test_the_status_change_form_puts_what_is_chosen_once_first_and_the_quantity_last(demo: Any,
+                                                                                     browser_as: Any) -> None:
+    html = page(browser_as("ne.operator").get("/stock/status-change/"))
+
+    assert "data-scanner-form" in html
+    order = [html.index(f'name="{name}"') for name in ("warehouse", "from_status", "to_status", "reason", "location",
+                                                       "sku", "lot", "quantity")]
+    assert order == sorted(order)
