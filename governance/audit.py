@@ -27,8 +27,11 @@ read through it).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
@@ -36,6 +39,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from erp.scoping import ScopedBy, scope_of, scope_queryset
 
@@ -312,3 +316,102 @@ def field_changes(event: Any) -> list[FieldChange]:
     if event.operation == "INSERT":
         return [FieldChange(k, None, v) for k, v in sorted(changes.items()) if k not in hidden]
     return [FieldChange(k, v, None) for k, v in sorted(changes.items()) if k not in hidden]
+
+
+
+# --- the trail in people's words ---------------------------------------------------------------------------
+
+# The attribute that names an object to a person, in order of preference; the first the model has is used.
+NATURAL_KEYS = ("code", "sku", "number", "username", "lot_number", "key")
+VALUE_SHOWN_CHARS = 80
+
+
+@dataclass(frozen=True)
+class ShownChange:
+    """One field's change as a person reads it: the field's name, not its column; a related object's code,
+    number or SKU, not its id; a choice's label, not its stored value."""
+
+    field: str
+    column: str  # as stored, for a tooltip
+    old: str
+    new: str
+
+
+def _natural_key(model: type[models.Model]) -> str | None:
+    names = {field.name for field in model._meta.concrete_fields}
+    return next((name for name in NATURAL_KEYS if name in names), None)
+
+
+def _related_names(model: type[models.Model], ids: set[Any], user: Any) -> dict[str, str]:
+    """``str(id)`` -> the natural key of each of ``ids`` that ``user`` may see (one query)."""
+    key = _natural_key(model)
+    if key is None or not ids:
+        return {}
+    queryset = model._default_manager.filter(pk__in=ids)
+    if getattr(model, "scoped_by", None) is not None:
+        queryset = scope_queryset(queryset, user)
+    return {str(pk): str(name) for pk, name in queryset.values_list("pk", key)}
+
+
+def _shown(value: Any, field: models.Field[Any, Any] | None, names: dict[str, str]) -> str:
+    if value is None or value == "":
+        return "—"
+    if field is not None and field.is_relation:
+        return names.get(str(value), "(outside your scope)")
+    if field is not None and field.choices:
+        labels = {str(choice): str(label) for choice, label in field.flatchoices}
+        if str(value) in labels:
+            return labels[str(value)]
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(field, models.DecimalField):
+        try:
+            number = Decimal(str(value))
+        except ArithmeticError:
+            return str(value)
+        text = format(number, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(moment) else value
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= VALUE_SHOWN_CHARS else text[: VALUE_SHOWN_CHARS - 1] + "…"
+
+
+def describe_changes(events: list[Any], user: Any) -> dict[int, list[ShownChange]]:
+    """Each event's changes in people's words (``ShownChange``), by event id: the related objects of all the
+    events resolved together, one query per related model, and only within ``user``'s scope."""
+    columns: dict[int, dict[str, models.Field[Any, Any]]] = {}
+    wanted: dict[type[models.Model], set[Any]] = {}
+    raw = {event.pk: field_changes(event) for event in events}
+    for event in events:
+        label = model_label_of(event.table_name)
+        try:
+            model = apps.get_model(label) if label else None
+        except (LookupError, ValueError):
+            model = None
+        fields = {field.column: field for field in model._meta.concrete_fields} if model is not None else {}
+        columns[event.pk] = fields
+        for change in raw[event.pk]:
+            field = fields.get(change.field)
+            if field is not None and field.is_relation and field.related_model is not None:
+                related = field.related_model
+                if isinstance(related, type):
+                    wanted.setdefault(related, set()).update(v for v in (change.old, change.new) if v is not None)
+    names = {model: _related_names(model, ids, user) for model, ids in wanted.items()}
+    shown: dict[int, list[ShownChange]] = {}
+    for event in events:
+        fields = columns[event.pk]
+        rows = []
+        for change in raw[event.pk]:
+            field = fields.get(change.field)
+            related = field.related_model if field is not None and field.is_relation else None
+            lookup = names.get(related, {}) if isinstance(related, type) else {}
+            name = str(field.verbose_name) if field is not None else change.field
+            rows.append(ShownChange(field=name, column=change.field, old=_shown(change.old, field, lookup),
+                                    new=_shown(change.new, field, lookup)))
+        shown[event.pk] = rows
+    return shown

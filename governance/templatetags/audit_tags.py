@@ -13,7 +13,7 @@ from typing import Any
 from django import template
 from django.db.models import Model
 
-from governance.audit import FieldChange, field_changes, history_of, model_label_of
+from governance.audit import FieldChange, ShownChange, describe_changes, field_changes, history_of, model_label_of
 
 register = template.Library()
 
@@ -28,13 +28,28 @@ def audit_history(context: template.Context, obj: Model, limit: int = HISTORY_LI
     if obj is None or user is None or not user.has_perm("governance.view_auditevent"):
         return {"show": False}
     events = list(history_of(obj, user)[: limit + 1])
+    attach_shown_changes(events[:limit], user)
     return {"show": True, "events": events[:limit], "more": len(events) > limit,
             "table": obj._meta.db_table, "row_id": str(obj.pk)}
+
+
+def attach_shown_changes(events: list[Any], user: Any) -> None:
+    """Give each event its changes in people's words (``shown_changes``), resolved for all of them at once."""
+    shown = describe_changes(events, user)
+    for event in events:
+        event.shown_changes = shown[event.pk]
 
 
 @register.filter
 def audit_changes(event: Any) -> list[FieldChange]:
     return field_changes(event)
+
+
+@register.filter
+def audit_shown(event: Any) -> list[ShownChange]:
+    """The event's changes as ``attach_shown_changes`` described them."""
+    shown: list[ShownChange] = getattr(event, "shown_changes", [])
+    return shown
 
 
 @register.filter

@@ -193,3 +193,38 @@ def test_master_data_screens_carry_the_history_panel(client, user, url_name, key
 
     assert page.status_code == 200
     assert 'class="card audit-history"' in page.content.decode()
+
+
+def test_the_history_names_related_objects_by_code_and_fields_by_name(client, user):
+    from orders.models import Customer
+    from orders.services import customer_update
+
+    customer = Customer.objects.get(code="C-NE-001")
+    before = customer.home_warehouse.code
+    after = "NE-NYC" if before != "NE-NYC" else "NE-BOS"
+    customer_update(customer=customer, actor=user("owner"), home_warehouse=Warehouse.objects.get(code=after))
+    client.force_login(user("ne.service"))
+
+    page = client.get(reverse("orders:customer-detail", args=["C-NE-001"])).content.decode()
+
+    assert f"Home warehouse</span>: <del>{before}</del> → <ins>{after}</ins>" in page
+    assert "home_warehouse_id" not in page.replace('title="home_warehouse_id"', "")
+
+
+def test_a_related_object_outside_the_scope_is_not_named_in_the_history(user, django_user_model):
+    from erp import services as platform
+    from governance.audit import describe_changes
+    from orders.models import Customer
+    from orders.services import customer_update
+
+    customer = Customer.objects.get(code="C-NE-001")
+    before = customer.home_warehouse.code
+    after = "NE-NYC" if before != "NE-NYC" else "NE-BOS"
+    customer_update(customer=customer, actor=user("owner"), home_warehouse=Warehouse.objects.get(code=after))
+    boston_only = django_user_model.objects.create_user("bos.only", password="x-unused-x")
+    platform.scope_grant(user=boston_only, actor=None, warehouses=[Warehouse.objects.get(code=before)])
+    event = _latest("orders_customer", customer.pk)
+
+    shown = {change.field: change for change in describe_changes([event], boston_only)[event.pk]}
+
+    assert (shown["home warehouse"].old, shown["home warehouse"].new) == (before, "(outside your scope)")

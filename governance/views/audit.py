@@ -11,6 +11,7 @@ from django.urls import path
 from erp.screens import ScreenListView
 from governance.audit import audit_events_for
 from governance.models import AuditEvent
+from governance.templatetags.audit_tags import attach_shown_changes
 
 # ``inventory_item#17``: exactly one object's history (the history panel links here).
 OBJECT_TERM = re.compile(r"^(?P<table>[a-z0-9_]+)#(?P<row_id>[^\s#]+)$")
@@ -38,6 +39,12 @@ class AuditEventListView(ScreenListView[AuditEvent]):
         # Scoped exactly as the plain list (the base queryset), narrowed to one row's history.
         queryset = super(ScreenListView, self).get_queryset()
         return queryset.filter(Q(table_name=one_object["table"]) & Q(row_id=one_object["row_id"]))
+
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        attach_shown_changes(list(context["object_list"]), self.request.user)
+        return context
 
 
 urlpatterns = [
