@@ -415,3 +415,11 @@ def describe_changes(events: list[Any], user: Any) -> dict[int, list[ShownChange
                                     new=_shown(change.new, field, lookup)))
         shown[event.pk] = rows
     return shown
+
+
+def attach_shown_changes(events: list[Any], user: Any) -> None:
+    """Give each event its changes in people's words (``shown_changes``, read by the ``audit_shown`` filter),
+    resolved for all of them at once."""
+    shown = describe_changes(events, user)
+    for event in events:
+        event.shown_changes = shown[event.pk]

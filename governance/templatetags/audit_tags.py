@@ -13,7 +13,14 @@ from typing import Any
 from django import template
 from django.db.models import Model
 
-from governance.audit import FieldChange, ShownChange, describe_changes, field_changes, history_of, model_label_of
+from governance.audit import (
+    FieldChange,
+    ShownChange,
+    attach_shown_changes,
+    field_changes,
+    history_of,
+    model_label_of,
+)
 
 register = template.Library()
 
@@ -31,13 +38,6 @@ def audit_history(context: template.Context, obj: Model, limit: int = HISTORY_LI
     attach_shown_changes(events[:limit], user)
     return {"show": True, "events": events[:limit], "more": len(events) > limit,
             "table": obj._meta.db_table, "row_id": str(obj.pk)}
-
-
-def attach_shown_changes(events: list[Any], user: Any) -> None:
-    """Give each event its changes in people's words (``shown_changes``), resolved for all of them at once."""
-    shown = describe_changes(events, user)
-    for event in events:
-        event.shown_changes = shown[event.pk]
 
 
 @register.filter

@@ -9,9 +9,8 @@ from django.db.models import Q, QuerySet
 from django.urls import path
 
 from erp.screens import ScreenListView
-from governance.audit import audit_events_for
+from governance.audit import attach_shown_changes, audit_events_for
 from governance.models import AuditEvent
-from governance.templatetags.audit_tags import attach_shown_changes
 
 # ``inventory_item#17``: exactly one object's history (the history panel links here).
 OBJECT_TERM = re.compile(r"^(?P<table>[a-z0-9_]+)#(?P<row_id>[^\s#]+)$")

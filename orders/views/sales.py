@@ -37,6 +37,7 @@ from erp.screens import (
     label_choices,
     model_choice_field,
 )
+from governance.audit import attach_shown_changes
 from inventory.models import Item, ItemUom
 from orders import rules, selectors
 from orders.models import Customer, OrderStatus, SalesOrder, ShipTo
@@ -200,7 +201,8 @@ class OrderDetailView(ScreenDetailView[SalesOrder]):
             show_history=user.has_perm("governance.view_auditevent"),
         )
         if context["show_history"]:
-            context["history"] = selectors.sales_order_history(order, user)
+            context["history"] = history = list(selectors.sales_order_history(order, user))
+            attach_shown_changes(history, user)
         return context
 
 
