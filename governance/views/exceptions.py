@@ -21,6 +21,7 @@ from django.views import View
 from erp.exceptions import DomainError, NotFound
 from erp.screens import ScreenAccessMixin, is_htmx_partial
 from governance import rules
+from governance.causes import exception_causes
 from governance.models import ExceptionStatus, OperationalException
 from governance.services import exceptions as services
 from warehouses.selectors import warehouses_for
@@ -101,6 +102,7 @@ def _row(exc: OperationalException, now: Any) -> dict[str, Any]:
         "sla": sla,
         "may_acknowledge": rules.exception_may_move(exc.status, ExceptionStatus.ACKNOWLEDGED),
         "may_resolve": rules.exception_may_move(exc.status, ExceptionStatus.RESOLVED),
+        "causes": exception_causes(exc),
     }
 
 
