@@ -64,7 +64,7 @@ def test_a_local_cutoff_is_requested_refused_to_its_requester_approved_by_the_ow
     owner.get_by_role("button", name="Approve").click()
     expect(owner.locator(".deviation-status")).to_have_text("Approved")
     owner.goto(live_server.url + "/governance/policies/difference/?warehouse=EU-RTM")
-    row = owner.locator("tr", has_text="fulfillment.shipping_cutoff")
+    row = owner.locator("tr", has_text="Fulfillment: shipping cutoff")  # the key only in its tooltip
     expect(row).to_contain_text("17:30")
     expect(row).to_contain_text("15:00")
     owner_watch.assert_clean(live_server.url)
@@ -72,7 +72,7 @@ def test_a_local_cutoff_is_requested_refused_to_its_requester_approved_by_the_ow
     planner, planner_watch = new_page(1280, 900)
     sign_in(planner, live_server, "planner", "/governance/exceptions/")
     escalated = planner.locator("tr", has_text=overdue_exception.number)
-    expect(escalated).to_contain_text("warehouse_supervisor")
+    expect(escalated).to_contain_text("Warehouse supervisor")  # the role's name, not its key
     expect(escalated).to_contain_text("L1")
     planner_watch.assert_clean(live_server.url)
 

@@ -365,3 +365,15 @@ def test_only_the_most_specific_navigation_section_is_current(browser_as: Any) -
     html = page(browser_as("ne.operator").get("/stock/counts/"))
     current = re.findall(r'<a[^>]*href="(/[^"]*)"[^>]*aria-current="page"', html)
     assert current == ["/stock/counts/"], current
+
+
+def test_policies_roles_and_processes_read_as_names_with_the_key_in_a_tooltip(browser_as: Any) -> None:
+    from governance.templatetags.policy_tags import policy_name, process_name, role_name
+
+    assert policy_name("fulfillment.shipping_cutoff") == "Fulfillment: shipping cutoff"
+    assert policy_name("exceptions.sla") == "Exceptions: SLA"
+    assert process_name("order_to_cash") == "Order to cash"
+    assert role_name("warehouse_supervisor") == "Warehouse supervisor"
+    html = page(browser_as("owner").get("/governance/policies/"))
+    assert 'title="fulfillment.shipping_cutoff">Fulfillment: shipping cutoff</a>' in html
+    assert ">fulfillment.shipping_cutoff<" not in html and ">order_to_cash<" not in html
