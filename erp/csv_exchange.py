@@ -52,6 +52,7 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import Field, Model, ProtectedError, QuerySet
 
+from erp import constraints
 from erp.exceptions import DomainError, NotFound, PermissionDenied
 from erp.scoping import scope_queryset
 from erp.transactions import joined_command, run_command
@@ -554,12 +555,10 @@ def _apply_rows(schema: CsvSchema, records: list[tuple[int, dict[str, str]]]) ->
             except ProtectedError as exc:
                 result.errors = {ROW: [f"Cannot remove what other records still use ({exc.args[0]})."]}
             except (IntegrityError, DataError) as exc:
-                result.errors = {ROW: [f"The database refused the row: {_first_line(exc)}"]}
+                # Which field and why, in words: never the constraint's name (``erp.constraints``).
+                result.errors = {(name if name in schema.columns else ROW): messages
+                                 for name, messages in constraints.explain(exc).items()}
     return results
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
 
 
 def export_csv(kind: str, user: Any) -> str:

@@ -23,6 +23,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from erp import constraints
 from erp.api.parsers import RequestTooLarge
 from erp.exceptions import DomainError
 from erp.logging import request_id_var
@@ -124,9 +125,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
     if isinstance(exc, IntegrityError):
         logger.warning("integrity conflict answered as 409: %s", exc)
-        return Response(
-            error_body("conflict", "The change conflicts with existing data; reload and try again."), status=409
-        )
+        # The field and the reason in words (``erp.constraints``), never the constraint's name.
+        explained = constraints.explain(exc)
+        first = next(iter(explained.values()))[0]
+        return Response(error_body("conflict", f"{first} Nothing was written; reload and try again.", explained),
+                        status=409)
 
     if isinstance(exc, OperationalError | InterfaceError):
         # The database went away (a restart, a failover, a cut connection): the next request reconnects, so the
