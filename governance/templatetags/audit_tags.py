@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from django import template
+from django.apps import apps
 from django.db.models import Model
 
 from governance.audit import (
@@ -54,7 +55,13 @@ def audit_shown(event: Any) -> list[ShownChange]:
 
 @register.filter
 def audit_model(event: Any) -> str:
-    return model_label_of(event.table_name) or event.table_name
+    """The kind of record an event changed, as people name it ("Sales order"); its table when the model is gone."""
+    label = model_label_of(event.table_name)
+    try:
+        model = apps.get_model(label) if label else None
+    except (LookupError, ValueError):
+        model = None
+    return str(model._meta.verbose_name).capitalize() if model is not None else event.table_name
 
 
 @register.filter

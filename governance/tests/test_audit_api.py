@@ -228,3 +228,27 @@ def test_a_related_object_outside_the_scope_is_not_named_in_the_history(user, dj
     shown = {change.field: change for change in describe_changes([event], boston_only)[event.pk]}
 
     assert (shown["home warehouse"].old, shown["home warehouse"].new) == (before, "(outside your scope)")
+
+
+def test_the_audit_screen_filters_by_record_type_user_and_date(client, user):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _rename("NE-BOS", "Boston Filtered", user("owner"))
+    client.force_login(user("planner"))
+    url = reverse("governance:audit-list")
+    today = timezone.now().date()
+
+    by_model = client.get(url, {"model": "warehouses_warehouse"}).content.decode()
+    rows = by_model[by_model.index('id="rows"'):by_model.index("</tbody>")]
+    assert "Boston Filtered" in rows and "orders.customer" not in rows
+    assert 'value="warehouses_warehouse" selected' in by_model
+    def shows(**params: str) -> bool:
+        return "Boston Filtered" in client.get(url, {"model": "warehouses_warehouse", **params}).content.decode()
+
+    assert shows(actor="OWNER") and not shows(actor="planner")
+    assert not shows(**{"from": (today + dt.timedelta(days=1)).isoformat()})
+    assert shows(**{"from": today.isoformat(), "to": today.isoformat()})
+    bad = client.get(url, {"from": "yesterday", "model": "no_such_table"})
+    assert bad.status_code == 200 and "Dates are typed as YYYY-MM-DD" in bad.content.decode()

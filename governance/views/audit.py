@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
+from django.apps import apps
 from django.db.models import Q, QuerySet
 from django.urls import path
 
 from erp.screens import ScreenListView
-from governance.audit import attach_shown_changes, audit_events_for
+from governance.audit import attach_shown_changes, audit_events_for, audited_tables
 from governance.models import AuditEvent
 
 # ``inventory_item#17``: exactly one object's history (the history panel links here).
@@ -27,8 +29,37 @@ class AuditEventListView(ScreenListView[AuditEvent]):
     search_placeholder = "Table, row id, user or request id (or table#id)"
     search_fields = ("table_name", "row_id", "actor__username", "request_id")
 
+    def filters(self) -> dict[str, Any]:
+        """The filters as typed: a record type (an audited table), a user, a date range (UTC, inclusive); a
+        date that is not one is left out and said so."""
+        params = self.request.GET
+        chosen: dict[str, Any] = {
+            "model": params.get("model", "").strip()[:100], "actor": params.get("actor", "").strip()[:150],
+            "from": params.get("from", "").strip()[:10], "to": params.get("to", "").strip()[:10], "date_error": "",
+        }
+        if chosen["model"] not in _audited_tables():
+            chosen["model"] = ""
+        for name in ("from", "to"):
+            chosen[f"{name}_date"] = None
+            if chosen[name]:
+                try:
+                    chosen[f"{name}_date"] = dt.date.fromisoformat(chosen[name])
+                except ValueError:
+                    chosen["date_error"] = "Dates are typed as YYYY-MM-DD; the date filter was left out."
+        return chosen
+
     def base_queryset(self) -> QuerySet[Any]:
-        return audit_events_for(self.request.user).order_by("-id")
+        chosen = self.filters()
+        queryset = audit_events_for(self.request.user)
+        if chosen["model"]:
+            queryset = queryset.filter(table_name=chosen["model"])
+        if chosen["actor"]:
+            queryset = queryset.filter(actor__username__iexact=chosen["actor"])
+        if chosen["from_date"] is not None:
+            queryset = queryset.filter(occurred_at__date__gte=chosen["from_date"])
+        if chosen["to_date"] is not None:
+            queryset = queryset.filter(occurred_at__date__lte=chosen["to_date"])
+        return queryset.order_by("-id")
 
     def get_queryset(self) -> QuerySet[Any]:
         term = self.search_term()
@@ -43,7 +74,19 @@ class AuditEventListView(ScreenListView[AuditEvent]):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         attach_shown_changes(list(context["object_list"]), self.request.user)
+        context.update(filters=self.filters(), audit_models=sorted(_audited_tables().items(), key=lambda kv: kv[1]))
         return context
+
+
+def _audited_tables() -> dict[str, str]:
+    """Audited table -> the name of its records ("sales order"), for the record-type filter."""
+    names = {}
+    for table in audited_tables():
+        try:
+            names[table.table] = str(apps.get_model(table.label)._meta.verbose_name).capitalize()
+        except (LookupError, ValueError):
+            names[table.table] = table.table
+    return names
 
 
 urlpatterns = [
