@@ -311,7 +311,7 @@ def test_an_order_for_a_sku_missing_at_home_is_promised_picked_packed_shipped_an
     expect(shortage).to_contain_text(SKU)
     expect(shortage).to_contain_text(backorder.number)
     expect(shortage).to_contain_text("NE-BOS")
-    expect(shortage).to_contain_text("planner")
+    expect(shortage).to_contain_text("Planner")  # the owner role by its name
     expect(shortage).to_contain_text("Open")
     expect(shortage.get_by_role("button", name="Acknowledge")).to_be_visible()
     shot(planner, "exceptions")

@@ -26,7 +26,7 @@ from django.utils import timezone
 from erp import services as platform
 from governance.selectors import policy_value
 from inventory import services as stock
-from inventory.models import ItemWarehouseSummary
+from inventory.models import Item, ItemWarehouseSummary
 from inventory.tests.factories import ensure_standard_statuses, item, location, warehouse
 from orders import rules
 from orders.models import Allocation, Customer, SalesOrder, SalesOrderLine
@@ -559,3 +559,24 @@ def test_the_preview_ignores_a_row_it_cannot_name_and_needs_the_entry_permission
     assert response.status_code == 200 and "Ships from" not in page(response)
     assert "Ships from" not in _preview(service, "")
     assert browser_as("ne.operator").get(PREVIEW, {"prefix": "lines-0"}).status_code == 403
+
+
+def test_the_preview_names_the_item_finds_a_sku_in_any_case_and_offers_items_for_a_fragment(twin, service):
+    found = _preview(service, "t-cln-0003", "4")
+    known = Item.objects.get(sku="T-CLN-0003")
+    assert f'data-field="item-name"><strong>T-CLN-0003</strong> {known.name}</p>' in found
+    assert "Ships from" in found
+
+    fragment = _preview(service, "t-cln-00")
+    assert "Unknown SKU: t-cln-00. Did you mean:" in fragment and 'data-sku="T-CLN-0003"' in fragment
+    by_name = _preview(service, known.name.split()[0].lower())
+    assert 'data-sku="T-CLN-0003"' in by_name
+    assert 'data-sku=' not in _preview(service, "ZZZ-NOTHING-LIKE-IT")
+
+
+def test_an_order_taken_with_a_lower_case_sku_is_taken_for_that_item(twin, service):
+    response = service.post(NEW, _entry(("t-cln-0003", "2", "EA")))
+
+    assert response.status_code == 302
+    line = SalesOrderLine.objects.get(order_id=int(response["Location"].strip("/").split("/")[-1]))
+    assert line.item.sku == "T-CLN-0003"

@@ -16,7 +16,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.forms import BaseFormSet, formset_factory
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -39,6 +39,7 @@ from erp.screens import (
 )
 from governance.audit import attach_shown_changes
 from inventory.models import Item, ItemUom
+from inventory.selectors import item_by_sku, items_by_sku
 from orders import rules, selectors
 from orders.models import Customer, OrderStatus, SalesOrder, ShipTo
 from orders.services.sales import MAX_LINES, OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
@@ -53,6 +54,7 @@ STATUS_BADGES: dict[str, str] = {
 }
 FILL_RATE_DAYS = selectors.FILL_RATE_DEFAULT_DAYS
 LINE_PREFIX = re.compile(r"^lines-\d{1,3}$")
+SUGGESTIONS = 6  # items offered for what a line's SKU field holds when it names none
 
 
 def plain(quantity: Decimal | None) -> str:
@@ -377,16 +379,15 @@ class BaseOrderLineFormSet(BaseFormSet[OrderLineForm]):
         typed = [form for form in self.forms if not form.is_blank()]
         if not typed:
             raise forms.ValidationError("An order needs at least one line.")
-        skus = {form.cleaned_data["sku"] for form in typed}
-        items = {found.sku: found for found in scope_queryset(Item.objects.select_related("base_uom"), self.user)
-                 .filter(sku__in=skus)}
+        skus = {form.cleaned_data["sku"].strip() for form in typed}
+        items = items_by_sku(scope_queryset(Item.objects.select_related("base_uom"), self.user), skus)
         units: dict[int, set[str]] = {}
         for item_id, code in ItemUom.objects.filter(item__in=items.values()).values_list("item_id", "uom__code"):
             units.setdefault(item_id, set()).add(code)
         problems = False
         for form in typed:
             data = form.cleaned_data
-            item = items.get(data["sku"])
+            item = items.get(data["sku"].strip())
             if item is None:
                 form.add_error("sku", f"Unknown SKU: {data['sku']}.")
                 problems = True
@@ -549,9 +550,14 @@ class LinePreviewView(ScreenAccessMixin, TemplateView):
         uom = params.get(f"{prefix}-uom", "").strip().upper()[:16]
         if not sku:
             return {"hint": ""}
-        item = scope_queryset(Item.objects.select_related("base_uom"), self.request.user).filter(sku=sku).first()
+        items = scope_queryset(Item.objects.select_related("base_uom"), self.request.user)
+        item = item_by_sku(items, sku)
         if item is None:
-            return {"hint": f"Unknown SKU: {sku}."}
+            # Searching as you type: the items whose SKU or name holds what was typed, to pick one.
+            starts = Case(When(sku__istartswith=sku, then=Value(0)), default=Value(1))
+            found = list(items.filter(Q(sku__icontains=sku) | Q(name__icontains=sku), active=True)
+                         .order_by(starts, "sku")[:SUGGESTIONS])
+            return {"hint": f"Unknown SKU: {sku}." + (" Did you mean:" if found else ""), "suggestions": found}
         customer = customers_for(self.request.user).filter(code=params.get("customer", "").strip()[:32]).first()
         ship_to_code = params.get("ship_to", "").strip()[:32]
         if customer is None:
