@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db.models import Count, QuerySet
 from django.urls import reverse
 
 
@@ -71,6 +72,21 @@ def list_url(url_name: str, params: Mapping[str, str] | None = None) -> str:
     url = reverse(url_name)
     query = urlencode({name: value for name, value in (params or {}).items() if value})
     return f"{url}?{query}" if query else url
+
+
+def counted_by_warehouse(queryset: QuerySet[Any], *, label: str, total_key: str, key_prefix: str, url_name: str,
+                         params: Mapping[str, str], tone: str = "") -> list[Figure]:
+    """The rows of ``queryset`` (scoped and filtered by the caller; its model has a ``warehouse``) counted in all
+    and per warehouse, each figure linked to ``url_name`` filtered by ``params`` (and by the warehouse). One
+    query."""
+    rows = list(queryset.values("warehouse__code").annotate(n=Count("pk")).order_by("warehouse__code"))
+    total = sum(row["n"] for row in rows)
+    figures = [Figure(label=label, value=total, key=total_key, tone=tone if total else "",
+                      url=list_url(url_name, params))]
+    figures += [Figure(label=row["warehouse__code"], value=row["n"], key=f"{key_prefix}-{row['warehouse__code']}",
+                       url=list_url(url_name, {**params, "warehouse": row["warehouse__code"]}))
+                for row in rows]
+    return figures
 
 
 def panels_for(user: Any, role_keys: Iterable[str], specs: Iterable[PanelSpec], now: datetime) -> list[Panel]:

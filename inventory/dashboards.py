@@ -7,30 +7,18 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count
-
-from erp.dashboards import Figure, Panel, PanelSpec, list_url
+from erp.dashboards import Figure, Panel, PanelSpec, counted_by_warehouse, list_url
 from erp.scoping import scope_queryset
 from inventory import selectors
 from inventory.models import CycleCount, CycleCountStatus
 from warehouses.models import Warehouse
 
 
-def _by_warehouse(user: Any, status: str) -> list[dict[str, Any]]:
-    return list(scope_queryset(CycleCount.objects.all(), user).filter(status=status)
-                .values("warehouse__code").annotate(n=Count("id")).order_by("warehouse__code"))
-
-
 def _panel(user: Any, *, key: str, title: str, status: str, label: str, tone: str, note: str) -> Panel:
-    rows = _by_warehouse(user, status)
-    total = sum(row["n"] for row in rows)
-    figures = [Figure(label=label, value=total, key=f"{key}-total", tone=tone if total else "",
-                      url=list_url("inventory:cycle-count-list", {"status": status}))]
-    figures += [Figure(label=row["warehouse__code"], value=row["n"], key=f"{key}-{row['warehouse__code']}",
-                       url=list_url("inventory:cycle-count-list", {"status": status,
-                                                                   "warehouse": row["warehouse__code"]}))
-                for row in rows]
-    return Panel(key=key, title=title, figures=figures, note=note)
+    counts = scope_queryset(CycleCount.objects.all(), user).filter(status=status)
+    return Panel(key=key, title=title, note=note, figures=counted_by_warehouse(
+        counts, label=label, total_key=f"{key}-total", key_prefix=key, url_name="inventory:cycle-count-list",
+        params={"status": status}, tone=tone))
 
 
 def counts_to_do(user: Any, now: dt.datetime) -> Panel:

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count
 from django.utils import timezone
 
-from erp.dashboards import Chart, Figure, Panel, PanelSpec, list_url
+from erp.dashboards import Chart, Figure, Panel, PanelSpec, counted_by_warehouse, list_url
 from erp.scoping import scope_queryset
 from orders import selectors
 from orders.models import OrderStatus, PickList, PickListStatus, ReturnAuthorization, ReturnStatus, SalesOrder
@@ -62,29 +62,17 @@ def backorders(user: Any, now: dt.datetime) -> Panel:
 
 
 def returns_to_receive(user: Any, now: dt.datetime) -> Panel:
-    rows = (scope_queryset(ReturnAuthorization.objects.all(), user).filter(status=ReturnStatus.AUTHORIZED)
-            .values("warehouse__code").annotate(n=Count("id")).order_by("warehouse__code"))
-    total = sum(row["n"] for row in rows)
-    figures = [Figure(label="To receive", value=total, key="returns-authorized",
-                      url=list_url("orders:return-list", {"status": ReturnStatus.AUTHORIZED}))]
-    figures += [Figure(label=row["warehouse__code"], value=row["n"], key=f"returns-{row['warehouse__code']}",
-                       url=list_url("orders:return-list", {"status": ReturnStatus.AUTHORIZED,
-                                                           "warehouse": row["warehouse__code"]}))
-                for row in rows]
-    return Panel(key="returns", title="Returns to receive", figures=figures)
+    waiting = scope_queryset(ReturnAuthorization.objects.all(), user).filter(status=ReturnStatus.AUTHORIZED)
+    return Panel(key="returns", title="Returns to receive", figures=counted_by_warehouse(
+        waiting, label="To receive", total_key="returns-authorized", key_prefix="returns",
+        url_name="orders:return-list", params={"status": ReturnStatus.AUTHORIZED}))
 
 
 def pick_lists(user: Any, now: dt.datetime) -> Panel:
-    rows = (scope_queryset(PickList.objects.all(), user).filter(status=PickListStatus.OPEN)
-            .values("warehouse__code").annotate(n=Count("id")).order_by("warehouse__code"))
-    total = sum(row["n"] for row in rows)
-    figures = [Figure(label="Open pick lists", value=total, key="picklists-open",
-                      url=list_url("orders:pick-list-list", {"status": PickListStatus.OPEN}))]
-    figures += [Figure(label=row["warehouse__code"], value=row["n"], key=f"picklists-{row['warehouse__code']}",
-                       url=list_url("orders:pick-list-list", {"status": PickListStatus.OPEN,
-                                                              "warehouse": row["warehouse__code"]}))
-                for row in rows]
-    return Panel(key="pick-lists", title="Pick lists to pick", figures=figures)
+    open_lists = scope_queryset(PickList.objects.all(), user).filter(status=PickListStatus.OPEN)
+    return Panel(key="pick-lists", title="Pick lists to pick", figures=counted_by_warehouse(
+        open_lists, label="Open pick lists", total_key="picklists-open", key_prefix="picklists",
+        url_name="orders:pick-list-list", params={"status": PickListStatus.OPEN}))
 
 
 def to_pack(user: Any, now: dt.datetime) -> Panel:
