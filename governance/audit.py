@@ -196,6 +196,21 @@ def model_label_of(table_name: str) -> str | None:
     return table.label if table else None
 
 
+def model_of_table(table_name: str) -> type[models.Model] | None:
+    """The model of an audited table, or None for a table no longer known."""
+    label = model_label_of(table_name)
+    try:
+        return apps.get_model(label) if label else None
+    except (LookupError, ValueError):
+        return None
+
+
+def record_type_name(table_name: str) -> str:
+    """What people call the records of an audited table ("Sales order"); the table itself when its model is gone."""
+    model = model_of_table(table_name)
+    return str(model._meta.verbose_name).capitalize() if model is not None else table_name
+
+
 def table_of(label: str) -> str | None:
     """The table of ``app_label.model`` (audited or not), or None for an unknown label."""
     try:
@@ -388,11 +403,7 @@ def describe_changes(events: list[Any], user: Any) -> dict[int, list[ShownChange
     wanted: dict[type[models.Model], set[Any]] = {}
     raw = {event.pk: field_changes(event) for event in events}
     for event in events:
-        label = model_label_of(event.table_name)
-        try:
-            model = apps.get_model(label) if label else None
-        except (LookupError, ValueError):
-            model = None
+        model = model_of_table(event.table_name)
         fields = {field.column: field for field in model._meta.concrete_fields} if model is not None else {}
         columns[event.pk] = fields
         for change in raw[event.pk]:
@@ -401,15 +412,15 @@ def describe_changes(events: list[Any], user: Any) -> dict[int, list[ShownChange
                 related = field.related_model
                 if isinstance(related, type):
                     wanted.setdefault(related, set()).update(v for v in (change.old, change.new) if v is not None)
-    names = {model: _related_names(model, ids, user) for model, ids in wanted.items()}
+    names = {related: _related_names(related, ids, user) for related, ids in wanted.items()}
     shown: dict[int, list[ShownChange]] = {}
     for event in events:
         fields = columns[event.pk]
         rows = []
         for change in raw[event.pk]:
             field = fields.get(change.field)
-            related = field.related_model if field is not None and field.is_relation else None
-            lookup = names.get(related, {}) if isinstance(related, type) else {}
+            target = field.related_model if field is not None and field.is_relation else None
+            lookup = names.get(target, {}) if isinstance(target, type) else {}
             name = str(field.verbose_name) if field is not None else change.field
             rows.append(ShownChange(field=name, column=change.field, old=_shown(change.old, field, lookup),
                                     new=_shown(change.new, field, lookup)))

@@ -6,12 +6,11 @@ import datetime as dt
 import re
 from typing import Any
 
-from django.apps import apps
 from django.db.models import Q, QuerySet
 from django.urls import path
 
 from erp.screens import ScreenListView
-from governance.audit import attach_shown_changes, audit_events_for, audited_tables
+from governance.audit import attach_shown_changes, audit_events_for, audited_tables, record_type_name
 from governance.models import AuditEvent
 
 # ``inventory_item#17``: exactly one object's history (the history panel links here).
@@ -79,14 +78,8 @@ class AuditEventListView(ScreenListView[AuditEvent]):
 
 
 def _audited_tables() -> dict[str, str]:
-    """Audited table -> the name of its records ("sales order"), for the record-type filter."""
-    names = {}
-    for table in audited_tables():
-        try:
-            names[table.table] = str(apps.get_model(table.label)._meta.verbose_name).capitalize()
-        except (LookupError, ValueError):
-            names[table.table] = table.table
-    return names
+    """Audited table -> the name of its records ("Sales order"), for the record-type filter."""
+    return {table.table: record_type_name(table.table) for table in audited_tables()}
 
 
 urlpatterns = [
