@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import re
 import uuid
+import zoneinfo
 from collections.abc import Callable
 
+from django.apps import apps
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware import common
+from django.utils import timezone
 from rest_framework.response import Response
 
 from erp import views
 from erp.api.errors import error_body, is_api_request, json_error_response, json_response_for_exception
 from erp.logging import request_id_var
+from erp.scoping import scope_of
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -113,3 +117,50 @@ def _with_body_of(response: HttpResponse, replacement: HttpResponse) -> HttpResp
     if response.has_header("Content-Length"):
         response["Content-Length"] = str(len(response.content))
     return response
+
+
+class TimeZoneMiddleware:
+    """Screens show date-times on the reader's clock: the time zone of the warehouses in their scope when
+    those share one (an NE operator reads New York time), else the site's (``settings.TIME_ZONE``).
+
+    The zone is found once per scope and kept in the session beside the scope it was found for, so a
+    grant that changes the scope changes the clock on the next page. API answers stay in UTC ISO 8601,
+    as the contract says, and are not touched.
+    """
+
+    SESSION_KEY = "concord_time_zone"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = None if is_api_request(request) else self.zone_of(request)
+        if zone is None:
+            return self.get_response(request)
+        timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+    def zone_of(self, request: HttpRequest) -> zoneinfo.ZoneInfo | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not hasattr(request, "session"):
+            return None
+        scope = scope_of(user)
+        if scope.enterprise or not scope.warehouse_ids:
+            return None
+        key = ",".join(str(pk) for pk in sorted(scope.warehouse_ids))
+        kept = request.session.get(self.SESSION_KEY)
+        if isinstance(kept, list) and len(kept) == 2 and kept[0] == key:
+            name = kept[1]
+        else:
+            Warehouse = apps.get_model("warehouses", "Warehouse")
+            in_scope = Warehouse._default_manager.filter(pk__in=scope.warehouse_ids)
+            zones = set(in_scope.values_list("timezone", flat=True))
+            name = zones.pop() if len(zones) == 1 else ""
+            request.session[self.SESSION_KEY] = [key, name]
+        try:
+            return zoneinfo.ZoneInfo(name) if name else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return None

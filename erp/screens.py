@@ -9,23 +9,29 @@ place, and the same URL without htmx is an ordinary page that works with JavaScr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django import forms
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import F, Model, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.text import slugify
 from django.views.generic import DetailView, ListView
 
 from erp.csv_exchange import schema_for
+from erp.formats import cell_text, spreadsheet_safe
 from erp.scoping import scope_queryset
 from erp.search import matching
 
 SEARCH_MAX_LENGTH = 100
+EXPORT_CHUNK = 500  # rows fetched per round trip while a list streams out as CSV
 
 M = TypeVar("M", bound=Model)
 
@@ -47,6 +53,47 @@ def label_choices(form: forms.BaseForm, name: str, label: Callable[[Any], str]) 
     """Show each choice of the form's ``name`` field as ``label(obj)`` rather than ``str(obj)``."""
     field = model_choice_field(form, name)
     field.label_from_instance = label  # type: ignore[method-assign, assignment]  # per field, not by subclassing
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a list: its heading, how it sorts and what its CSV cell holds.
+
+    ``sort`` is the ORM path the column orders by (None: not sortable); ``value`` the attribute path
+    (``customer.code``, ``get_status_display``) or a function of the row giving the exported cell (None:
+    not exported, such as an action button); ``css`` the heading's classes (``num``, ``col-opt``).
+    """
+
+    label: str
+    value: str | Callable[[Any], Any] | None = None
+    sort: str | None = None
+    css: str = ""
+    key: str = ""
+
+    @property
+    def slug(self) -> str:
+        return self.key or slugify(self.label).replace("-", "_")
+
+    def cell(self, row: Any) -> Any:
+        if self.value is None:
+            return ""
+        if callable(self.value):
+            return self.value(row)
+        value = row
+        for part in self.value.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+            if callable(value) and not isinstance(value, Model):
+                value = value()
+        return value
+
+
+class _Echo:
+    """A file that hands back what is written to it, so ``csv.writer`` can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
 
 
 class ScreenAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -82,6 +129,9 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin[M], ListView[M]):
     title: ClassVar[str] = ""
     search_placeholder: ClassVar[str] = "Search"
     csv_kind: ClassVar[str | None] = None  # the erp.csv_exchange kind offered for export/import here
+    # The table's columns: headings (sortable where ``sort`` is set) and the CSV export of the filtered rows.
+    columns: ClassVar[tuple[Column, ...]] = ()
+    default_sort: ClassVar[str] = ""  # a column's slug, "-" in front for descending; "" keeps the queryset's
 
     def screen_model(self) -> type[M]:
         if self.model is None:
@@ -96,7 +146,80 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin[M], ListView[M]):
         term = self.search_term()
         if term and self.search_fields:
             queryset = queryset.filter(matching(self.search_fields, term))
-        return queryset
+        return self.sorted(queryset)
+
+    # --- sorting -------------------------------------------------------------------------------------------
+
+    def sortable(self) -> dict[str, Column]:
+        return {column.slug: column for column in self.columns if column.sort}
+
+    def sort_choice(self) -> tuple[Column | None, bool]:
+        """The column asked for in ``?sort=`` (or the default) and whether descending; unknown ones are ignored."""
+        raw = self.request.GET.get("sort", "").strip()[:SEARCH_MAX_LENGTH] or self.default_sort
+        descending = raw.startswith("-")
+        column = self.sortable().get(raw.lstrip("-"))
+        return column, descending and column is not None
+
+    def sorted(self, queryset: QuerySet[M]) -> QuerySet[M]:
+        column, descending = self.sort_choice()
+        if column is None or column.sort is None:
+            return queryset
+        key = F(column.sort)
+        ordered = key.desc(nulls_last=True) if descending else key.asc(nulls_last=True)
+        # The primary key breaks ties, so a page boundary never repeats or skips a row.
+        return queryset.order_by(ordered, "-pk" if descending else "pk")
+
+    def sort_url(self, column: Column, descending: bool) -> str:
+        query = self.request.GET.copy()
+        query["sort"] = f"-{column.slug}" if descending else column.slug
+        for dropped in ("page", "export"):
+            query.pop(dropped, None)
+        return f"{self.request.path}?{query.urlencode()}"
+
+    def column_heads(self) -> list[dict[str, Any]]:
+        chosen, descending = self.sort_choice()
+        heads = []
+        for column in self.columns:
+            head: dict[str, Any] = {"label": column.label, "css": column.css, "slug": column.slug,
+                                    "sort_url": "", "state": ""}
+            if column.sort:
+                is_chosen = chosen is not None and chosen.slug == column.slug
+                head["state"] = ("descending" if descending else "ascending") if is_chosen else ""
+                head["sort_url"] = self.sort_url(column, descending=is_chosen and not descending)
+            heads.append(head)
+        return heads
+
+    # --- the filtered rows as CSV ----------------------------------------------------------------------------
+
+    def export_url(self) -> str:
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        query["export"] = "csv"
+        return f"{self.request.path}?{query.urlencode()}"
+
+    def export_name(self) -> str:
+        title = self.title or str(self.screen_model()._meta.verbose_name_plural)
+        return f"{slugify(title)}-{timezone.localdate():%Y%m%d}.csv"
+
+    def export_rows(self) -> Iterator[list[str]]:
+        exported = [column for column in self.columns if column.value is not None]
+        yield [column.label for column in exported]
+        for row in self.get_queryset().iterator(chunk_size=EXPORT_CHUNK):
+            yield [spreadsheet_safe(cell_text(column.cell(row))) for column in exported]
+
+    def export_csv(self) -> StreamingHttpResponse:
+        """Every row the filters, the search and the scope let through (all pages), in the list's sort order."""
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse((writer.writerow(row) for row in self.export_rows()),
+                                         content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{self.export_name()}"'
+        return response
+
+    def get(  # type: ignore[override]  # the stubs allow only HttpResponse; Django serves a streaming one as well
+            self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | StreamingHttpResponse:
+        if request.GET.get("export") == "csv" and self.columns:
+            return self.export_csv()
+        return super().get(request, *args, **kwargs)
 
     def get_template_names(self) -> list[str]:
         if is_htmx_partial(self.request):
@@ -111,6 +234,8 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin[M], ListView[M]):
             search_placeholder=self.search_placeholder,
             rows_template_name=self.rows_template_name,
             list_url=self.request.path,
+            columns=self.column_heads(),
+            export_url=self.export_url() if self.columns else "",
             **self._csv_actions(),
         )
         return context

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "erp.middleware.CommonMiddleware",  # Django's, without the trailing-slash redirect under /api/
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "erp.middleware.TimeZoneMiddleware",  # date-times on the reader's clock (after the user is known)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -22,9 +22,11 @@ from django.views.generic import FormView, TemplateView
 from django.views.generic.edit import FormMixin
 
 from erp.exceptions import DomainError
+from erp.formats import plain_number
 from erp.scoping import scope_queryset
 from erp.screens import (
     SEARCH_MAX_LENGTH,
+    Column,
     ScreenAccessMixin,
     ScreenDetailView,
     ScreenListView,
@@ -71,14 +73,9 @@ from inventory.services.counts import (
 from warehouses.models import Location, Warehouse
 
 
-def plain_factor(factor: Decimal) -> str:
-    """A conversion factor without its storage padding: 24.000000 -> "24", 0.500000 -> "0.5"."""
-    return format(factor.normalize(), "f")
-
-
 def _conversions_of(item: Item) -> list[dict[str, Any]]:
     return [
-        {"uom": conversion.uom, "factor": plain_factor(conversion.factor)}
+        {"uom": conversion.uom, "factor": plain_number(conversion.factor)}
         for conversion in sorted(item.uoms.all(), key=lambda c: (c.factor, c.uom.code))
     ]
 
@@ -99,6 +96,16 @@ class ItemListView(ItemQuerysetMixin, ScreenListView[Item]):
     rows_template_name = "inventory/_item_rows.html"
     search_fields = ("sku", "name", "category")
     search_placeholder = "SKU, name or category"
+    columns = (
+        Column("SKU", "sku", sort="sku"),
+        Column("Name", "name", sort="name"),
+        Column("Category", "category", sort="category", css="col-opt"),
+        Column("Base unit", "base_uom.code", sort="base_uom__code"),
+        Column("Conversions", lambda item: [f"1 {c['uom'].code} = {c['factor']} {item.base_uom.code}"
+                                            for c in _conversions_of(item)], css="col-opt"),
+        Column("Lot tracked", "lot_tracked", sort="lot_tracked", css="col-opt"),
+        Column("Status", lambda item: "active" if item.active else "inactive", sort="active", css="col-opt"),
+    )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -120,11 +127,6 @@ class ItemDetailView(ItemQuerysetMixin, ScreenDetailView[Item]):
 
 
 # --- stock screens: inquiry, drill-down, move history, handheld status change ----------------------------
-
-
-def plain_quantity(quantity: Decimal) -> str:
-    """A quantity without its storage padding: 120.0000 -> "120", 2.5000 -> "2.5"."""
-    return format(quantity.normalize(), "f") if quantity else "0"
 
 
 class StockInquiryView(ScreenAccessMixin, TemplateView):
@@ -156,9 +158,9 @@ class StockInquiryView(ScreenAccessMixin, TemplateView):
             return context
         context["item"] = found
         fields = ("on_hand", "allocated", "available", "blocked")
-        context["rows"] = [{"warehouse": row["warehouse"], **{f: plain_quantity(row[f]) for f in fields}}
+        context["rows"] = [{"warehouse": row["warehouse"], **{f: plain_number(row[f]) for f in fields}}
                            for row in rows]
-        context["totals"] = {f: plain_quantity(sum((row[f] for row in rows), Decimal(0))) for f in fields}
+        context["totals"] = {f: plain_number(sum((row[f] for row in rows), Decimal(0))) for f in fields}
         return context
 
     def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
@@ -182,7 +184,7 @@ class StockLocationsView(ScreenAccessMixin, TemplateView):
                     .exclude(on_hand=0).select_related("location", "lot", "status")
                     .order_by("location__code", "lot__lot_number", "status__sort_order"))
         context.update(item=item, warehouse=warehouse,
-                       balances=[{"balance": b, "on_hand": plain_quantity(b.on_hand)} for b in balances])
+                       balances=[{"balance": b, "on_hand": plain_number(b.on_hand)} for b in balances])
         return context
 
 
@@ -196,13 +198,26 @@ class StockMoveListView(ScreenListView[StockMove]):
     search_fields = ("item__sku", "location__code", "reference", "reference_type")
     search_placeholder = "SKU, location or reference"
     title = "Stock moves"
+    columns = (
+        Column("When", "created_at", sort="created_at"),
+        Column("SKU", "item.sku", sort="item__sku"),
+        Column("Warehouse", "warehouse.code", sort="warehouse__code"),
+        Column("Location", "location.code", sort="location__code"),
+        Column("Lot", "lot.lot_number", sort="lot__lot_number", css="col-opt"),
+        Column("Status", "status.name", sort="status__sort_order"),
+        Column("Quantity", "quantity", sort="quantity", css="num"),
+        Column("Unit", "item.base_uom.code"),
+        Column("Reason", "reason.code", sort="reason__code", css="col-opt"),
+        Column("Reference", lambda move: f"{move.reference_type} {move.reference_id or ''}".strip(), css="col-opt"),
+        Column("By", lambda move: move.actor.get_username() if move.actor else "system", css="col-opt"),
+    )
 
     def filter_value(self, name: str) -> str:
         return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
 
     def base_queryset(self) -> QuerySet[StockMove]:
-        queryset = StockMove.objects.select_related("item", "warehouse", "location", "lot", "status", "reason",
-                                                    "actor")
+        queryset = StockMove.objects.select_related("item__base_uom", "warehouse", "location", "lot", "status",
+                                                    "reason", "actor")
         if sku := self.filter_value("sku"):
             queryset = queryset.filter(item__sku__iexact=sku)
         if warehouse := self.filter_value("warehouse"):
@@ -220,7 +235,7 @@ class StockMoveListView(ScreenListView[StockMove]):
             sku=self.filter_value("sku"), warehouse=self.filter_value("warehouse"),
             warehouses=list(scope_queryset(Warehouse.objects.order_by("code"), self.request.user)
                             .values_list("code", flat=True)),
-            rows=[{"move": move, "quantity": plain_quantity(move.quantity)} for move in context["object_list"]],
+            rows=[{"move": move} for move in context["object_list"]],
         )
         return context
 
@@ -356,9 +371,9 @@ class StockStatusChangeView(UserFormMixin, ScreenAccessMixin, FormView[StockStat
             return self.form_invalid(form)
         row = network_availability(user=self.request.user, skus=[item.sku], warehouse=warehouse.code)[0]
         messages.success(self.request, (
-            f"Moved {plain_quantity(data['quantity'])} {item.base_uom.code} of {item.sku} at {warehouse.code} "
+            f"Moved {plain_number(data['quantity'])} {item.base_uom.code} of {item.sku} at {warehouse.code} "
             f"{moves[0].location.code} from {data['from_status'].name} to {data['to_status'].name}. "
-            f"Now available {plain_quantity(row['available'])}, blocked {plain_quantity(row['blocked'])}."
+            f"Now available {plain_number(row['available'])}, blocked {plain_number(row['blocked'])}."
         ))
         return redirect(f"{reverse('inventory:stock-status-change')}?warehouse={warehouse.code}")
 
@@ -381,7 +396,7 @@ COUNT_BADGES: dict[str, str] = {
 
 def signed_quantity(quantity: Decimal) -> str:
     """A variance or adjustment with its sign: +5, -2.5, 0."""
-    text = plain_quantity(quantity)
+    text = plain_number(quantity)
     return f"+{text}" if quantity > 0 else text
 
 
@@ -458,6 +473,16 @@ class CycleCountListView(ScreenListView[CycleCount]):
     search_fields = ("number",)
     search_placeholder = "Count number"
     title = "Cycle counts"
+    columns = (
+        Column("Count", "number", sort="number"),
+        Column("Warehouse", "warehouse.code", sort="warehouse__code"),
+        Column("Status", "get_status_display", sort="status"),
+        Column("Counted", lambda count: f"{count.counted_count} / {count.line_count}", sort="counted_count",
+               css="num"),
+        Column("Origin", "get_origin_display", sort="origin", css="col-opt"),
+        Column("Opened", "created_at", sort="created_at", css="col-opt"),
+        Column("Submitted", "submitted_at", sort="submitted_at", css="col-opt"),
+    )
 
     def filter_value(self, name: str) -> str:
         return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
@@ -485,7 +510,7 @@ class CycleCountListView(ScreenListView[CycleCount]):
         context.update(
             warehouse=warehouse, status=self.filter_value("status"), statuses=CycleCountStatus.choices,
             warehouses=list(scope_queryset(Warehouse.objects.order_by("code"), user).values_list("code", flat=True)),
-            rows=[{"count": count, "badge": COUNT_BADGES.get(count.status, "")} for count in context["object_list"]],
+            rows=[{"count": count} for count in context["object_list"]],
         )
         if is_htmx_partial(self.request):
             return context
@@ -578,13 +603,13 @@ def _line_rows(count: CycleCount) -> list[dict[str, Any]]:
         base = line.item.base_uom.code
         row: dict[str, Any] = {
             "line": line, "base": base, "to_count": line.state == CycleCountLineState.PENDING,
-            "counted": None if line.counted_quantity is None else plain_quantity(line.counted_quantity),
-            "entered": (f"{plain_quantity(line.uom_quantity)} {line.uom_code}"
+            "counted": None if line.counted_quantity is None else plain_number(line.counted_quantity),
+            "entered": (f"{plain_number(line.uom_quantity)} {line.uom_code}"
                         if line.uom_code and line.uom_code != base and line.uom_quantity is not None else ""),
         }
         if not blind:
             row.update(
-                expected=None if line.expected_quantity is None else plain_quantity(line.expected_quantity),
+                expected=None if line.expected_quantity is None else plain_number(line.expected_quantity),
                 variance=None if line.variance is None else signed_quantity(line.variance),
                 value=None if line.variance_value is None else signed_quantity(line.variance_value),
             )
@@ -686,7 +711,7 @@ class CycleCountRecordView(CycleCountMixin, View):
             except DomainError as error:
                 _form_refusal(form, error)
             else:
-                recorded = (f"Counted {plain_quantity(data['quantity'])} {data['uom']} of {item.sku}"
+                recorded = (f"Counted {plain_number(data['quantity'])} {data['uom']} of {item.sku}"
                             f"{' lot ' + data['lot'] if data['lot'] else ''} at {location.code}.")
                 form = CycleCountEntryForm(count=count, user=request.user, initial={"location": location.code})
         if is_htmx_partial(request):
@@ -848,7 +873,7 @@ class StockAdjustView(UserFormMixin, ScreenAccessMixin, FormView[StockAdjustForm
             on_hand = (StockBalance.objects.filter(item=item, location=location, lot=adjustment.lot)
                        .aggregate(total=Sum("on_hand"))["total"]) or Decimal(0)
             messages.success(self.request, f"{adjustment.number} posted: {what}. On hand there now "
-                                           f"{plain_quantity(on_hand)} {item.base_uom.code}.")
+                                           f"{plain_number(on_hand)} {item.base_uom.code}.")
         else:
             messages.info(self.request, f"{adjustment.number} is waiting for approval: {what} is beyond tolerance; "
                                         f"the stock moves when it is approved.")

@@ -210,9 +210,10 @@ def sales_order_list(user: Any, *, status: str = "", warehouse: str = "", date_b
                      date_from: dt.date | None = None, date_to: dt.date | None = None, promise: str = "",
                      today: dt.date | None = None) -> QuerySet[SalesOrder]:
     """The orders ``user`` may see, newest first, narrowed by status, by the warehouse of a line (allocated
-    there, or waiting there for stock), by a date range (inclusive) of the day taken (``created``, UTC) or
-    the requested date (``requested``) and by a promise at risk (``PROMISE_FILTERS``, as of ``today``). Each row
-    carries ``line_count``, ``warehouse_codes`` and ``promised_until`` (the latest promised date of its lines):
+    there, or waiting there for stock), by a date range (inclusive) of the day taken (``created``, on the
+    active time zone's calendar: the reader's, see ``erp.middleware.TimeZoneMiddleware``) or the requested date
+    (``requested``) and by a promise at risk (``PROMISE_FILTERS``, as of ``today``). Each row carries
+    ``line_count``, ``warehouse_codes`` and ``promised_until`` (the latest promised date of its lines):
     one query for a page, whatever its size."""
     queryset = scope_queryset(SalesOrder.objects.select_related("customer", "ship_to", "region"), user)
     if status:

@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
 from erp.scoping import scope_queryset
-from erp.screens import ScreenDetailView, ScreenListView
+from erp.screens import Column, ScreenDetailView, ScreenListView
 from warehouses.models import Location, Warehouse
 
 
@@ -37,6 +37,16 @@ class WarehouseListView(ScreenListView[Warehouse]):
     rows_template_name = "warehouses/_warehouse_rows.html"
     search_fields = ("code", "name", "city", "region__code", "region__name")
     search_placeholder = "Code, name, city or region"
+    columns = (
+        Column("Code", "code", sort="code"),
+        Column("Name", "name", sort="name"),
+        Column("Region", "region.code", sort="region__code"),
+        Column("Legal entity", "legal_entity.code", sort="legal_entity__code", css="col-opt"),
+        Column("Time zone", "timezone", sort="timezone", css="col-opt"),
+        Column("City", lambda w: f"{w.city}, {w.country}" if w.country else w.city, sort="city", css="col-opt"),
+        Column("Locations", "location_count", sort="location_count", css="num col-opt"),
+        Column("Status", lambda warehouse: "active" if warehouse.active else "inactive", sort="active"),
+    )
 
     def base_queryset(self) -> QuerySet[Warehouse]:
         # An aggregate drops Meta.ordering, so the paging order is stated here.
@@ -79,6 +89,14 @@ class LocationListView(ScreenListView[Location]):
     rows_template_name = "warehouses/_location_rows.html"
     search_fields = ("code", "name", "path", "kind", "warehouse__code")
     search_placeholder = "Code, path, kind or warehouse"
+    columns = (
+        Column("Warehouse", "warehouse.code", sort="warehouse__code"),
+        Column("Location", "code", sort="code"),
+        Column("Kind", "get_kind_display", sort="kind"),
+        Column("Path", "path", sort="path", css="col-opt"),
+        Column("Name", "name", sort="name", css="col-opt"),
+        Column("Status", lambda location: "active" if location.active else "inactive", sort="active", css="col-opt"),
+    )
 
     def base_queryset(self) -> QuerySet[Location]:
         return Location.objects.select_related("warehouse", "parent").order_by("warehouse__code", "path")

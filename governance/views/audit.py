@@ -9,8 +9,15 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.urls import path
 
-from erp.screens import ScreenListView
-from governance.audit import attach_shown_changes, audit_events_for, audited_tables, record_type_name
+from erp.screens import Column, ScreenListView
+from governance.audit import (
+    FieldChange,
+    attach_shown_changes,
+    audit_events_for,
+    audited_tables,
+    field_changes,
+    record_type_name,
+)
 from governance.models import AuditEvent
 
 # ``inventory_item#17``: exactly one object's history (the history panel links here).
@@ -27,6 +34,14 @@ class AuditEventListView(ScreenListView[AuditEvent]):
     title = "Audit trail"
     search_placeholder = "Table, row id, user or request id (or table#id)"
     search_fields = ("table_name", "row_id", "actor__username", "request_id")
+    columns = (
+        Column("When", "occurred_at", sort="occurred_at"),
+        Column("Record", lambda event: f"{record_type_name(event.table_name)} #{event.row_id}", sort="table_name"),
+        Column("Change", lambda event: event.operation.lower()),
+        Column("By", lambda event: event.actor.username if event.actor else "system", sort="actor__username"),
+        Column("Request", "request_id", css="col-opt"),
+        Column("Fields", lambda event: [_change_text(change) for change in field_changes(event)], css="col-opt"),
+    )
 
     def filters(self) -> dict[str, Any]:
         """The filters as typed: a record type (an audited table), a user, a date range (UTC, inclusive); a
@@ -67,7 +82,7 @@ class AuditEventListView(ScreenListView[AuditEvent]):
             return super().get_queryset()
         # Scoped exactly as the plain list (the base queryset), narrowed to one row's history.
         queryset = super(ScreenListView, self).get_queryset()
-        return queryset.filter(Q(table_name=one_object["table"]) & Q(row_id=one_object["row_id"]))
+        return self.sorted(queryset.filter(Q(table_name=one_object["table"]) & Q(row_id=one_object["row_id"])))
 
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -75,6 +90,13 @@ class AuditEventListView(ScreenListView[AuditEvent]):
         attach_shown_changes(list(context["object_list"]), self.request.user)
         context.update(filters=self.filters(), audit_models=sorted(_audited_tables().items(), key=lambda kv: kv[1]))
         return context
+
+
+def _change_text(change: FieldChange) -> str:
+    """One field's change as an export cell: ``status: draft -> allocated`` (an insert names the new value)."""
+    if change.old is None:
+        return f"{change.field}: {change.new}"
+    return f"{change.field}: {change.old} -> {change.new}"
 
 
 def _audited_tables() -> dict[str, str]:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from erp.exceptions import DomainError
 from erp.scoping import scope_of, scope_queryset
-from erp.screens import ScreenListView
+from erp.screens import Column, ScreenListView
 from governance import selectors
 from governance.api.policies import difference_csv, difference_rows
 from governance.models import Policy, ScopeType
@@ -43,6 +43,16 @@ class PolicyListView(ScreenListView[Policy]):
     search_fields = ("key", "description", "process")
     search_placeholder = "Key, description or process"
     title = "Policies"
+    columns = (
+        Column("Policy", "key", sort="key"),
+        Column("Description", "description"),
+        Column("Process", "process", sort="process", css="col-opt"),
+        Column("Standard", "standard_value"),
+        Column("Owner", lambda policy: policy.owner_user.username if policy.owner_user else policy.owner_group.name,
+               css="col-opt"),
+        Column("Local deviations", lambda policy: "allowed" if policy.localizable else "standard only",
+               sort="localizable", css="col-opt"),
+    )
 
     def base_queryset(self) -> QuerySet[Policy]:
         return Policy.objects.filter(retired=False).select_related("owner_user", "owner_group").order_by("key")

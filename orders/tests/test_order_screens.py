@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -150,7 +151,10 @@ def test_the_order_list_filters_by_status_warehouse_and_dates(twin, scarce, serv
     assert shown(warehouse="NE-BOS") == {backordered.number}
     assert shown(dates="requested", **{"from": "2030-01-01", "to": "2030-01-31"}) == {draft.number}
     assert shown(dates="requested", **{"from": "2030-02-02"}) == {backordered.number}
-    assert shown(dates="created", to=(timezone.localdate() - dt.timedelta(days=1)).isoformat()) == set()
+    # "Taken" is a day on the reader's clock: the NE warehouses' time zone for ne.service.
+    yesterday_there = timezone.localdate(timezone=ZoneInfo("America/New_York")) - dt.timedelta(days=1)
+    assert shown(dates="created", to=yesterday_there.isoformat()) == set()
+    assert shown(dates="created", **{"from": (yesterday_there + dt.timedelta(days=1)).isoformat()}) == ours
     assert shown(q="PO-DRAFT-1") == {draft.number}
     assert shown(q=allocated.number) == {allocated.number}
     assert shown(status="no-such-status") == ours  # an unknown status is no filter, not an error

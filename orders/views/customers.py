@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from erp.scoping import scope_queryset
-from erp.screens import ScreenDetailView, ScreenListView
+from erp.screens import Column, ScreenDetailView, ScreenListView
 from orders.models import Customer, ShipTo
 
 
@@ -19,6 +19,15 @@ class CustomerListView(ScreenListView[Customer]):
     rows_template_name = "orders/_customer_rows.html"
     search_fields = ("code", "name", "email", "region__code", "home_warehouse__code")
     search_placeholder = "Code, name, region or warehouse"
+    columns = (
+        Column("Code", "code", sort="code"),
+        Column("Name", "name", sort="name"),
+        Column("Region", "region.code", sort="region__code", css="col-opt"),
+        Column("Home warehouse", "home_warehouse.code", sort="home_warehouse__code"),
+        Column("Ship-tos", "ship_to_count", sort="ship_to_count", css="num col-opt"),
+        Column("Email", "email", sort="email", css="col-opt"),
+        Column("Status", lambda customer: "active" if customer.active else "inactive", sort="active", css="col-opt"),
+    )
 
     def base_queryset(self) -> QuerySet[Customer]:
         # An aggregate drops Meta.ordering, so the paging order is stated here.

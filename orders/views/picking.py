@@ -27,10 +27,18 @@ from django.views import View
 from django.views.generic import FormView
 
 from erp.exceptions import DomainError
+from erp.formats import plain_number
 from erp.scoping import scope_queryset
-from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial, model_choice_field
+from erp.screens import (
+    SEARCH_MAX_LENGTH,
+    Column,
+    ScreenAccessMixin,
+    ScreenListView,
+    is_htmx_partial,
+    model_choice_field,
+)
 from inventory.models import Lot
-from inventory.views import ScanFormMixin, UserFormMixin, plain_quantity
+from inventory.views import ScanFormMixin, UserFormMixin
 from orders.models import PickLineStatus, PickList, PickListLine, PickListStatus
 from orders.services.picking import (
     PickAnswer,
@@ -128,6 +136,16 @@ class PickListListView(ScreenListView[PickList]):
     search_fields = ("number", "order__number")
     search_placeholder = "List or order number"
     title = "Picking"
+    columns = (
+        Column("List", "number", sort="number"),
+        Column("Warehouse", "warehouse.code", sort="warehouse__code"),
+        Column("Status", "get_status_display", sort="status"),
+        Column("Lines", "line_count", sort="line_count", css="num"),
+        Column("What", lambda pick: f"Order {pick.order.number}" if pick.order else f"Wave to {pick.wave_cutoff}",
+               css="col-opt"),
+        Column("Opened", "created_at", sort="created_at", css="col-opt"),
+        Column("Picked", "picked_at", sort="picked_at", css="col-opt"),
+    )
 
     def filter_value(self, name: str) -> str:
         return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
@@ -238,7 +256,7 @@ class PickStepForm(ScanFormMixin, forms.Form):
             self.add_error("sku", f"Wrong item: this line is {line.item.sku}.")
         quantity = data.get("quantity")
         if quantity is not None and quantity > line.quantity:
-            self.add_error("quantity", f"This line asks for {plain_quantity(line.quantity)}: pick no more.")
+            self.add_error("quantity", f"This line asks for {plain_number(line.quantity)}: pick no more.")
         lot = (data.get("lot") or "").strip()
         if lot and not line.item.lot_tracked:
             self.add_error("lot", f"{line.item.sku} is not lot-tracked: leave the lot empty.")
@@ -282,8 +300,8 @@ def _walk(request: HttpRequest, pick_list: PickList, form: PickStepForm | None =
     rows: list[_WalkRow] = []
     for line in lines:
         answer = answers.get(str(line.pk)) if line.status == PickLineStatus.OPEN else None
-        rows.append({"line": line, "answer": answer, "quantity": plain_quantity(line.quantity),
-                     "picked": None if line.picked_quantity is None else plain_quantity(line.picked_quantity),
+        rows.append({"line": line, "answer": answer, "quantity": plain_number(line.quantity),
+                     "picked": None if line.picked_quantity is None else plain_number(line.picked_quantity),
                      "badge": BADGES.get(line.status, "")})
     to_answer = [row for row in rows if row["line"].status == PickLineStatus.OPEN]
     current = chosen or next((row["line"] for row in to_answer if row["answer"] is None), None)
@@ -293,8 +311,8 @@ def _walk(request: HttpRequest, pick_list: PickList, form: PickStepForm | None =
         "answered": sum(1 for row in to_answer if row["answer"] is not None),
     }
     if can_pick and current is not None:
-        initial = {"quantity": plain_quantity(current.quantity), "lot": current.lot.lot_number if current.lot else ""}
-        context.update(current=current, current_quantity=plain_quantity(current.quantity),
+        initial = {"quantity": plain_number(current.quantity), "lot": current.lot.lot_number if current.lot else ""}
+        context.update(current=current, current_quantity=plain_number(current.quantity),
                        form=form or PickStepForm(line=current, user=request.user, initial=initial))
     context["ready"] = can_pick and bool(to_answer) and context["answered"] == len(to_answer) and current is None
     return context
@@ -344,7 +362,7 @@ class PickLineView(PickListMixin, View):
         answers[str(line.pk)] = {"quantity": str(data["quantity"]), "lot": data["lot"]}
         _keep(request, pick_list, answers)
         short = " (short)" if data["quantity"] < line.quantity else ""
-        messages.success(request, f"Line {line.sequence}: {plain_quantity(data['quantity'])} {line.item.sku}"
+        messages.success(request, f"Line {line.sequence}: {plain_number(data['quantity'])} {line.item.sku}"
                                   f"{' lot ' + data['lot'] if data['lot'] else ''} at {line.location.code}{short}.")
         return here
 

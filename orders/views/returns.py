@@ -20,8 +20,16 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.views import View
 
 from erp.exceptions import DomainError
+from erp.formats import plain_number
 from erp.scoping import scope_of, scope_queryset
-from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial, model_choice_field
+from erp.screens import (
+    SEARCH_MAX_LENGTH,
+    Column,
+    ScreenAccessMixin,
+    ScreenListView,
+    is_htmx_partial,
+    model_choice_field,
+)
 from orders.models import Disposition, ReturnAuthorization, ReturnStatus, SalesOrder
 from orders.services.returns import (
     MAX_NOTE,
@@ -44,13 +52,6 @@ STATUS_BADGES: dict[str, str] = {
     ReturnStatus.AUTHORIZED: "badge--soon", ReturnStatus.RECEIVED: "badge--ok", ReturnStatus.CLOSED: "badge--off",
     ReturnStatus.CANCELLED: "badge--off",
 }
-
-
-def plain(quantity: Decimal | None) -> str:
-    """A quantity without its storage padding: 120.0000 -> "120", 2.5000 -> "2.5"."""
-    if quantity is None:
-        return ""
-    return format(quantity.normalize(), "f") if quantity else "0"
 
 
 def _refuse(form: forms.Form, error: DomainError) -> None:
@@ -85,6 +86,17 @@ class ReturnListView(ScreenListView[ReturnAuthorization]):
     search_fields = ("number", "order__number", "customer__code")
     search_placeholder = "Return, order or customer"
     title = "Returns"
+    columns = (
+        Column("Return", "number", sort="number"),
+        Column("Order", "order.number", sort="order__number"),
+        Column("Warehouse", "warehouse.code", sort="warehouse__code"),
+        Column("Status", "get_status_display", sort="status"),
+        Column("Authorized", lambda rma: sum((line.quantity for line in rma.lines.all()), Decimal(0)), css="num"),
+        Column("Received", lambda rma: sum((line.received_quantity for line in rma.lines.all()), Decimal(0)),
+               css="num"),
+        Column("Customer", "customer.code", sort="customer__code", css="col-opt"),
+        Column("Authorized on", "created_at", sort="created_at", css="col-opt"),
+    )
 
     def filter_value(self, name: str) -> str:
         return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
@@ -109,8 +121,8 @@ class ReturnListView(ScreenListView[ReturnAuthorization]):
         for rma in context["object_list"]:
             lines = list(rma.lines.all())
             rows.append({"rma": rma, "badge": STATUS_BADGES.get(rma.status, ""), "lines": len(lines),
-                         "quantity": plain(sum((line.quantity for line in lines), Decimal(0))),
-                         "received": plain(sum((line.received_quantity for line in lines), Decimal(0)))})
+                         "quantity": plain_number(sum((line.quantity for line in lines), Decimal(0))),
+                         "received": plain_number(sum((line.received_quantity for line in lines), Decimal(0)))})
         context.update(
             warehouse=self.filter_value("warehouse"), status=self.filter_value("status"), statuses=ReturnStatus.choices,
             warehouses=list(scope_queryset(Warehouse.objects.order_by("code"), self.request.user)
@@ -124,7 +136,7 @@ class ReturnListView(ScreenListView[ReturnAuthorization]):
 
 
 def _line_rows(rma: ReturnAuthorization) -> list[dict[str, Any]]:
-    return [{"line": line, "quantity": plain(line.quantity), "received": plain(line.received_quantity),
+    return [{"line": line, "quantity": plain_number(line.quantity), "received": plain_number(line.received_quantity),
              "disposition": Disposition(line.disposition).label if line.disposition else ""}
             for line in rma.lines.all()]
 
@@ -194,14 +206,15 @@ class ReturnAuthorizeForm(forms.Form):
             self.fields[f"quantity_{number}"] = forms.DecimalField(
                 label=f"Line {number} · {row.line.item.sku}", required=False, min_value=Decimal(0),
                 max_value=row.left, max_digits=18, decimal_places=4,
-                help_text=f"Up to {plain(row.left)} {row.line.item.base_uom.code}")
+                help_text=f"Up to {plain_number(row.left)} {row.line.item.base_uom.code}")
             if len(row.lots) > 1:
                 self.fields[f"lot_{number}"] = forms.ChoiceField(label="Lot", required=False,
                                                                  choices=[("", "Choose the lot"),
                                                                           *[(lot, lot) for lot in row.lots]])
 
     def line_fields(self) -> list[dict[str, Any]]:
-        return [{"row": row, "shipped": plain(row.shipped), "returned": plain(row.returned), "left": plain(row.left),
+        return [{"row": row, "shipped": plain_number(row.shipped), "returned": plain_number(row.returned),
+                 "left": plain_number(row.left),
                  "quantity": self[f"quantity_{row.line.line_no}"],
                  "lot": self[f"lot_{row.line.line_no}"] if f"lot_{row.line.line_no}" in self.fields else None}
                 for row in self.returnable]
@@ -294,7 +307,7 @@ class ReturnReceiveForm(forms.Form):
             number = line.line_no
             self.fields[f"quantity_{number}"] = forms.DecimalField(
                 label="Quantity received", required=False, min_value=Decimal(0), max_digits=18, decimal_places=4,
-                initial=plain(line.quantity))
+                initial=plain_number(line.quantity))
             self.fields[f"disposition_{number}"] = forms.ChoiceField(
                 label="Disposition", required=False, widget=forms.RadioSelect,
                 choices=choices if required else [("", "Restock (no inspection)"), *choices])
@@ -303,7 +316,7 @@ class ReturnReceiveForm(forms.Form):
             self.fields[f"note_{number}"] = forms.CharField(label="Note", max_length=MAX_NOTE, required=False)
 
     def line_fields(self) -> list[dict[str, Any]]:
-        return [{"line": line, "quantity": plain(line.quantity), "received": self[f"quantity_{line.line_no}"],
+        return [{"line": line, "quantity": plain_number(line.quantity), "received": self[f"quantity_{line.line_no}"],
                  "disposition": self[f"disposition_{line.line_no}"], "location": self[f"location_{line.line_no}"],
                  "note": self[f"note_{line.line_no}"]} for line in self.lines]
 
@@ -360,7 +373,7 @@ class ReturnReceiveView(ScreenAccessMixin, View):
             _refuse(form, error)
             return self._page(request, rma, form)
         specs = form.cleaned_data["specs"]
-        summary = ", ".join(f"line {spec.line_no}: {plain(spec.quantity)} {spec.disposition or 'restock'}"
+        summary = ", ".join(f"line {spec.line_no}: {plain_number(spec.quantity)} {spec.disposition or 'restock'}"
                             for spec in specs)
         messages.success(request, f"{received.number} received ({summary}).")
         return redirect("orders:return-detail", pk=received.pk)

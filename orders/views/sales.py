@@ -27,9 +27,11 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from erp.exceptions import DomainError
+from erp.formats import plain_number
 from erp.scoping import scope_queryset
 from erp.screens import (
     SEARCH_MAX_LENGTH,
+    Column,
     ScreenAccessMixin,
     ScreenDetailView,
     ScreenListView,
@@ -55,13 +57,6 @@ STATUS_BADGES: dict[str, str] = {
 FILL_RATE_DAYS = selectors.FILL_RATE_DEFAULT_DAYS
 LINE_PREFIX = re.compile(r"^lines-\d{1,3}$")
 SUGGESTIONS = 6  # items offered for what a line's SKU field holds when it names none
-
-
-def plain(quantity: Decimal | None) -> str:
-    """A quantity without its storage padding: 120.0000 -> "120", 2.5000 -> "2.5"."""
-    if quantity is None:
-        return ""
-    return format(quantity.normalize(), "f") if quantity else "0"
 
 
 def percent(rate: Decimal | None) -> str:
@@ -107,6 +102,18 @@ class OrderListView(ScreenListView[SalesOrder]):
     search_fields = ("number", "customer__code", "customer__name", "external_ref")
     search_placeholder = "Number, customer or reference"
     title = "Sales orders"
+    columns = (
+        Column("Order", "number", sort="number"),
+        Column("Customer", "customer.code", sort="customer__code"),
+        Column("Status", "get_status_display", sort="status"),
+        Column("Ship to", "ship_to.code", css="col-opt"),
+        Column("Reference", "external_ref", sort="external_ref", css="col-opt"),
+        Column("Lines", "line_count", sort="line_count", css="num"),
+        Column("Warehouses", "warehouse_codes"),
+        Column("Requested", "requested_date", sort="requested_date", css="col-opt"),
+        Column("Promised", "promised_until", sort="promised_until"),
+        Column("Taken", "created_at", sort="created_at", css="col-opt"),
+    )
     _filters: dict[str, Any]  # filters(), once per request
 
     def filter_value(self, name: str) -> str:
@@ -210,12 +217,12 @@ class OrderDetailView(ScreenDetailView[SalesOrder]):
 
 def _line_row(line: Any) -> dict[str, Any]:
     base = line.item.base_uom.code
-    entered = f"{plain(line.uom_quantity)} {line.uom_code}"
+    entered = f"{plain_number(line.uom_quantity)} {line.uom_code}"
     return {
         "line": line, "badge": STATUS_BADGES.get(line.status, ""), "base": base, "entered": entered,
-        "quantity": plain(line.quantity), "show_base": line.uom_code != base,
-        "allocated": plain(line.allocated_quantity), "backordered": plain(line.backordered_quantity),
-        "shipped": plain(line.shipped_quantity),
+        "quantity": plain_number(line.quantity), "show_base": line.uom_code != base,
+        "allocated": plain_number(line.allocated_quantity), "backordered": plain_number(line.backordered_quantity),
+        "shipped": plain_number(line.shipped_quantity),
     }
 
 
@@ -223,7 +230,7 @@ def _allocation_row(line: Any, allocation: Any) -> dict[str, Any]:
     pick_list = allocation.pick_list
     return {
         "line_no": line.line_no, "sku": line.item.sku, "base": line.item.base_uom.code, "allocation": allocation,
-        "quantity": plain(allocation.quantity), "pick_list": pick_list,
+        "quantity": plain_number(allocation.quantity), "pick_list": pick_list,
         "pick_list_url": url_or_none("orders:pick-list-detail", pick_list.pk) if pick_list else None,
     }
 
@@ -583,10 +590,10 @@ class LinePreviewView(ScreenAccessMixin, TemplateView):
                                                      requested_date=requested)
         chosen = {warehouse.pk for warehouse, _ in preview.takes}
         return {
-            "item": item, "preview": preview, "base": item.base_uom.code, "quantity": plain(preview.quantity),
-            "assumed_quantity": not quantity_text, "backordered": plain(preview.backordered),
-            "takes": [{"warehouse": w.code, "quantity": plain(q)} for w, q in preview.takes],
-            "candidates": [{"warehouse": c.warehouse.code, "available": plain(c.available),
+            "item": item, "preview": preview, "base": item.base_uom.code, "quantity": plain_number(preview.quantity),
+            "assumed_quantity": not quantity_text, "backordered": plain_number(preview.backordered),
+            "takes": [{"warehouse": w.code, "quantity": plain_number(q)} for w, q in preview.takes],
+            "candidates": [{"warehouse": c.warehouse.code, "available": plain_number(c.available),
                             "promised_date": c.promised_date, "chosen": c.warehouse.pk in chosen}
                            for c in preview.candidates],
         }

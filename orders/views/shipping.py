@@ -43,9 +43,9 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from erp.exceptions import DomainError, ValidationFailed
+from erp.formats import plain_number
 from erp.scoping import scope_queryset
-from erp.screens import SEARCH_MAX_LENGTH, ScreenAccessMixin, ScreenListView, is_htmx_partial, label_choices
-from inventory.views import plain_quantity
+from erp.screens import SEARCH_MAX_LENGTH, Column, ScreenAccessMixin, ScreenListView, is_htmx_partial, label_choices
 from orders.exceptions import DocumentsMissing
 from orders.models import (
     Allocation,
@@ -98,7 +98,7 @@ def _refusal(error: DomainError) -> str:
 
 def _weight(value: Decimal | None) -> str:
     """A weight in kg to the gram, without trailing zeros: 4.250 -> "4.25"."""
-    return "" if value is None else plain_quantity(value)
+    return "" if value is None else plain_number(value)
 
 
 # --- the list -----------------------------------------------------------------------------------------------
@@ -114,6 +114,17 @@ class ShipmentListView(ScreenListView[Shipment]):
     search_fields = ("number", "order__number", "order__customer__code", "tracking_number")
     search_placeholder = "Shipment, order, customer or tracking number"
     title = "Shipping"
+    columns = (
+        Column("Shipment", "number", sort="number"),
+        Column("Order", "order.number", sort="order__number"),
+        Column("Status", "get_status_display", sort="status"),
+        Column("Warehouse", "warehouse.code", sort="warehouse__code", css="col-opt"),
+        Column("Lines", "line_count", sort="line_count", css="num col-opt"),
+        Column("Weight (kg)", "weight", sort="weight", css="num col-opt", key="weight"),
+        Column("Carrier", "carrier.code", sort="carrier__code", css="col-opt"),
+        Column("Tracking", "tracking_number", css="col-opt"),
+        Column("Shipped", "ship_date", sort="shipped_at", css="col-opt"),
+    )
 
     def filter_value(self, name: str) -> str:
         return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
@@ -154,7 +165,7 @@ class ShipmentListView(ScreenListView[Shipment]):
         if warehouse:
             waiting = waiting.filter(warehouse__code=warehouse)
         ready = ready_to_pack(waiting)
-        context.update(ready=[{**row, "quantity": plain_quantity(row["quantity"])} for row in ready[:READY_SHOWN]],
+        context.update(ready=[{**row, "quantity": plain_number(row["quantity"])} for row in ready[:READY_SHOWN]],
                        ready_more=max(len(ready) - READY_SHOWN, 0),
                        can_pack=user.has_perm("orders.add_shipment"))
         return context
@@ -210,7 +221,7 @@ class ShipmentPackView(ScreenAccessMixin, View):
                        Decimal(0))
         context = {
             "order": order, "warehouse": warehouse, "form": form, "packages": packages,
-            "rows": [{"line": line, "quantity": plain_quantity(line.picked_quantity or Decimal(0)),
+            "rows": [{"line": line, "quantity": plain_number(line.picked_quantity or Decimal(0)),
                       "lot": line.picked_lot or line.lot, "chosen": chosen is None or line.pk in chosen}
                      for line in lines],
             "estimate": _weight(estimate.quantize(Decimal("0.001"))) if estimate else "",
@@ -267,7 +278,7 @@ class ShipmentMixin(ScreenAccessMixin):
 def _shipment_context(shipment: Shipment, user: Any) -> dict[str, Any]:
     packages = list(shipment.packages.all())
     missing = documents_missing(shipment) if shipment.status == ShipmentStatus.PACKED else []
-    lines = [{"line": line, "quantity": plain_quantity(line.quantity)} for line in shipment.lines.all()]
+    lines = [{"line": line, "quantity": plain_number(line.quantity)} for line in shipment.lines.all()]
     return {
         "shipment": shipment, "badge": BADGES.get(shipment.status, ""), "lines": lines, "packages": packages,
         "documents": list(shipment.documents.all()), "missing": [KIND_LABELS[kind] for kind in missing],
