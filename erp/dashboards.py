@@ -28,6 +28,7 @@ class Figure:
     key: str = ""  # stable name for tests and the browser (``data-figure``)
     tone: str = ""  # "" | "warn" | "bad": draws the eye to what is late or waiting
     hint: str = ""
+    api: str = ""  # the API list whose ``count`` is this figure, for integrators and the tests that hold them equal
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,24 @@ def list_url(url_name: str, params: Mapping[str, str] | None = None) -> str:
     return f"{url}?{query}" if query else url
 
 
+def api_url(path: str, params: Mapping[str, str] | None = None) -> str:
+    """The address of an API list (``path`` under /api/v1/), filtered by ``params`` (empty values left out)."""
+    query = urlencode({name: value for name, value in (params or {}).items() if value})
+    return f"/api/v1/{path}" + (f"?{query}" if query else "")
+
+
 def counted_by_warehouse(queryset: QuerySet[Any], *, label: str, total_key: str, key_prefix: str, url_name: str,
-                         params: Mapping[str, str], tone: str = "") -> list[Figure]:
+                         params: Mapping[str, str], tone: str = "", api_path: str = "") -> list[Figure]:
     """The rows of ``queryset`` (scoped and filtered by the caller; its model has a ``warehouse``) counted in all
     and per warehouse, each figure linked to ``url_name`` filtered by ``params`` (and by the warehouse). One
     query."""
     rows = list(queryset.values("warehouse__code").annotate(n=Count("pk")).order_by("warehouse__code"))
     total = sum(row["n"] for row in rows)
     figures = [Figure(label=label, value=total, key=total_key, tone=tone if total else "",
-                      url=list_url(url_name, params))]
+                      url=list_url(url_name, params), api=api_url(api_path, params) if api_path else "")]
     figures += [Figure(label=row["warehouse__code"], value=row["n"], key=f"{key_prefix}-{row['warehouse__code']}",
-                       url=list_url(url_name, {**params, "warehouse": row["warehouse__code"]}))
+                       url=list_url(url_name, {**params, "warehouse": row["warehouse__code"]}),
+                       api=api_url(api_path, {**params, "warehouse": row["warehouse__code"]}) if api_path else "")
                 for row in rows]
     return figures
 

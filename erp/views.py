@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import requires_csrf_token
 
 from erp.api.errors import is_api_request, json_error_response
-from erp.dashboards import Figure, Panel, PanelSpec, list_url, panels_for
+from erp.dashboards import Figure, Panel, PanelSpec, api_url, list_url, panels_for
 from erp.models import ApiToken
 from erp.roles import ROLE_BY_KEY, Role, roles_of
 from erp.scoping import scope_of, scope_queryset
@@ -95,7 +95,8 @@ def _master_data(user: Any, now: datetime) -> Panel:
         ("Suppliers", scope_queryset(Supplier.objects.all(), user).count(), "procurement:supplier-list"),
     ]
     return Panel(key="master-data", title="Master data", figures=[
-        Figure(label=label, value=count, key=f"master-{label.lower()}", url=list_url(url_name))
+        Figure(label=label, value=count, key=f"master-{label.lower()}", url=list_url(url_name),
+               api=api_url(f"{label.lower()}/"))
         for label, count, url_name in counts])
 
 

@@ -18,7 +18,7 @@ def _panel(user: Any, *, key: str, title: str, status: str, label: str, tone: st
     counts = scope_queryset(CycleCount.objects.all(), user).filter(status=status)
     return Panel(key=key, title=title, note=note, figures=counted_by_warehouse(
         counts, label=label, total_key=f"{key}-total", key_prefix=key, url_name="inventory:cycle-count-list",
-        params={"status": status}, tone=tone))
+        params={"status": status}, tone=tone, api_path="cycle-counts/"))
 
 
 def counts_to_do(user: Any, now: dt.datetime) -> Panel:

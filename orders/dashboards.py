@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count
 from django.utils import timezone
 
-from erp.dashboards import Chart, Figure, Panel, PanelSpec, counted_by_warehouse, list_url
+from erp.dashboards import Chart, Figure, Panel, PanelSpec, api_url, counted_by_warehouse, list_url
 from erp.scoping import scope_queryset
 from orders import selectors
 from orders.models import OrderStatus, PickList, PickListStatus, ReturnAuthorization, ReturnStatus, SalesOrder
@@ -32,10 +32,15 @@ def open_orders(user: Any, now: dt.datetime) -> Panel:
     counts = _order_counts(user)
     figures = [Figure(label=OrderStatus(status).label, value=counts.get(status, 0), key=f"orders-{status}",
                       url=list_url("orders:order-list", {"status": status}),
+                      api=api_url("sales-orders/", {"status": status}),
                       tone=TONES.get(status, "") if counts.get(status) else "")
                for status in OPEN_ORDER_STATUSES]
     return Panel(key="open-orders", title="Open orders", figures=figures,
-                 note=f"{sum(counts.values())} orders not yet shipped.")
+                 note=_orders_not_shipped(sum(counts.values())))
+
+
+def _orders_not_shipped(count: int) -> str:
+    return f"{count} order{'' if count == 1 else 's'} not yet shipped."
 
 
 def promises_at_risk(user: Any, now: dt.datetime) -> Panel:
@@ -55,6 +60,7 @@ def backorders(user: Any, now: dt.datetime) -> Panel:
     counts = _order_counts(user)
     figures = [Figure(label=OrderStatus(status).label, value=counts.get(status, 0), key=f"backorders-{status}",
                       url=list_url("orders:order-list", {"status": status}),
+                      api=api_url("sales-orders/", {"status": status}),
                       tone="bad" if counts.get(status) else "")
                for status in (OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED)]
     return Panel(key="backorders", title="Backorders", figures=figures,
@@ -65,14 +71,14 @@ def returns_to_receive(user: Any, now: dt.datetime) -> Panel:
     waiting = scope_queryset(ReturnAuthorization.objects.all(), user).filter(status=ReturnStatus.AUTHORIZED)
     return Panel(key="returns", title="Returns to receive", figures=counted_by_warehouse(
         waiting, label="To receive", total_key="returns-authorized", key_prefix="returns",
-        url_name="orders:return-list", params={"status": ReturnStatus.AUTHORIZED}))
+        url_name="orders:return-list", params={"status": ReturnStatus.AUTHORIZED}, api_path="returns/"))
 
 
 def pick_lists(user: Any, now: dt.datetime) -> Panel:
     open_lists = scope_queryset(PickList.objects.all(), user).filter(status=PickListStatus.OPEN)
     return Panel(key="pick-lists", title="Pick lists to pick", figures=counted_by_warehouse(
         open_lists, label="Open pick lists", total_key="picklists-open", key_prefix="picklists",
-        url_name="orders:pick-list-list", params={"status": PickListStatus.OPEN}))
+        url_name="orders:pick-list-list", params={"status": PickListStatus.OPEN}, api_path="pick-lists/"))
 
 
 def to_pack(user: Any, now: dt.datetime) -> Panel:

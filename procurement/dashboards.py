@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from erp.dashboards import Figure, Panel, PanelSpec, list_url
+from erp.dashboards import Figure, Panel, PanelSpec, api_url, list_url
 from erp.scoping import scope_queryset
 from procurement.models import Supplier
 
@@ -18,7 +18,7 @@ def suppliers(user: Any, now: dt.datetime) -> Panel:
         total=Count("id"), inactive=Count("id", filter=Q(active=False)))
     return Panel(key="suppliers", title="Suppliers", figures=[
         Figure(label="Suppliers", value=counts["total"], key="suppliers-total",
-               url=list_url("procurement:supplier-list"))],
+               url=list_url("procurement:supplier-list"), api=api_url("suppliers/"))],
         note=f"{counts['inactive']} of them inactive." if counts["inactive"] else "All of them active.")
 
 
