@@ -38,7 +38,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from erp.scoping import ScopedBy, scope_of, scope_queryset
@@ -355,6 +355,25 @@ class ShownChange:
 def _natural_key(model: type[models.Model]) -> str | None:
     names = {field.name for field in model._meta.concrete_fields}
     return next((name for name in NATURAL_KEYS if name in names), None)
+
+
+def events_about(document: str) -> Q:
+    """The events of every audited row whose natural key is ``document`` (``SO-000123``, ``NE-BOS``, ``BEV-0001``,
+    in any case): one indexed query per audited model that has a natural key. Matches nothing when none has it.
+
+    The caller filters a scoped event queryset, so a document outside the reader's scope shows nothing.
+    """
+    condition = Q(pk__in=[])
+    for table in audited_tables():
+        model = model_of_table(table.table)
+        key = _natural_key(model) if model is not None else None
+        if model is None or key is None:
+            continue
+        ids = [str(pk) for pk in model._default_manager.filter(**{f"{key}__iexact": document})
+               .values_list("pk", flat=True)[:50]]
+        if ids:
+            condition |= Q(table_name=table.table, row_id__in=ids)
+    return condition
 
 
 def _related_names(model: type[models.Model], ids: set[Any], user: Any) -> dict[str, str]:

@@ -252,3 +252,21 @@ def test_the_audit_screen_filters_by_record_type_user_and_date(client, user):
     assert shows(**{"from": today.isoformat(), "to": today.isoformat()})
     bad = client.get(url, {"from": "yesterday", "model": "no_such_table"})
     assert bad.status_code == 200 and "Dates are typed as YYYY-MM-DD" in bad.content.decode()
+
+
+def test_the_audit_screen_filters_by_document_number_or_code_in_any_case_within_scope(client, user):
+    _rename("NE-BOS", "Boston By Document", user("owner"))
+    _rename("EU-RTM", "Rotterdam By Document", user("owner"))
+    url = reverse("governance:audit-list")
+
+    client.force_login(user("planner"))
+    page = client.get(url, {"document": "ne-bos"}).content.decode()
+    rows = page[page.index('id="rows"'):page.index("</tbody>")]
+    assert "Boston By Document" in rows and "Rotterdam By Document" not in rows
+    assert 'value="ne-bos"' in page
+    nothing = client.get(url, {"document": "NO-SUCH-DOC"}).content.decode()
+    assert "Boston By Document" not in nothing and "No results" in nothing
+
+    client.force_login(user("ne.operator"))  # Rotterdam is outside the NE operator's scope
+    outside = client.get(url, {"document": "EU-RTM"}).content.decode()
+    assert "Rotterdam By Document" not in outside and "No results" in outside

@@ -15,6 +15,7 @@ from governance.audit import (
     attach_shown_changes,
     audit_events_for,
     audited_tables,
+    events_about,
     field_changes,
     record_type_name,
 )
@@ -25,7 +26,8 @@ OBJECT_TERM = re.compile(r"^(?P<table>[a-z0-9_]+)#(?P<row_id>[^\s#]+)$")
 
 
 class AuditEventListView(ScreenListView[AuditEvent]):
-    """Every recorded change the viewer may see, newest first; search by table, row, actor or request id."""
+    """Every recorded change the viewer may see, newest first; filtered by record type, user, dates and document
+    (its number or code), and searchable by table, row, actor or request id."""
 
     model = AuditEvent
     permission_required = "governance.view_auditevent"
@@ -50,6 +52,7 @@ class AuditEventListView(ScreenListView[AuditEvent]):
         chosen: dict[str, Any] = {
             "model": params.get("model", "").strip()[:100], "actor": params.get("actor", "").strip()[:150],
             "from": params.get("from", "").strip()[:10], "to": params.get("to", "").strip()[:10], "date_error": "",
+            "document": params.get("document", "").strip()[:64],
         }
         if chosen["model"] not in _audited_tables():
             chosen["model"] = ""
@@ -69,6 +72,8 @@ class AuditEventListView(ScreenListView[AuditEvent]):
             queryset = queryset.filter(table_name=chosen["model"])
         if chosen["actor"]:
             queryset = queryset.filter(actor__username__iexact=chosen["actor"])
+        if chosen["document"]:
+            queryset = queryset.filter(events_about(chosen["document"]))
         if chosen["from_date"] is not None:
             queryset = queryset.filter(occurred_at__date__gte=chosen["from_date"])
         if chosen["to_date"] is not None:
