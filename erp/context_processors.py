@@ -62,6 +62,7 @@ NAV_GROUPS: tuple[NavGroup, ...] = (
     NavGroup("network", "Network", (
         NavLink("Warehouses", "warehouses:warehouse-list", "warehouses.view_warehouse"),
         NavLink("Locations", "warehouses:location-list", "warehouses.view_location"),
+        NavLink("Users", "users:user-list", "auth.change_user"),
     )),
 )
 

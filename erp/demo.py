@@ -100,6 +100,8 @@ USERS = [
              description="warehouse operator, NE-BOS and NE-NYC"),
     DemoUser("eu.operator", "warehouse_operator", regions=("EU",), description="warehouse operator, region EU"),
     DemoUser("ne.service", "customer_service", regions=("NE",), description="customer service, region NE"),
+    DemoUser("ne.supervisor", "warehouse_supervisor", regions=("NE",),
+             description="warehouse supervisor, region NE: approves NE count variances"),
     DemoUser("buyer", "buyer", enterprise=True, description="buyer, all regions"),
     DemoUser("approver", "approver", enterprise=True, description="approver, all regions"),
     DemoUser("owner", "process_owner", enterprise=True, description="process owner of every policy"),

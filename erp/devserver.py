@@ -31,6 +31,7 @@ def _banner(port: str) -> str:
     from erp.demo import USERS
 
     password = os.environ.get("DEMO_PASSWORD", "demo")
+    width = max(len(user.username) for user in USERS) + 1
     lines = [
         "",
         "Concord is running.",
@@ -39,7 +40,7 @@ def _banner(port: str) -> str:
         f"  Admin:      http://127.0.0.1:{port}/admin/",
         f"  Health:     http://127.0.0.1:{port}/readyz",
         f"  Demo logins (password '{password}'):",
-        *[f"    {user.username:<12} {user.description}" for user in USERS],
+        *[f"    {user.username:<{width}} {user.description}" for user in USERS],
         "  Press Ctrl-C to stop web, worker, beat and the embedded servers.",
         "",
     ]

@@ -59,3 +59,16 @@ class ConcurrencyExhausted(Conflict):
     code = "busy"
     status = 503
     default_message = "The system is busy; please retry the request."
+
+
+class OutsideScope(DomainError):
+    """A grant reaching beyond the granting administrator's own scope."""
+
+    code = "outside_scope"
+    status = 403
+    default_message = "You may grant only inside your own scope."
+
+
+class UserExists(Conflict):
+    code = "user_exists"
+    default_message = "A user with this username already exists."

@@ -93,6 +93,8 @@ ROLES: tuple[Role, ...] = (
                                          "orders.customer", "orders.shipto", "procurement.supplier",
                                          "warehouses.legalentity", "warehouses.region", "governance.approvalrule",
                                          "governance.approvalrulestep", "governance.exchangerate")
+               # users, their roles and scopes: through erp.services.user_access_set, inside their own scope
+               + ["auth.view_user", "auth.add_user", "auth.change_user"]
                + WORK_EXCEPTIONS + ["governance.view_delegation", "governance.add_delegation",
                                     "governance.change_policy", "inventory.view_itemcost", *STOCK_WORK]),
          "master-data", nav=("network", "govern", "stock")),

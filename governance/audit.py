@@ -453,3 +453,77 @@ def attach_shown_changes(events: list[Any], user: Any) -> None:
     shown = describe_changes(events, user)
     for event in events:
         event.shown_changes = shown[event.pk]
+
+
+# --- a user's access in people's words ------------------------------------------------------------------------
+# The tables whose rows are a user's access: their roles, direct and scope grants (each row names the user).
+ACCESS_TABLES = ("auth_user_groups", "auth_user_user_permissions", "guardian_userobjectpermission")
+
+
+def user_access_history(target: Any, reader: Any) -> QuerySet[Any]:
+    """The audit events of ``target``'s account and access (roles, scope and direct grants) that ``reader``
+    may read, newest first."""
+    return audit_events_for(reader).filter(
+        Q(table_name=get_user_model()._meta.db_table, row_id=str(target.pk))
+        | Q(table_name__in=ACCESS_TABLES, changes__user_id=target.pk)
+    ).order_by("-id")
+
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    event: Any
+    text: str  # "Granted warehouse NE-BOS", "Role Warehouse operator removed"
+
+
+def access_history(target: Any, reader: Any, limit: int = 50) -> list[AccessChange]:
+    """``target``'s account and access changes in people's words, newest first, in a constant number of
+    queries: grants name their region or warehouse, role changes their role."""
+    from django.contrib.auth.models import Group, Permission
+
+    from erp.scoping import ENTERPRISE_PERMISSION, REGION_PERMISSION, WAREHOUSE_PERMISSION
+    from warehouses.models import Region, Warehouse
+
+    events = list(user_access_history(target, reader).select_related("actor")[:limit])
+    rows: dict[int, dict[str, Any]] = {event.pk: (event.changes or {}) for event in events}
+    permission_ids = {row.get("permission_id") for row in rows.values()} - {None}
+    group_ids = {row.get("group_id") for row in rows.values()} - {None}
+    object_ids = {str(row.get("object_pk")) for row in rows.values() if row.get("object_pk") is not None}
+    permissions: dict[Any, str] = dict(Permission.objects.filter(pk__in=permission_ids).values_list("pk", "codename"))
+    groups: dict[Any, str] = dict(Group.objects.filter(pk__in=group_ids).values_list("pk", "name"))
+    numeric = [int(pk) for pk in object_ids if pk.isdigit()]
+    regions: dict[Any, str] = dict(Region.objects.filter(pk__in=numeric).values_list("pk", "code")) if numeric else {}
+    warehouses: dict[Any, str] = (dict(Warehouse.objects.filter(pk__in=numeric).values_list("pk", "code"))
+                                  if numeric else {})
+    verb = {"INSERT": "Granted", "DELETE": "Revoked", "UPDATE": "Changed"}
+    shown = []
+    for event in events:
+        row = rows[event.pk]
+        action = verb.get(event.operation, event.operation)
+        if event.table_name == "guardian_userobjectpermission":
+            codename = permissions.get(row.get("permission_id"), "")
+            pk = int(row["object_pk"]) if str(row.get("object_pk", "")).isdigit() else None
+            if codename == REGION_PERMISSION:
+                text = f"{action} region {regions.get(pk, '(removed)')}"
+            elif codename == WAREHOUSE_PERMISSION:
+                text = f"{action} warehouse {warehouses.get(pk, '(removed)')}"
+            else:
+                text = f"{action} {codename or 'a permission'}"
+        elif event.table_name == "auth_user_groups":
+            name = groups.get(row.get("group_id"), "a role")
+            text = f"{'Given' if event.operation == 'INSERT' else 'Removed from'} the role {name}"
+        elif event.table_name == "auth_user_user_permissions":
+            codename = permissions.get(row.get("permission_id"), "")
+            text = (f"{action} the whole enterprise" if f".{codename}" in ENTERPRISE_PERMISSION
+                    else f"{action} {codename or 'a permission'}")
+        else:
+            fields = sorted(k for k in row if k not in ("last_login", "updated_at"))
+            if event.operation == "INSERT":
+                text = "Account created"
+            elif event.operation == "UPDATE" and fields:
+                names = {"is_active": "active", "password": "password"}
+                text = "Account changed: " + ", ".join(names.get(k, k.replace("_", " ")) for k in fields)
+            else:
+                continue  # a sign-in only moves last_login
+        shown.append(AccessChange(event, text))
+    return shown

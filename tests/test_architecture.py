@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
 ERP_COMPOSITION = {
     "erp/urls.py", "erp/views.py", "erp/demo.py", "erp/devserver.py", "erp/context_processors.py",
     "erp/api/urls.py", "erp/management/commands/load_demo.py",
+    "erp/user_screens.py",  # the Users screen: offers the network's warehouses and reads the audit trail
 }
 
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from erp.api.auth_views import TokenRevokeView, TokenView
+from erp.api.users import router as users_router
 
 app_name = "api"
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", include("orders.api.urls")),
     path("", include("procurement.api.urls")),
     path("", include("governance.api.urls")),
+    path("", include(users_router.urls)),
 ]
 schema_urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
