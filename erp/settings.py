@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django.forms",  # the widgets' templates, for erp.forms.FormRenderer
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -85,6 +86,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "erp.urls"
+FORM_RENDERER = "erp.forms.FormRenderer"
 WSGI_APPLICATION = "erp.wsgi.application"
 
 TEMPLATES = [

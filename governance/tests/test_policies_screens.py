@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -63,6 +64,13 @@ def test_bad_input_on_the_request_form_is_shown_and_writes_nothing(user):
         "site": "warehouse:EU-RTM", "value": "25:99", "rationale": "short",
         "effective_from": "2000-01-01", "effective_to": "2000-01-02"})
     assert response.status_code == 400 and b"HH:MM" in response.content
+    # The project's form rendering: each field in its own block, label above it, its error beside it.
+    page = response.content.decode()
+    value_field = re.search(r'<div class="field field--invalid[^"]*">(.*?)</div>\s*</div>', page, re.S)
+    assert value_field is not None and '<label for="id_value"' in value_field.group(1)
+    value_input = re.search(r'<input[^>]*id="id_value"[^>]*>', page)
+    assert value_input is not None and 'aria-invalid="true"' in value_input.group(0)
+    assert re.search(r'<span class="field__error" id="id_value_error" role="alert">[^<]*HH:MM', page)
     outside = operator.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
         "site": "warehouse:NE-BOS", "value": "17:30", "rationale": "A long enough rationale.",
         "effective_from": str(timezone.now().date()), "effective_to": str(timezone.now().date())})
