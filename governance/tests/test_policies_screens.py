@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.models import PolicyDeviation
+from governance.selectors import local_date
+from warehouses.models import Warehouse
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +25,11 @@ def browser(user, username):
     return client
 
 
+def rotterdam_today():
+    """Today on EU-RTM's clock, which the request is validated against (a day ahead of UTC late at night)."""
+    return local_date(timezone.now(), Warehouse.objects.get(code="EU-RTM"))
+
+
 def test_the_done_when_path_through_the_screens(user):
     operator, owner = browser(user, "eu.operator"), browser(user, "owner")
     catalog = operator.get(reverse("governance:policy-list"), {"q": "cutoff"})
@@ -31,7 +38,7 @@ def test_the_done_when_path_through_the_screens(user):
 
     form = operator.get(reverse("governance:policy-deviation-request", args=[CUTOFF]))
     assert b"warehouse:EU-RTM" in form.content and b"warehouse:NE-BOS" not in form.content
-    today = timezone.now().date()
+    today = rotterdam_today()  # a deviation starts no earlier than the site's own today
     posted = operator.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
         "site": "warehouse:EU-RTM", "value": "17:30", "rationale": "Carriers collect at 18:00 now.",
         "effective_from": str(today), "effective_to": str(today + timedelta(days=30))})
@@ -73,14 +80,14 @@ def test_bad_input_on_the_request_form_is_shown_and_writes_nothing(user):
     assert re.search(r'<span class="field__error" id="id_value_error" role="alert">[^<]*HH:MM', page)
     outside = operator.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
         "site": "warehouse:NE-BOS", "value": "17:30", "rationale": "A long enough rationale.",
-        "effective_from": str(timezone.now().date()), "effective_to": str(timezone.now().date())})
+        "effective_from": str(rotterdam_today()), "effective_to": str(rotterdam_today())})
     assert outside.status_code == 400
     assert PolicyDeviation.objects.count() == 0
 
 
 def test_screens_outside_the_scope_are_404(user):
     deviation_owner = browser(user, "eu.operator")
-    today = timezone.now().date()
+    today = rotterdam_today()  # a deviation starts no earlier than the site's own today
     deviation_owner.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
         "site": "warehouse:EU-RTM", "value": "17:30", "rationale": "Carriers collect at 18:00 now.",
         "effective_from": str(today), "effective_to": str(today)})

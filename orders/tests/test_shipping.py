@@ -10,6 +10,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -539,7 +540,8 @@ def test_the_packing_slip_prints_without_navigation(twin, user):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "site-nav" not in page and "@media print" in page
+    assert "site-nav" not in page and "css/packing-slip" in page and 'href="/static/css/concord' not in page
+    assert "@media print" in (settings.BASE_DIR / "static" / "css" / "packing-slip.css").read_text()
     ship_to = shipment.order.ship_to
     for text in (shipment.number, shipment.order.number, ship_to.name, ship_to.address_line1, "T-CLN-0003",
                  "3 EA", "4.250"):
