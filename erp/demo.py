@@ -226,6 +226,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
     say(f"customers: {Customer.objects.count()}, suppliers: {Supplier.objects.count()}\n")
 
     approval_rules_seed(actor=None)
+    _load_supervisor_rules(regions)
     _load_users(regions, warehouses, reset_passwords=reset_passwords)
     say(f"opening stock posted for {_load_opening_stock(warehouses)} warehouse(s)\n")
     say(f"demo exceptions raised: {raise_demo_exceptions()}\n")  # so the exception dashboard is not empty
@@ -365,6 +366,23 @@ def _plan_counts() -> int:
     from inventory.services.counts import cycle_counts_plan_all
 
     return cycle_counts_plan_all(actor=None)
+
+
+# Count variances a region's warehouse supervisor decides (``ne.supervisor`` in NE), below this value in the
+# legal entity's currency; larger ones, and regions without such a rule, go to an approver.
+SUPERVISED_COUNT_VARIANCES = {"NE": Decimal("1000.00")}
+
+
+def _load_supervisor_rules(regions: dict[str, Region]) -> None:
+    from governance.models import ApprovalRule
+    from governance.services.approvals import approval_rule_save
+
+    for code, limit in SUPERVISED_COUNT_VARIANCES.items():
+        name = f"{code} count variances below {limit:,}: the warehouse supervisor"
+        if not ApprovalRule.objects.filter(document_type="cycle_count", name=name).exists():
+            approval_rule_save(actor=None, document_type="cycle_count", name=name, min_amount=None,
+                               max_amount=limit, category="", region=regions[code], priority=100, active=True,
+                               steps=[("warehouse_supervisor", "warehouse")])
 
 
 def _load_users(regions: dict[str, Region], warehouses: dict[str, Warehouse], *, reset_passwords: bool) -> None:

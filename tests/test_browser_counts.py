@@ -1,5 +1,5 @@
 """Counting and adjusting in a real browser. An operator counts blind on a handheld, far from what the system
-holds, and submits; the approver approves the variance from the count's page and the ledger moves. An
+holds, and submits; NE's supervisor approves the variance from the count's page and the ledger moves. An
 operator adjusts stock scan by scan."""
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def test_an_operator_counts_blind_on_a_handheld_and_the_approver_posts_the_varia
     watch.assert_clean(live_server.url)
 
     approver, approver_watch = new_page(1280, 900)
-    sign_in(approver, live_server, "approver", count_path)
+    sign_in(approver, live_server, "ne.supervisor", count_path)  # NE variances below 1,000 are theirs
     row = approver.locator(f'#count-lines tr[data-sku="{SKU}"]')
     expect(row.locator('[data-field="expected"]')).to_have_text(plain(expected))
     expect(row.locator('[data-field="variance"]')).to_have_text(plain(counted - expected))
@@ -155,7 +155,7 @@ def test_an_operator_counts_blind_on_a_handheld_and_the_approver_posts_the_varia
 
     on_hand, moves, status = off_the_browser_thread(ledger)
     assert on_hand == counted
-    assert moves == [(counted - expected, "approver")]
+    assert moves == [(counted - expected, "ne.supervisor")]
     assert status == "posted"
 
 

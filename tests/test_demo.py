@@ -58,6 +58,7 @@ def test_loading_the_demo_again_duplicates_nothing_and_keeps_identities(demo):
         ("ne.operator", False, {"NE-BOS", "NE-NYC"}),
         ("eu.operator", False, {"EU-RTM", "EU-DUS"}),
         ("ne.service", False, {"NE-BOS", "NE-NYC"}),
+        ("ne.supervisor", False, {"NE-BOS", "NE-NYC"}),
     ],
 )
 def test_demo_users_have_the_scopes_of_the_brief(demo, username, enterprise, warehouses):

@@ -311,9 +311,9 @@ DAMAGE_STATUSES = frozenset({"damaged", "quality_hold"})
 def _adjustment_approval_steps() -> list[Any]:
     """One step: an ``approver`` whose scope covers the warehouse's region decides.
 
-    Explicit steps rather than an ``ApprovalRule``: no rule for ``stock_adjustment`` is seeded (the
-    ``count_variance`` rules route to a warehouse supervisor, a role the demo has no user for), and
-    the acceptance of issue 4 has ``approver`` decide. An administrator can move this to a rule later.
+    Explicit steps rather than an ``ApprovalRule``: no rule for ``stock_adjustment`` is seeded, and the
+    acceptance of issue 4 has ``approver`` decide. A count's variances take these steps too unless a
+    ``cycle_count`` rule covers them (the demo routes NE's below 1,000 to its warehouse supervisor).
     """
     from governance.services.approvals import StepSpec
 

@@ -355,10 +355,12 @@ def cycle_count_submit(*, count: CycleCount, actor: Actor,
     valued at the current moving-average cost and judged by ``inventory.count_variance_tolerance``
     (``rules.adjustment_within_tolerance`` against the expected quantity). Lines within tolerance post
     now; with any line beyond it the count waits as ``pending_approval`` with one approval request for
-    those lines (amount: the sum of their absolute values), else it ends ``posted``.
+    those lines (amount: the sum of their absolute values), else it ends ``posted``. The request follows the
+    ``cycle_count`` approval rule that covers its amount and region (a warehouse supervisor within their
+    authority), else an approver of the region decides.
     """
     from governance.selectors import policy_value
-    from governance.services.approvals import approval_request_open
+    from governance.services.approvals import CENT, approval_request_open, rule_match
 
     locked = _locked_count(count.pk)
     _require_open(locked, "submitted")
@@ -409,11 +411,15 @@ def cycle_count_submit(*, count: CycleCount, actor: Actor,
     amount = sum((abs(line.variance_value or Decimal(0)) for line in beyond), Decimal(0))
     legal_entity = warehouse.legal_entity
     skus = ", ".join(sorted({line.item.sku for line in beyond})[:3]) + (" ..." if len(beyond) > 3 else "")
+    # A ``cycle_count`` approval rule routes the variances it covers (a region's supervisor within their
+    # authority); without one an approver of the region decides, as for a stock adjustment.
+    routed = rule_match(document_type=CYCLE_COUNT_DOCUMENT_TYPE, amount=amount.quantize(CENT),
+                        region=warehouse.region)
     locked.approval_request = approval_request_open(
         document_type=CYCLE_COUNT_DOCUMENT_TYPE, document_id=locked.pk,
         title=f"{locked.number}: {len(beyond)} count variance(s) beyond tolerance at {warehouse.code} ({skus})",
         actor=actor, amount=amount, currency=legal_entity.currency, legal_entity=legal_entity,
-        region=warehouse.region, warehouse=warehouse, steps=_adjustment_approval_steps(),
+        region=warehouse.region, warehouse=warehouse, steps=None if routed else _adjustment_approval_steps(),
     )
     locked.save(update_fields=["approval_request", "updated_at"])
     return locked

@@ -45,6 +45,7 @@ from inventory.services.counts import (
 )
 from inventory.tests.factories import ensure_standard_statuses, item, location, warehouse
 from tests.races import race as _race
+from warehouses.models import Region
 
 D = Decimal
 
@@ -75,13 +76,14 @@ def _count_moves(count: CycleCount) -> list[tuple[int, Decimal]]:
 
 
 def _approvers(n: int) -> list[Any]:
-    """``n`` approvers of every region: the demo's ``approver`` and more like them."""
+    """``n`` deciders of NE's count variances below 1,000: the demo's ``ne.supervisor`` and more like them."""
     made = []
     for number in range(1, n):
-        approver = platform.user_upsert(username=f"approver.{number}", actor=None, roles=["approver"])
-        platform.scope_grant(user=approver, actor=None, enterprise=True)
+        approver = platform.user_upsert(username=f"ne.supervisor.{number}", actor=None,
+                                        roles=["warehouse_supervisor"])
+        platform.scope_grant(user=approver, actor=None, regions=[Region.objects.get(code="NE")])
         made.append(approver)
-    return [get_user_model().objects.get(username="approver"), *made]
+    return [get_user_model().objects.get(username="ne.supervisor"), *made]
 
 
 def test_eight_threads_submitting_one_count_post_its_variances_once(user):
@@ -155,7 +157,7 @@ def test_counting_while_eight_threads_adjust_and_move_the_same_stock_loses_no_up
     spots = [location("NE-BOS", code) for code in ("A-03-01", "A-03-02")]
     twin = _stocked("PAP-0001", [spot.code for spot in spots], quantity=40)
     opening = set(StockMove.objects.filter(item=twin).values_list("pk", flat=True))
-    operator, approver = user("ne.operator"), user("approver")
+    operator, approver = user("ne.operator"), user("ne.supervisor")  # NE's count variances below 1,000 are theirs
     lock = threading.Lock()
     posted: list[int] = []  # ids of every move a thread was told it posted
     refused: list[InsufficientStock] = []

@@ -125,25 +125,29 @@ def test_a_count_within_tolerance_posts_its_variance_at_once(hundred, user):
 
 
 @pytest.mark.django_db
-def test_a_count_beyond_tolerance_waits_for_the_approver_and_then_posts(hundred, user):
+def test_a_count_beyond_tolerance_waits_for_the_ne_supervisor_and_then_posts(hundred, user):
     operator = user("ne.operator")
     count = _count(hundred, operator)
     done = cycle_count_submit(count=count, actor=operator, entries=[_entry(hundred, "90")])
     assert done.status == CycleCountStatus.PENDING_APPROVAL and _on_hand(hundred) == D(100)
     request = ApprovalRequest.objects.get(pk=done.approval_request_id)
     assert request.document_type == "cycle_count" and request.amount == D("10.00")
-    approval_request_decide(request=request, actor=user("approver"), approve=True)
+    # Within the NE supervisor's authority (below 1,000): the demo's approval rule routes it to them, not an approver.
+    assert request.rule is not None and list(request.steps.values_list("role", flat=True)) == ["warehouse_supervisor"]
+    with pytest.raises(NotAnApprover):
+        approval_request_decide(request=request, actor=user("approver"), approve=True)
+    approval_request_decide(request=request, actor=user("ne.supervisor"), approve=True)
     count.refresh_from_db()
     assert count.status == CycleCountStatus.POSTED and _on_hand(hundred) == D(90)
     line = CycleCountLine.objects.get(count=count)
-    assert line.state == CycleCountLineState.POSTED and line.move.actor.username == "approver"
+    assert line.state == CycleCountLineState.POSTED and line.move.actor.username == "ne.supervisor"
 
 
 @pytest.mark.django_db
 def test_a_rejected_count_moves_nothing_beyond_tolerance(hundred, user):
     operator = user("ne.operator")
     count = cycle_count_submit(count=_count(hundred, operator), actor=operator, entries=[_entry(hundred, "150")])
-    approval_request_decide(request=count.approval_request, actor=user("approver"), approve=False)
+    approval_request_decide(request=count.approval_request, actor=user("ne.supervisor"), approve=False)
     count.refresh_from_db()
     assert count.status == CycleCountStatus.REJECTED and _on_hand(hundred) == D(100)
     assert CycleCountLine.objects.get(count=count).state == CycleCountLineState.REJECTED
@@ -155,7 +159,7 @@ def test_a_recount_cancels_the_approval_and_opens_a_blind_count_of_the_lines_bey
     count = cycle_count_submit(count=_count(hundred, operator), actor=operator, entries=[_entry(hundred, "80")])
     with pytest.raises(NotAnApprover):
         cycle_count_recount(count=count, actor=operator)
-    recount = cycle_count_recount(count=count, actor=user("approver"), comment="Check behind the pallet")
+    recount = cycle_count_recount(count=count, actor=user("ne.supervisor"), comment="Check behind the pallet")
     count.refresh_from_db()
     assert count.status == CycleCountStatus.RECOUNTED
     assert ApprovalRequest.objects.get(pk=count.approval_request_id).status == ApprovalStatus.CANCELLED
@@ -287,7 +291,7 @@ def test_the_original_count_stays_blind_while_its_recount_is_open(hundred, user,
     operator = user("ne.operator")
     count = cycle_count_submit(count=_count(hundred, operator), actor=operator, entries=[_entry(hundred, "80")])
     assert not selectors.count_is_blind(count)
-    recount = cycle_count_recount(count=count, actor=user("approver"))
+    recount = cycle_count_recount(count=count, actor=user("ne.supervisor"))
     count.refresh_from_db()
     assert selectors.count_is_blind(count) and selectors.count_is_blind(recount)
     lines = api_as("ne.operator").get(reverse("api:cycle-count-detail", args=[count.pk])).json()["lines"]
