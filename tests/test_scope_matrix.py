@@ -244,11 +244,39 @@ class TokenRevokeRoute:
         _assert_error(by_token.get(reverse("api:region-list")), 401, "authentication_failed")
 
 
-Check = ListRoute | DetailRoute | TokenIssueRoute | TokenRevokeRoute
+@dataclass(frozen=True)
+class UserAdministrationRoute:
+    """``users/``: an operator administers nobody (403, even about themselves); an administrator of region NE
+    sees exactly the users inside NE, and a user elsewhere is 404 to them."""
+
+    def check(self, name: str, client: APIClient, username: str) -> None:
+        args = [[]] if name == "user-list" else [[NE], [EU]]
+        for arg in args:
+            _assert_error(client.get(reverse(f"api:{name}", args=arg)), 403, "permission_denied")
+        from erp.selectors import ScopeSpec
+
+        if not get_user_model().objects.filter(username="ne.users.admin").exists():
+            platform.user_access_set(username="ne.users.admin", actor=None, create=True, roles=["administrator"],
+                                     scope=ScopeSpec("regions", ("NE",)))
+        admin = APIClient()
+        admin.force_authenticate(get_user_model().objects.get(username="ne.users.admin"))
+        if name == "user-list":
+            body = admin.get(reverse(f"api:{name}"), {"page_size": 500}).json()
+            listed = {row["username"] for row in body["results"]}
+            assert {NE, "ne.service", "ne.supervisor", "ne.users.admin"} <= listed and EU not in listed, listed
+            assert not listed & {"admin", "planner", "buyer"}, listed
+        else:
+            assert admin.get(reverse(f"api:{name}", args=[NE])).json()["username"] == NE
+            _assert_error(admin.get(reverse(f"api:{name}", args=[EU])), 404, "not_found")
+
+
+Check = ListRoute | DetailRoute | TokenIssueRoute | TokenRevokeRoute | UserAdministrationRoute
 
 COVERAGE: dict[str, Check] = {
     "auth-token": TokenIssueRoute(),
     "auth-token-revoke": TokenRevokeRoute(),
+    "user-list": UserAdministrationRoute(),
+    "user-detail": UserAdministrationRoute(),
     "region-list": ListRoute(REGIONS),
     "region-detail": DetailRoute(REGIONS),
     "legal-entity-list": ListRoute(LEGAL_ENTITIES),
@@ -301,6 +329,8 @@ COVERAGE.update(_CONTRIBUTED)
 WRITES_TESTED_ELSEWHERE = {
     "auth-token": "anyone may log in; TokenIssueRoute checks the token carries only the user's scope",
     "auth-token-revoke": "revokes only the caller's own token; TokenRevokeRoute checks it",
+    "user-detail": "tests/test_user_admin.py: a non-administrator's PATCH is 403, an administrator's outside "
+                   "their scope 404 (the user) or 403 outside_scope (the grant), and nothing changes",
     **_CONTRIBUTED_WRITES,
 }
 

@@ -271,3 +271,20 @@ def test_two_administrators_changing_one_user_at_once_leave_one_of_their_states(
         )
         assert [getattr(o, "status_code", o) for o in outcomes] == [200, 200]
         assert access_of("contested") in states.values()
+
+
+@pytest.mark.django_db
+def test_a_region_administrator_sees_only_their_users_in_the_admin_and_may_not_edit_them_there(client, user):
+    ne_admin = region_admin()
+    get_user_model().objects.filter(pk=ne_admin.pk).update(is_staff=True)
+    client.force_login(ne_admin)
+    listing = client.get("/admin/auth/user/?q=operator").content.decode()
+    assert "ne.operator" in listing and "eu.operator" not in listing
+    assert client.get(f"/admin/auth/user/{user('eu.operator').pk}/change/").status_code == 302  # not theirs
+    page = client.get(f"/admin/auth/user/{user('ne.operator').pk}/change/").content.decode()
+    assert 'name="is_superuser"' not in page  # read-only: grants go through the actions
+    refused = client.post("/admin/auth/user/", {"action": "grant_access", "_selected_action": [user("ne.operator").pk],
+                                                "apply": "1", "roles": ["planner"], "scope_type": "regions",
+                                                "regions": ["EU"]}, follow=True)
+    assert refused.status_code == 200
+    assert access_of("ne.operator")[0] == ["warehouse_operator"]
