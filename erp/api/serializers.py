@@ -34,7 +34,8 @@ class WholeObjectInput(StrictInputSerializer):
     """
 
     def run_validation(self, data: Any = empty) -> Any:
-        if self.root is not self and getattr(self.root, "partial", False):
+        # Left out of a PATCH altogether, an optional object is simply not changed (DRF skips it).
+        if data is not empty and self.root is not self and getattr(self.root, "partial", False):
             whole = type(self)(data=data, context=self.context)
             whole.is_valid(raise_exception=True)
             return whole.validated_data

@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.fields import empty
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -38,11 +37,6 @@ class ScopeInput(WholeObjectInput):
     type = serializers.ChoiceField(choices=SCOPE_TYPES)
     regions = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=100)
     warehouses = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=500)
-
-    def run_validation(self, data: Any = empty) -> Any:
-        if data is empty:  # left out of a PATCH: the scope stays as it is
-            return serializers.Serializer.run_validation(self, data)
-        return super().run_validation(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs["type"]
