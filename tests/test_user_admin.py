@@ -70,6 +70,13 @@ class TestTheApi:
         assert access_of("mover") == (["buyer"], {"type": "regions", "regions": ["EU"]})
         assert warehouse_codes(get_user_model().objects.get(username="mover")) == {"EU-RTM", "EU-DUS"}
 
+    def test_a_patch_that_leaves_the_scope_out_keeps_it(self, api_as):
+        make_user("keeper", ["planner"], ScopeSpec("warehouses", warehouses=("NE-BOS",)))
+        response = api_as("admin").patch(f"{URL}keeper/", {"email": "keeper@example.com"}, format="json")
+        assert response.status_code == 200, response.json()
+        assert access_of("keeper") == (["planner"], {"type": "warehouses", "warehouses": ["NE-BOS"]})
+        assert get_user_model().objects.get(username="keeper").email == "keeper@example.com"
+
     def test_the_same_idempotency_key_creates_one_user(self, api_as):
         client = api_as("admin")
         body = {"username": "once", "roles": [], "scope": {"type": "enterprise"}}
