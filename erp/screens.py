@@ -96,6 +96,91 @@ class _Echo:
         return value
 
 
+def export_name(title: str) -> str:
+    """``sales-orders-20261204.csv``: what the list is and the reader's date."""
+    return f"{slugify(title)}-{timezone.localdate():%Y%m%d}.csv"
+
+
+class ColumnSet:
+    """A table's ``Column``s applied to one request: the sort it asks for, the headings that change it, and
+    the CSV of the rows. ``ScreenListView`` uses one; a screen that is not a plain list (a work queue, a
+    dashboard's table) uses one directly so its table sorts and exports the same way.
+    """
+
+    def __init__(self, request: HttpRequest, columns: tuple[Column, ...], default_sort: str = "", *,
+                 path: str = "") -> None:
+        self.request, self.columns, self.default_sort = request, columns, default_sort
+        self.path = path or request.path  # the page the links go to (a fragment's own URL is not one)
+
+    def sortable(self) -> dict[str, Column]:
+        return {column.slug: column for column in self.columns if column.sort}
+
+    def sort_choice(self) -> tuple[Column | None, bool]:
+        """The column asked for in ``?sort=`` (or the default) and whether descending; unknown ones are ignored."""
+        raw = self.request.GET.get("sort", "").strip()[:SEARCH_MAX_LENGTH] or self.default_sort
+        descending = raw.startswith("-")
+        column = self.sortable().get(raw.lstrip("-"))
+        return column, descending and column is not None
+
+    def sorted(self, queryset: QuerySet[M]) -> QuerySet[M]:
+        column, descending = self.sort_choice()
+        if column is None or column.sort is None:
+            return queryset
+        key = F(column.sort)
+        ordered = key.desc(nulls_last=True) if descending else key.asc(nulls_last=True)
+        # The primary key breaks ties, so a page boundary never repeats or skips a row.
+        return queryset.order_by(ordered, "-pk" if descending else "pk")
+
+    def sort_url(self, column: Column, descending: bool) -> str:
+        query = self.request.GET.copy()
+        query["sort"] = f"-{column.slug}" if descending else column.slug
+        for dropped in ("page", "export"):
+            query.pop(dropped, None)
+        return f"{self.path}?{query.urlencode()}"
+
+    def heads(self) -> list[dict[str, Any]]:
+        """Each heading with, when it sorts, the link that sorts by it (the other way when already chosen)."""
+        chosen, descending = self.sort_choice()
+        heads = []
+        for column in self.columns:
+            head: dict[str, Any] = {"label": column.label, "css": column.css, "slug": column.slug,
+                                    "sort_url": "", "state": ""}
+            if column.sort:
+                is_chosen = chosen is not None and chosen.slug == column.slug
+                head["state"] = ("descending" if descending else "ascending") if is_chosen else ""
+                head["sort_url"] = self.sort_url(column, descending=is_chosen and not descending)
+            heads.append(head)
+        return heads
+
+    def export_url(self) -> str:
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        query["export"] = "csv"
+        return f"{self.path}?{query.urlencode()}"
+
+    def chosen_sort(self) -> str:
+        """The sort in force as ``?sort=`` spells it ("" for the default), for a form to carry along."""
+        column, descending = self.sort_choice()
+        return "" if column is None else f"{'-' if descending else ''}{column.slug}"
+
+    def wants_export(self) -> bool:
+        return self.request.GET.get("export") == "csv" and bool(self.columns)
+
+    def rows(self, queryset: QuerySet[Any]) -> Iterator[list[str]]:
+        exported = [column for column in self.columns if column.value is not None]
+        yield [column.label for column in exported]
+        for row in queryset.iterator(chunk_size=EXPORT_CHUNK):
+            yield [spreadsheet_safe(cell_text(column.cell(row))) for column in exported]
+
+    def export(self, queryset: QuerySet[Any], filename: str) -> StreamingHttpResponse:
+        """``queryset`` (already scoped, filtered and sorted by the caller) streamed out as CSV."""
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse((writer.writerow(row) for row in self.rows(queryset)),
+                                         content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
 class ScreenAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
     """Anonymous users go to the login page; a signed-in user without the permission gets 403."""
 
@@ -148,76 +233,28 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin[M], ListView[M]):
             queryset = queryset.filter(matching(self.search_fields, term))
         return self.sorted(queryset)
 
-    # --- sorting -------------------------------------------------------------------------------------------
-
-    def sortable(self) -> dict[str, Column]:
-        return {column.slug: column for column in self.columns if column.sort}
-
-    def sort_choice(self) -> tuple[Column | None, bool]:
-        """The column asked for in ``?sort=`` (or the default) and whether descending; unknown ones are ignored."""
-        raw = self.request.GET.get("sort", "").strip()[:SEARCH_MAX_LENGTH] or self.default_sort
-        descending = raw.startswith("-")
-        column = self.sortable().get(raw.lstrip("-"))
-        return column, descending and column is not None
+    def column_set(self) -> ColumnSet:
+        return ColumnSet(self.request, self.columns, self.default_sort)
 
     def sorted(self, queryset: QuerySet[M]) -> QuerySet[M]:
-        column, descending = self.sort_choice()
-        if column is None or column.sort is None:
-            return queryset
-        key = F(column.sort)
-        ordered = key.desc(nulls_last=True) if descending else key.asc(nulls_last=True)
-        # The primary key breaks ties, so a page boundary never repeats or skips a row.
-        return queryset.order_by(ordered, "-pk" if descending else "pk")
-
-    def sort_url(self, column: Column, descending: bool) -> str:
-        query = self.request.GET.copy()
-        query["sort"] = f"-{column.slug}" if descending else column.slug
-        for dropped in ("page", "export"):
-            query.pop(dropped, None)
-        return f"{self.request.path}?{query.urlencode()}"
+        return self.column_set().sorted(queryset)
 
     def column_heads(self) -> list[dict[str, Any]]:
-        chosen, descending = self.sort_choice()
-        heads = []
-        for column in self.columns:
-            head: dict[str, Any] = {"label": column.label, "css": column.css, "slug": column.slug,
-                                    "sort_url": "", "state": ""}
-            if column.sort:
-                is_chosen = chosen is not None and chosen.slug == column.slug
-                head["state"] = ("descending" if descending else "ascending") if is_chosen else ""
-                head["sort_url"] = self.sort_url(column, descending=is_chosen and not descending)
-            heads.append(head)
-        return heads
-
-    # --- the filtered rows as CSV ----------------------------------------------------------------------------
+        return self.column_set().heads()
 
     def export_url(self) -> str:
-        query = self.request.GET.copy()
-        query.pop("page", None)
-        query["export"] = "csv"
-        return f"{self.request.path}?{query.urlencode()}"
+        return self.column_set().export_url()
 
     def export_name(self) -> str:
-        title = self.title or str(self.screen_model()._meta.verbose_name_plural)
-        return f"{slugify(title)}-{timezone.localdate():%Y%m%d}.csv"
-
-    def export_rows(self) -> Iterator[list[str]]:
-        exported = [column for column in self.columns if column.value is not None]
-        yield [column.label for column in exported]
-        for row in self.get_queryset().iterator(chunk_size=EXPORT_CHUNK):
-            yield [spreadsheet_safe(cell_text(column.cell(row))) for column in exported]
+        return export_name(self.title or str(self.screen_model()._meta.verbose_name_plural))
 
     def export_csv(self) -> StreamingHttpResponse:
         """Every row the filters, the search and the scope let through (all pages), in the list's sort order."""
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse((writer.writerow(row) for row in self.export_rows()),
-                                         content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{self.export_name()}"'
-        return response
+        return self.column_set().export(self.get_queryset(), self.export_name())
 
     def get(  # type: ignore[override]  # the stubs allow only HttpResponse; Django serves a streaming one as well
             self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | StreamingHttpResponse:
-        if request.GET.get("export") == "csv" and self.columns:
+        if self.column_set().wants_export():
             return self.export_csv()
         return super().get(request, *args, **kwargs)
 

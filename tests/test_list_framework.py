@@ -220,3 +220,38 @@ def test_screens_show_times_on_the_clock_of_the_warehouses_in_the_readers_scope(
     assert cells(ne_page, "When")[0] == new_york
     planner_page = signed_in(user, "planner").get("/stock/moves/", {"warehouse": "NE-BOS"}).content.decode()
     assert cells(planner_page, "When")[0] == f"{utc} UTC"
+
+
+# --- the work queues use the same columns ----------------------------------------------------------------------
+
+
+def test_the_exception_queue_sorts_by_its_columns_and_exports_every_exception_of_its_filter(user: Any) -> None:
+    from governance import rules
+    from governance.services.exceptions import exceptions_for
+
+    client = signed_in(user, "planner")
+    live = exceptions_for(user("planner")).filter(status__in=rules.EXCEPTION_OPEN_STATUSES)
+    assert live.exists(), "the demo network raises exceptions for this test to read"
+    page = client.get("/governance/exceptions/", {"sort": "-site"}).content.decode()
+    head = re.search(r'<th [^>]*data-column="site"[^>]*>', page)
+    assert head is not None and 'aria-sort="descending"' in head.group(0)
+    assert 'name="sort" value="-site"' in page  # the filters carry the sort into each refresh
+    rows = exported(client.get("/governance/exceptions/", {"export": "csv", "sort": "due"}))
+    assert rows[0] == ["Exception", "Type", "Severity", "Site", "Owner", "Due", "Status"]
+    assert [row[0].split(" ", 1)[0] for row in rows[1:]] == list(
+        live.order_by("due_at", "pk").values_list("number", flat=True))
+    narrowed = exported(client.get("/governance/exceptions/", {"export": "csv", "warehouse": "NE-BOS"}))
+    assert {row[3] for row in narrowed[1:]} <= {"NE-BOS"}
+
+
+def test_my_approvals_sort_and_export_the_steps_waiting_for_the_reader(user: Any) -> None:
+    from governance.services.approvals import approvals_waiting_for
+
+    client = signed_in(user, "approver")
+    waiting = approvals_waiting_for(user("approver"))
+    page = client.get("/governance/approvals/", {"sort": "-age"})
+    assert page.status_code == 200
+    head = re.search(r'<th [^>]*data-column="age"[^>]*>', page.content.decode())
+    assert head is not None and 'aria-sort="descending"' in head.group(0)
+    rows = exported(client.get("/governance/approvals/", {"export": "csv"}))
+    assert rows[0][:2] == ["Document", "Amount"] and len(rows) - 1 == waiting.count()

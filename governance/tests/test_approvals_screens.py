@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from erp.formats import money_text
 from governance.models import ApprovalStep, Delegation
 from governance.services import approvals as engine
 from governance.tests.scope_approvals import open_request, register_test_document
@@ -42,8 +43,8 @@ def test_my_approvals_lists_what_waits_for_me_with_requester_and_amount(recorder
     assert page.status_code == 200
     html = page.content.decode()
     assert "Forklift lease" in html and "buyer" in html and f"approval-{request.pk}" in html
-    assert "1250.00 EUR" in html  # the amount as asked, in its currency
-    assert f"{request.base_amount} {request.legal_entity.currency}" in html  # and in the legal entity's
+    assert "1,250.00 EUR" in html  # the amount as asked, in its currency (erp.formats.money_text)
+    assert money_text(request.base_amount, request.legal_entity.currency) in html  # and in the legal entity's
     assert reverse("governance:approval-list") in html  # the nav entry "Approvals"
     assert "Forklift lease" not in browser("planner").get(reverse("governance:approval-list")).content.decode()
 

@@ -13,14 +13,15 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from erp.exceptions import DomainError
-from erp.screens import is_htmx_partial
+from erp.formats import money_text
+from erp.screens import Column, ColumnSet, export_name, is_htmx_partial
 from governance.models import ApprovalRequest
 from governance.services import approvals as engine
 
@@ -43,12 +44,33 @@ def _row(step: Any) -> dict[str, Any]:
     }
 
 
+# The inbox's columns: sortable headings, and the CSV of every step waiting for the reader.
+INBOX_COLUMNS = (
+    Column("Document", lambda step: f"{engine.document_label(step.request)} #{step.request.document_id} "
+                                    f"{step.request.title}", sort="request__document_type"),
+    Column("Amount", lambda step: money_text(step.request.amount, step.request.currency), sort="request__base_amount",
+           css="num"),
+    Column("Site", lambda step: step.request.warehouse.code if step.request.warehouse
+           else step.request.region.code if step.request.region else "Enterprise", sort="request__warehouse__code"),
+    Column("Requested by", "request.requested_by.username", sort="request__requested_by__username"),
+    Column("Requested", "request.created_at", sort="request__created_at", key="age"),
+    Column("Step", lambda step: f"{step.sequence}. {step.role} ({step.scope_level})"),
+    Column("Decision"),
+)
+
+
 @login_required
 @permission_required(VIEW_PERMISSION, raise_exception=True)
-def approval_list(request: HttpRequest) -> HttpResponse:
-    """The steps waiting for the signed-in user's decision, oldest request first."""
-    rows = [_row(step) for step in engine.approvals_waiting_for(request.user)]
-    return render(request, "governance/approvals/list.html", {"rows": rows, "title": "My approvals"})
+def approval_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The steps waiting for the signed-in user's decision, oldest request first (or as sorted); as CSV with
+    ``?export=csv``."""
+    columns = ColumnSet(request, INBOX_COLUMNS, "age")
+    waiting = columns.sorted(engine.approvals_waiting_for(request.user))
+    if columns.wants_export():
+        return columns.export(waiting, export_name("my-approvals"))
+    return render(request, "governance/approvals/list.html", {
+        "rows": [_row(step) for step in waiting], "title": "My approvals",
+        "columns": columns.heads(), "export_url": columns.export_url()})
 
 
 def _panel_context(user: Any, approval: ApprovalRequest, **extra: Any) -> dict[str, Any]:

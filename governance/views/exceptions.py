@@ -19,14 +19,28 @@ from django.utils import timezone
 from django.views import View
 
 from erp.exceptions import DomainError, NotFound
-from erp.screens import ScreenAccessMixin, is_htmx_partial
+from erp.screens import Column, ColumnSet, ScreenAccessMixin, export_name, is_htmx_partial
 from governance import rules
 from governance.causes import exception_causes
 from governance.models import ExceptionStatus, OperationalException
 from governance.services import exceptions as services
+from governance.templatetags.policy_tags import role_name
 from warehouses.selectors import warehouses_for
 
 QUEUE_LIMIT = 100
+# The queue's columns: sortable headings, and the CSV of the whole filtered queue (not only the first 100).
+COLUMNS = (
+    Column("Exception", lambda exc: f"{exc.number} {exc.title}" + (f" ({exc.reference})" if exc.reference else ""),
+           sort="number"),
+    Column("Type", "get_type_display", sort="type"),
+    Column("Severity", "get_severity_display"),
+    Column("Site", lambda exc: exc.warehouse.code if exc.warehouse else exc.region.code if exc.region else "Enterprise",
+           sort="warehouse__code"),
+    Column("Owner", lambda exc: role_name(exc.owner_role), sort="owner_role"),
+    Column("Due", "due_at", sort="due_at"),
+    Column("Status", "get_status_display", sort="status"),
+    Column("Actions"),
+)
 LIVE = "live"  # the status filter's default: open and acknowledged
 STATUS_CHOICES = [(LIVE, "Open or acknowledged"), *ExceptionStatus.choices, ("", "Any status")]
 
@@ -60,18 +74,28 @@ def _filtered(user: Any, chosen: dict[str, str]) -> Any:
     return queryset
 
 
+def _columns(request: HttpRequest) -> ColumnSet:
+    return ColumnSet(request, COLUMNS, "due", path=reverse("governance:exception-dashboard"))
+
+
+def _queue(site_filtered: Any, chosen: dict[str, str], columns: ColumnSet) -> Any:
+    queue = site_filtered.select_related("warehouse", "region")
+    if chosen["status"] == LIVE:
+        queue = queue.filter(status__in=rules.EXCEPTION_OPEN_STATUSES)
+    elif chosen["status"]:
+        queue = queue.filter(status=chosen["status"])
+    return columns.sorted(queue)
+
+
 def _panel_context(request: HttpRequest) -> dict[str, Any]:
     chosen = _filters(request)
     now = timezone.now()
     site_filtered = _filtered(request.user, chosen)
     summary = services.exceptions_summary(site_filtered, now=now)
-    queue = site_filtered
-    if chosen["status"] == LIVE:
-        queue = queue.filter(status__in=rules.EXCEPTION_OPEN_STATUSES)
-    elif chosen["status"]:
-        queue = queue.filter(status=chosen["status"])
-    rows = list(queue.order_by("due_at", "pk")[:QUEUE_LIMIT])
+    columns = _columns(request)
+    rows = list(_queue(site_filtered, chosen, columns)[:QUEUE_LIMIT])
     return {
+        "columns": columns.heads(), "export_url": columns.export_url(), "sort": columns.chosen_sort(),
         "summary": summary,
         "rows": [_row(exc, now) for exc in rows],
         "queue_truncated": len(rows) == QUEUE_LIMIT,
@@ -111,6 +135,10 @@ class ExceptionDashboardView(ScreenAccessMixin, View):
     template_name = "governance/exceptions/dashboard.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        columns = _columns(request)
+        if columns.wants_export():  # the whole filtered queue, in its order
+            queue = _queue(_filtered(request.user, _filters(request)), _filters(request), columns)
+            return columns.export(queue, export_name("exceptions"))  # type: ignore[return-value]  # streamed
         context = _panel_context(request)
         if is_htmx_partial(request):
             return render(request, "governance/exceptions/_panel.html", context)
