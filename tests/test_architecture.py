@@ -480,3 +480,13 @@ def test_the_write_rule_flags_exactly_the_writes_and_locks_of_inventory_models()
     models = _inventory_models()
     assert _inventory_writes_in(WRITES_SAMPLE, models) == _flagged_lines(WRITES_SAMPLE)
     assert _inventory_writes_in(CLEAN_WRITES_SAMPLE, models) == []
+
+
+def test_templates_carry_no_style_block_and_link_no_stylesheet_but_the_projects():
+    """Styles live in static/css (one stylesheet, and the packing slip's sheet of its own). Only the 500 page keeps
+    its styles inline: it must render when nothing else can, static files included."""
+    templates = BASE_DIR / "templates"
+    offenders = [str(path.relative_to(templates)) for path in sorted(templates.rglob("*.html"))
+                 if "<style" in path.read_text() and path.relative_to(templates).as_posix() != "errors/500.html"]
+    assert not offenders, f"move these <style> blocks into static/css/concord.css: {offenders}"
+    assert "<style" in (templates / "errors" / "500.html").read_text()  # the exception is still needed, and real
