@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -63,6 +63,9 @@ ACTIONS = ("create", "update", "unchanged", "error")
 _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
+PROGRESS_EVERY = 250  # rows between two progress reports of a long import or export
+
+Progress = Callable[[int], None]  # told how many rows are done so far
 
 
 class UnknownCsvKind(NotFound):
@@ -488,8 +491,12 @@ def _check_header(header: list[str], schema: CsvSchema) -> None:
 # --------------------------------------------------------------------------------------------- import / export
 
 
-def import_csv(kind: str, file_text: str | bytes, user: Any, dry_run: bool = False) -> ImportReport:
+def import_csv(kind: str, file_text: str | bytes, user: Any, dry_run: bool = False,
+               progress: Progress | None = None) -> ImportReport:
     """Validate and apply a CSV file of ``kind`` as ``user``; see the module docstring for the contract.
+
+    ``progress(rows_done)`` is called every ``PROGRESS_EVERY`` rows from inside the import's
+    transaction, so it must write through a connection of its own (``erp.csv_jobs``) to be seen.
 
     Raises ``UnknownCsvKind`` for an unknown kind and ``PermissionDenied`` when the user's role
     may not add and change the kind's model; every other problem is in the returned report.
@@ -506,7 +513,7 @@ def import_csv(kind: str, file_text: str | bytes, user: Any, dry_run: bool = Fal
 
     def apply_all() -> None:
         schema.reset()
-        report.rows = _apply_rows(schema, records)
+        report.rows = _apply_rows(schema, records, progress)
         if dry_run or not report.ok:
             raise _RolledBack()
 
@@ -518,29 +525,38 @@ def import_csv(kind: str, file_text: str | bytes, user: Any, dry_run: bool = Fal
     return report
 
 
-def _apply_rows(schema: CsvSchema, records: list[tuple[int, dict[str, str]]]) -> list[RowResult]:
-    """Parse and apply every row inside the caller's transaction; each row's writes sit in a savepoint."""
+def _apply_rows(schema: CsvSchema, records: list[tuple[int, dict[str, str]]],
+                progress: Progress | None = None) -> list[RowResult]:
+    """Parse and apply every row inside the caller's transaction; each row's writes sit in a savepoint.
+
+    A row's errors are all reported together: every invalid cell, and a repeated natural key beside them.
+    """
     results: list[RowResult] = []
     first_seen: dict[tuple[str, ...], int] = {}
     with joined_command():
         schema.preload([schema.key_of(row) for _, row in records if "__width__" not in row])
-        for line, row in records:
+        for number, (line, row) in enumerate(records, start=1):
+            if progress is not None and number % PROGRESS_EVERY == 0:
+                progress(number)
             if "__width__" in row:
                 results.append(RowResult(line=line, key="", errors={ROW: [row["__width__"]]}))
                 continue
             key = schema.key_of(row)
             result = RowResult(line=line, key="/".join(key))
             results.append(result)
-            if all(key) and key in first_seen:
+            repeated = all(key) and key in first_seen
+            if repeated:
                 result.errors = {schema.natural_key[-1]: [
                     f"{result.key} appears more than once in the file (first on line {first_seen[key]})."
                 ]}
-                continue
             first_seen.setdefault(key, line)
             try:
                 parsed = schema.parse_row(row)
             except RowInvalid as exc:
-                result.errors = exc.errors
+                for column, messages in exc.errors.items():
+                    result.errors.setdefault(column, []).extend(messages)
+                continue
+            if repeated:
                 continue
             result.action = schema.plan(parsed)
             if result.action == "unchanged":
@@ -561,7 +577,15 @@ def _apply_rows(schema: CsvSchema, records: list[tuple[int, dict[str, str]]]) ->
     return results
 
 
-def export_csv(kind: str, user: Any) -> str:
+def export_count(kind: str, user: Any) -> int:
+    """How many rows ``export_csv`` would write for ``user`` (to choose between now and a background job)."""
+    schema = schema_for(kind, user)
+    if not schema.may_export():
+        raise PermissionDenied(f"Your role may not view {kind}.")
+    return schema.export_queryset().count()
+
+
+def export_csv(kind: str, user: Any, progress: Progress | None = None) -> str:
     """The rows of ``kind`` that ``user`` may see, in the layout ``import_csv`` reads."""
     schema = schema_for(kind, user)
     if not schema.may_export():
@@ -569,6 +593,14 @@ def export_csv(kind: str, user: Any) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(schema.columns))
     writer.writeheader()
-    for row in schema.export_rows(schema.export_queryset()):
+    for number, row in enumerate(schema.export_rows(schema.export_queryset()), start=1):
         writer.writerow(row)
+        if progress is not None and number % PROGRESS_EVERY == 0:
+            progress(number)
     return out.getvalue()
+
+
+def count_data_rows(file_text: str | bytes) -> int:
+    """A quick upper bound of a file's data rows (non-blank lines after the header), to size the work."""
+    text = file_text.decode("utf-8", errors="replace") if isinstance(file_text, bytes) else file_text
+    return max(0, sum(1 for line in text.splitlines() if line.strip()) - 1)

@@ -77,3 +77,61 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class CsvJob(models.Model):
+    """A CSV import or export too long for one request, run by a worker (``erp.csv_jobs``).
+
+    ``rows_done`` is written during the run through a connection of its own, so a page polling the job sees
+    it grow while the import's own transaction is still open. A job belongs to the user who started it.
+    """
+
+    class Direction(models.TextChoices):
+        IMPORT = "import", "Import"
+        EXPORT = "export", "Export"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="csv_jobs")
+    kind = models.CharField(max_length=50)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    dry_run = models.BooleanField(default=False, help_text="An import's preview: checks every row, writes none.")
+    params = models.JSONField(default=dict, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    content = models.TextField(blank=True, help_text="The file imported, or the file an export produced.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    applied = models.BooleanField(default=False)
+    report = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rows_done__lte=models.F("rows_total")),
+                                   name="csv_job_rows_done_within_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.kind} #{self.pk}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.rows_total else min(100, self.rows_done * 100 // self.rows_total)

@@ -237,6 +237,9 @@ API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "365"))
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
 IDEMPOTENCY_KEY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "72"))
+# A CSV import or export of more rows than this runs as a background job with a progress page.
+CSV_JOB_THRESHOLD_ROWS = int(os.environ.get("CSV_JOB_THRESHOLD_ROWS", "200"))
+CSV_JOB_TTL_DAYS = int(os.environ.get("CSV_JOB_TTL_DAYS", "7"))
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
@@ -252,6 +255,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "erp.beat_heartbeat", "schedule": 30.0},
     "purge-idempotency-keys": {"task": "erp.purge_idempotency_keys", "schedule": 3600.0},
+    "purge-csv-jobs": {"task": "erp.csv_jobs_purge", "schedule": 3600.0},
     "governance-deviations-expire": {"task": "governance.deviations_expire", "schedule": 900.0},
     "governance-exceptions-escalate": {"task": "governance.exceptions_escalate", "schedule": 60.0},
     "governance-notifications-relay": {"task": "governance.notifications_relay", "schedule": 300.0},

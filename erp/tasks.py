@@ -32,3 +32,17 @@ def purge_idempotency_keys() -> int:
     from erp.services import idempotency_keys_purge
 
     return idempotency_keys_purge(older_than=timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS))
+
+
+@shared_task(name="erp.csv_job_run", ignore_result=True)
+def csv_job_run_task(job_id: int) -> None:
+    from erp.csv_jobs import csv_job_run
+
+    csv_job_run(job_id=job_id)
+
+
+@shared_task(name="erp.csv_jobs_purge", ignore_result=True)
+def csv_jobs_purge_task() -> int:
+    from erp.csv_jobs import csv_jobs_purge
+
+    return csv_jobs_purge(older_than=timedelta(days=settings.CSV_JOB_TTL_DAYS))
