@@ -97,6 +97,8 @@ class SalesOrder(TimeStampedModel):
                                    related_name="+")
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Why it was cancelled, as the canceller gave it (blank when none was given).
+    cancel_reason = models.CharField(max_length=500, blank=True, default="")
 
     scoped_by = ScopedBy("region", "region")
 

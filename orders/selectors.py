@@ -267,6 +267,46 @@ def sales_order_documents(order: SalesOrder, user: Any) -> OrderDocuments:
     return OrderDocuments(list(pick_lists), list(shipments.order_by("id")), list(returns.order_by("id")))
 
 
+def sales_order_cancel_undoes(order: SalesOrder) -> list[str]:
+    """What cancelling ``order`` undoes, one sentence each, for its confirm step: the open allocations released
+    (units per SKU and warehouse), the open pick lists they leave, and the lines cancelled. Two queries."""
+    from erp.formats import plain_number
+
+    held: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    pick_lists: set[str] = set()
+    allocations = (Allocation.objects.filter(line__order=order, status=AllocationStatus.OPEN)
+                   .values_list("item__sku", "item__base_uom__code", "warehouse__code", "quantity",
+                                "pick_list__number"))
+    count = 0
+    for sku, uom, warehouse, quantity, pick_list in allocations:
+        count += 1
+        held[(sku, uom, warehouse)] += quantity
+        if pick_list:
+            pick_lists.add(pick_list)
+    undone: list[str] = []
+    if count:
+        what = "; ".join(f"{plain_number(q)} {uom} of {sku} at {warehouse}"
+                         for (sku, uom, warehouse), q in sorted(held.items()))
+        undone.append(f"Releases {count} allocation{'s' if count != 1 else ''}: {what}.")
+    if pick_lists:
+        undone.append(f"Drops its open lines from pick list{'s' if len(pick_lists) != 1 else ''} "
+                      f"{', '.join(sorted(pick_lists))}.")
+    open_lines = (SalesOrderLine.objects.filter(order=order)
+                  .exclude(status__in=(OrderStatus.DELIVERED, OrderStatus.CLOSED, OrderStatus.CANCELLED))
+                  .values_list("line_no", "shipped_quantity"))
+    cancelled = [no for no, shipped in open_lines if not shipped]
+    closed = [no for no, shipped in open_lines if shipped]
+    if cancelled:
+        undone.append(f"Cancels line{'s' if len(cancelled) != 1 else ''} {', '.join(map(str, cancelled))}: "
+                      f"nothing of {'them' if len(cancelled) != 1 else 'it'} will ship.")
+    if closed:
+        undone.append(f"Closes line{'s' if len(closed) != 1 else ''} {', '.join(map(str, closed))}, shipped in part: "
+                      f"the rest will not ship.")
+    if not undone:
+        undone.append("Nothing is allocated; the order stops here.")
+    return undone
+
+
 def sales_order_history(order: SalesOrder, user: Any, *, limit: int = 50) -> list[Any]:
     """The audit events of ``order`` and its lines that ``user`` may read, newest first (at most ``limit``).
 

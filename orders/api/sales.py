@@ -163,7 +163,7 @@ class SalesOrderOutput(BuiltOnceModelSerializer):
     class Meta:
         model = SalesOrder
         fields = ["id", "number", "status", "customer", "ship_to", "region", "external_ref", "requested_date",
-                  "created_by", "created_at", "confirmed_at", "cancelled_at", "lines"]
+                  "created_by", "created_at", "confirmed_at", "cancelled_at", "cancel_reason", "lines"]
 
 
 class SalesOrderDetailOutput(SalesOrderOutput):
@@ -194,7 +194,7 @@ def _code_of(model: type[Model], key: str, field: str = "code") -> Subquery:
 
 _DETAIL_COLUMNS = (
     "id", "number", "status", "customer_code", "ship_to_code", "region_code", "external_ref", "requested_date",
-    "created_by_username", "created_at", "confirmed_at", "cancelled_at",
+    "created_by_username", "created_at", "confirmed_at", "cancelled_at", "cancel_reason",
     "lines__id", "lines__line_no", "line_sku", "lines__quantity", "line_base_uom", "lines__uom_quantity",
     "lines__uom_code", "lines__requested_date", "lines__status", "line_warehouse", "lines__allocated_quantity",
     "lines__backordered_quantity", "lines__shipped_quantity", "lines__ship_date", "lines__promised_date",
@@ -240,11 +240,11 @@ def sales_order_answer(order_id: int) -> dict[str, Any]:
     if not rows:
         raise SalesOrder.DoesNotExist(f"no sales order {order_id}")
     (pk, number, order_status, customer, ship_to, region, external_ref, requested_date, created_by, created_at,
-     confirmed_at, cancelled_at) = rows[0][:12]
+     confirmed_at, cancelled_at, cancel_reason) = rows[0][:13]
     lines: dict[int, dict[str, Any]] = {}
     for row in rows:
         (line_id, line_no, sku, quantity, base_uom, uom_quantity, uom_code, line_requested, line_status, warehouse,
-         allocated, backordered, shipped, ship_date, promised_date) = row[12:27]
+         allocated, backordered, shipped, ship_date, promised_date) = row[13:28]
         if line_id is None:
             continue
         line = lines.get(line_id)
@@ -255,7 +255,7 @@ def sales_order_answer(order_id: int) -> dict[str, Any]:
                 "status": line_status, "warehouse": _code(warehouse), "allocated_quantity": allocated,
                 "backordered_quantity": backordered, "shipped_quantity": shipped, "ship_date": ship_date,
                 "promised_date": promised_date, "allocations": []}
-        allocation_id, held_at, lot, held, held_status, held_ship_date, held_promised_date = row[27:]
+        allocation_id, held_at, lot, held, held_status, held_ship_date, held_promised_date = row[28:]
         if allocation_id is not None:
             line["allocations"].append({
                 "warehouse": _code(held_at), "lot": _code(lot, "lot_number"), "quantity": held,
@@ -264,7 +264,7 @@ def sales_order_answer(order_id: int) -> dict[str, Any]:
             "ship_to": _code(ship_to), "region": _code(region), "external_ref": external_ref,
             "requested_date": requested_date, "created_by": _code(created_by, "username"),
             "created_at": created_at, "confirmed_at": confirmed_at, "cancelled_at": cancelled_at,
-            "lines": list(lines.values())}
+            "cancel_reason": cancel_reason, "lines": list(lines.values())}
 
 
 # --- the view -------------------------------------------------------------------------------------------

@@ -557,4 +557,5 @@ def sales_order_cancel(*, order: SalesOrder, actor: Actor, reason: str = "") -> 
             line.status = OrderStatus.CANCELLED
     SalesOrderLine.objects.bulk_update(lines, ["allocated_quantity", "backordered_quantity", "status", "updated_at"])
     target = rules.order_status([line.status for line in lines])
-    return _order_move(locked, target, cancelled_at=now if target == OrderStatus.CANCELLED else None)
+    return _order_move(locked, target, cancelled_at=now if target == OrderStatus.CANCELLED else None,
+                       cancel_reason=reason)

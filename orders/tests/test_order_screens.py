@@ -252,7 +252,7 @@ def test_the_order_page_shows_lines_allocations_and_the_history_of_the_order_and
     assert "NE-NYC" in allocated and "not released" in allocated
     history = re.search(r'id="order-history-title"(.*?)</section>', html, re.S).group(1)
     assert "Line 1" in history and "Order" in history and "promised_date" in history
-    assert f'action="/orders/{order.pk}/cancel/"' in html
+    assert f'href="/orders/{order.pk}/cancel/"' in html  # to the confirm step, never a one-click POST
     assert f'action="/orders/{order.pk}/confirm/"' not in html  # only a draft can be confirmed
 
 
@@ -294,14 +294,59 @@ def test_cancelling_from_the_order_page_releases_the_stock(twin, service):
     summary = ItemWarehouseSummary.objects.get(item=twin, warehouse=warehouse("NE-NYC"))
     assert summary.allocated == 5
 
-    response = service.post(f"/orders/{order.pk}/cancel/", {"reason": "Customer called"}, follow=True)
+    response = service.post(f"/orders/{order.pk}/cancel/", {"confirm": "yes", "reason": "Customer called"},
+                            follow=True)
 
     order.refresh_from_db()
     summary.refresh_from_db()
     assert order.status == "cancelled" and summary.allocated == 0
-    assert "is cancelled: every allocation is released" in page(response)
-    again = service.post(f"/orders/{order.pk}/cancel/", follow=True)
+    assert order.cancel_reason == "Customer called"
+    html = page(response)
+    assert "is cancelled: every allocation is released" in html
+    assert re.search(r'data-field="cancel_reason">Customer called<', html)
+    again = service.post(f"/orders/{order.pk}/cancel/", {"confirm": "yes"}, follow=True)
     assert again.status_code == 200 and "it cannot be cancelled" in page(again)
+
+
+def test_the_cancel_step_names_what_will_be_undone_and_changes_nothing(twin, service):
+    order = _order("C-NE-001", twin, 5)
+
+    html = page(service.get(f"/orders/{order.pk}/cancel/"))
+
+    assert f"Cancel order {order.number}?" in html
+    assert f"Releases 1 allocation: 5 EA of {twin.sku} at NE-NYC." in html
+    assert "Cancels line 1: nothing of it will ship." in html
+    assert '<input type="hidden" name="confirm" value="yes">' in html
+    assert re.search(r'<label[^>]*for="id_reason"[^>]*>\s*Reason', html) and 'name="reason"' in html
+    assert "button--danger" in html and "Cancel the order" in html
+    assert f'href="/orders/{order.pk}/"' in html and "Keep the order" in html
+    order.refresh_from_db()
+    assert order.status == "allocated"
+
+
+def test_a_cancel_post_that_skipped_the_confirm_step_changes_nothing(twin, service):
+    order = _order("C-NE-001", twin, 5)
+
+    response = service.post(f"/orders/{order.pk}/cancel/", {"reason": "one click"})
+
+    html = page(response)
+    assert response.status_code == 200 and "Nothing has been done yet" in html
+    assert f"Cancel order {order.number}?" in html
+    order.refresh_from_db()
+    assert order.status == "allocated" and order.cancel_reason == ""
+    assert ItemWarehouseSummary.objects.get(item=twin, warehouse=warehouse("NE-NYC")).allocated == 5
+
+
+def test_a_reason_too_long_is_an_error_beside_the_field_and_changes_nothing(twin, service):
+    order = _order("C-NE-001", twin, 5)
+
+    response = service.post(f"/orders/{order.pk}/cancel/", {"confirm": "yes", "reason": "x" * 501})
+
+    html = page(response)
+    assert response.status_code == 400
+    assert re.search(r'class="field__error"[^>]*>[^<]*At most 500 characters \(this is 501\)', html), html
+    order.refresh_from_db()
+    assert order.status == "allocated" and order.cancel_reason == ""
 
 
 def test_operators_see_no_buttons_and_may_not_confirm_or_cancel(twin, browser_as):
@@ -313,6 +358,8 @@ def test_operators_see_no_buttons_and_may_not_confirm_or_cancel(twin, browser_as
     assert "/confirm/" not in html and "/cancel/" not in html
     assert client.post(f"/orders/{order.pk}/confirm/").status_code == 403
     assert client.post(f"/orders/{order.pk}/cancel/").status_code == 403
+    assert client.post(f"/orders/{order.pk}/cancel/", {"confirm": "yes"}).status_code == 403
+    assert client.get(f"/orders/{order.pk}/cancel/").status_code == 403
     order.refresh_from_db()
     assert order.status == "draft"
 
@@ -323,6 +370,8 @@ def test_customer_service_of_another_region_finds_no_order_to_confirm(twin, demo
 
     assert europe.post(f"/orders/{order.pk}/confirm/").status_code == 404
     assert europe.post(f"/orders/{order.pk}/cancel/").status_code == 404
+    assert europe.post(f"/orders/{order.pk}/cancel/", {"confirm": "yes", "reason": "x"}).status_code == 404
+    assert europe.get(f"/orders/{order.pk}/cancel/").status_code == 404
     assert europe.get(f"/orders/{order.pk}/confirm/").status_code == 405
     order.refresh_from_db()
     assert order.status == "draft"

@@ -38,7 +38,7 @@ from warehouses.models import CarrierLane, Region
 D = Decimal
 LIST = "api:sales-order-list"
 ORDER_FIELDS = {"id", "number", "status", "customer", "ship_to", "region", "external_ref", "requested_date",
-                "created_by", "created_at", "confirmed_at", "cancelled_at", "lines"}
+                "created_by", "created_at", "confirmed_at", "cancelled_at", "cancel_reason", "lines"}
 LINE_FIELDS = {"line_no", "sku", "quantity", "base_uom", "uom_quantity", "uom", "requested_date", "status", "warehouse",
                "allocated_quantity", "backordered_quantity", "shipped_quantity", "ship_date", "promised_date"}
 ALLOCATION_FIELDS = {"warehouse", "lot", "quantity", "status", "ship_date", "promised_date"}
@@ -308,6 +308,12 @@ def test_cancelling_releases_every_allocation_and_a_cancelled_order_stays_cancel
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "cancelled" and body["cancelled_at"] is not None
+    assert body["cancel_reason"] == "Customer changed their mind"  # stored, not only validated
+    assert SalesOrder.objects.get(pk=order["id"]).cancel_reason == "Customer changed their mind"
+    for read in (service.get(reverse("api:sales-order-detail", args=[order["id"]])),
+                 service.get(reverse(LIST), {"status": "cancelled"})):
+        assert read.status_code == 200
+        assert "Customer changed their mind" in json.dumps(read.json())
     (line,) = body["lines"]
     assert (line["status"], line["allocated_quantity"], line["backordered_quantity"]) == (
         "cancelled", "0.0000", "0.0000")
@@ -327,6 +333,7 @@ def test_a_draft_can_be_cancelled_without_a_body(twin, service):
     response = service.post(url("cancel", order))
 
     assert response.status_code == 200 and response.json()["status"] == "cancelled", response.json()
+    assert response.json()["cancel_reason"] == ""
 
 
 # --- idempotency and external references ---------------------------------------------------------------------

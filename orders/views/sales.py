@@ -26,6 +26,7 @@ from django.utils.cache import patch_vary_headers
 from django.views import View
 from django.views.generic import TemplateView
 
+from erp.confirm import ConfirmStepView
 from erp.exceptions import DomainError
 from erp.formats import plain_number
 from erp.scoping import scope_queryset
@@ -264,10 +265,30 @@ class OrderConfirmView(OrderActionView):
         return _confirmed_message(confirmed)
 
 
-class OrderCancelView(OrderActionView):
-    def act(self, order: SalesOrder) -> str:
-        reason = self.request.POST.get("reason", "").strip()
-        cancelled = sales_order_cancel(order=order, actor=self.request.user, reason=reason)
+class OrderCancelView(ConfirmStepView[SalesOrder]):
+    """Cancel what of an order has not shipped, through the confirm step (``erp.confirm``): the page names the
+    allocations released, the pick lines dropped and the lines cancelled; the reason is kept on the order."""
+
+    permission_required = "orders.change_salesorder"
+    button_label = "Cancel the order"
+    back_label = "Keep the order"
+    takes_reason = True
+
+    def get_target(self, pk: int) -> SalesOrder:
+        return get_object_or_404(scope_queryset(SalesOrder.objects.select_related("customer"), self.request.user),
+                                 pk=pk)
+
+    def question(self, target: SalesOrder) -> str:
+        return f"Cancel order {target.number}?"
+
+    def undoes(self, target: SalesOrder) -> list[str]:
+        return selectors.sales_order_cancel_undoes(target)
+
+    def back_url(self, target: SalesOrder) -> str:
+        return reverse("orders:order-detail", args=[target.pk])
+
+    def perform(self, target: SalesOrder, reason: str) -> str:
+        cancelled = sales_order_cancel(order=target, actor=self.request.user, reason=reason)
         return f"{cancelled.number} is {cancelled.get_status_display().lower()}: every allocation is released."
 
 
