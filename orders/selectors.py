@@ -307,6 +307,51 @@ def sales_order_cancel_undoes(order: SalesOrder) -> list[str]:
     return undone
 
 
+def _quantities(rows: Any) -> str:
+    """``5 EA of SKU-1, 2 BX of SKU-2`` from ``(sku, uom, quantity)`` rows, summed per SKU."""
+    from erp.formats import plain_number
+
+    summed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for sku, uom, quantity in rows:
+        summed[(sku, uom)] += quantity
+    return ", ".join(f"{plain_number(q)} {uom} of {sku}" for (sku, uom), q in sorted(summed.items()))
+
+
+def pick_list_cancel_undoes(pick_list: PickList) -> list[str]:
+    """What cancelling ``pick_list`` undoes, for its confirm step. Two queries."""
+    from orders.models import PickLineStatus, PickListLine
+
+    lines = PickListLine.objects.filter(pick_list=pick_list, status=PickLineStatus.OPEN)
+    rows = list(lines.values_list("item__sku", "item__base_uom__code", "quantity"))
+    orders = sorted(set(lines.values_list("order_line__order__number", flat=True)))
+    if not rows:
+        return [f"{pick_list.number} has no open line left; it closes as cancelled."]
+    return [f"Cancels {len(rows)} open line{'s' if len(rows) != 1 else ''} at {pick_list.warehouse.code}: "
+            f"{_quantities(rows)}.",
+            f"The allocations stay with {', '.join(orders)} and wait for another pick list."]
+
+
+def shipment_cancel_undoes(shipment: Shipment) -> list[str]:
+    """What cancelling (unpacking) ``shipment`` undoes, for its confirm step. Two queries."""
+    rows = list(shipment.lines.values_list("item__sku", "item__base_uom__code", "quantity"))
+    packages = shipment.packages.count()
+    undone = [f"Unpacks {shipment.number} at {shipment.warehouse.code}: {_quantities(rows) or 'nothing packed'}."]
+    if packages:
+        undone.append(f"Its {packages} package{'s are' if packages != 1 else ' is'} no longer shipping; the picked "
+                      f"lines wait to be packed again for {shipment.order.number}.")
+    else:
+        undone.append(f"The picked lines wait to be packed again for {shipment.order.number}.")
+    return undone
+
+
+def return_cancel_undoes(rma: ReturnAuthorization) -> list[str]:
+    """What cancelling ``rma`` undoes, for its confirm step. One query."""
+    rows = list(rma.lines.values_list("item__sku", "item__base_uom__code", "quantity"))
+    return [f"Withdraws the authorization to return {_quantities(rows) or 'nothing'} of {rma.order.number} to "
+            f"{rma.warehouse.code}.",
+            "Those quantities may be authorized again on another return."]
+
+
 def sales_order_history(order: SalesOrder, user: Any, *, limit: int = 50) -> list[Any]:
     """The audit events of ``order`` and its lines that ``user`` may read, newest first (at most ``limit``).
 

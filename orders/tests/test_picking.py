@@ -489,6 +489,8 @@ def test_the_picking_screen_lists_only_my_warehouses_and_starts_a_wave(picker):
     assert picker.post(_screen("pick-list-pick", theirs.pk), {"line": 1}).status_code == 404
     assert picker.post(_screen("pick-list-confirm", theirs.pk)).status_code == 404
     assert picker.post(_screen("pick-list-cancel", theirs.pk)).status_code == 404
+    assert picker.post(_screen("pick-list-cancel", theirs.pk), {"confirm": "yes"}).status_code == 404
+    assert picker.get(_screen("pick-list-cancel", theirs.pk)).status_code == 404
 
 
 @pytest.mark.django_db
@@ -573,7 +575,14 @@ def test_a_picker_may_redo_a_line_and_cancel_the_list(picker):
         stray = picker.post(_screen("pick-list-pick", pick_list.pk), {"line": nonsense, "location": "A-01-01"},
                             follow=True)
         assert stray.status_code == 200 and b"That line is not open on this list any more." in stray.content
-    cancelled = picker.post(_screen("pick-list-cancel", pick_list.pk), follow=True)
+    step = picker.get(_screen("pick-list-cancel", pick_list.pk)).content.decode()
+    assert f"Cancel pick list {pick_list.number}?" in step
+    assert "Cancels 1 open line at NE-BOS: 4 EA of T-CLN-0001." in step and order.number in step
+    assert 'name="reason"' not in step  # the service takes no reason
+    one_click = picker.post(_screen("pick-list-cancel", pick_list.pk))
+    assert one_click.status_code == 200 and b"Nothing has been done yet" in one_click.content
+    assert PickList.objects.get(pk=pick_list.pk).status == PickListStatus.OPEN
+    cancelled = picker.post(_screen("pick-list-cancel", pick_list.pk), {"confirm": "yes"}, follow=True)
 
     assert cancelled.status_code == 200 and b"is cancelled" in cancelled.content
     assert PickList.objects.get(pk=pick_list.pk).status == PickListStatus.CANCELLED

@@ -634,9 +634,29 @@ def test_cancelling_on_screen_is_customer_services_and_roles_are_enforced(order,
     assert desk.get(reverse("orders:return-receive", args=[rma.pk])).status_code == 403
     assert ReturnAuthorization.objects.get(pk=rma.pk).status == "authorized"
 
-    response = desk.post(reverse("orders:return-cancel", args=[rma.pk]))
+    step = desk.get(reverse("orders:return-cancel", args=[rma.pk])).content.decode()
+    assert f"Cancel return {rma.number}?" in step
+    assert f"Withdraws the authorization to return 2 EA of {order.lines.get().item.sku} of {order.number}" in step
+    one_click = desk.post(reverse("orders:return-cancel", args=[rma.pk]))
+    assert one_click.status_code == 200 and "Nothing has been done yet" in one_click.content.decode()
+    assert ReturnAuthorization.objects.get(pk=rma.pk).status == "authorized"
+
+    response = desk.post(reverse("orders:return-cancel", args=[rma.pk]), {"confirm": "yes"})
 
     assert response.status_code == 302
     assert ReturnAuthorization.objects.get(pk=rma.pk).status == "cancelled"
-    again = desk.post(reverse("orders:return-cancel", args=[rma.pk]), follow=True)
+    again = desk.post(reverse("orders:return-cancel", args=[rma.pk]), {"confirm": "yes"}, follow=True)
     assert "cannot become cancelled" in again.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_return_outside_the_desks_region_has_no_cancel_step(order, twin, desk):
+    from django.urls import reverse
+
+    stock_at(twin, "EU-RTM", 1)
+    theirs = return_authorize(order=shipped_order((twin, 1), customer="C-EU-001", site="EU-RTM"),
+                              lines=[ReturnLineSpec(1, D(1))], actor=None)
+
+    assert desk.get(reverse("orders:return-cancel", args=[theirs.pk])).status_code == 404
+    assert desk.post(reverse("orders:return-cancel", args=[theirs.pk]), {"confirm": "yes"}).status_code == 404
+    assert ReturnAuthorization.objects.get(pk=theirs.pk).status == "authorized"

@@ -527,7 +527,14 @@ def test_the_ship_button_names_the_missing_documents_and_ships_once_they_are_att
 @pytest.mark.django_db
 def test_a_packed_shipment_is_cancelled_from_its_page(twin, user):
     shipment = packed(picked_order(twin, 2))
-    response = _signed_in(user).post(reverse("orders:shipment-cancel", args=[shipment.pk]), follow=True)
+    screen = _signed_in(user)
+    step = screen.get(reverse("orders:shipment-cancel", args=[shipment.pk])).content.decode()
+    assert f"Cancel shipment {shipment.number}?" in step
+    assert f"Unpacks {shipment.number} at NE-BOS: 2 EA of T-CLN-0003." in step and shipment.order.number in step
+    one_click = screen.post(reverse("orders:shipment-cancel", args=[shipment.pk]))
+    assert one_click.status_code == 200 and "Nothing has been done yet" in one_click.content.decode()
+    assert Shipment.objects.get(pk=shipment.pk).status == ShipmentStatus.PACKED
+    response = screen.post(reverse("orders:shipment-cancel", args=[shipment.pk]), {"confirm": "yes"}, follow=True)
     assert any("is cancelled" in m for m in _messages(response))
     assert Shipment.objects.get(pk=shipment.pk).status == ShipmentStatus.CANCELLED
 
@@ -558,6 +565,8 @@ def test_screens_show_and_work_only_the_shipments_of_my_warehouses(twin, user):
         assert screen.get(reverse(f"orders:{name}", args=[theirs.pk])).status_code == 404
     for name in ("shipment-ship", "shipment-document", "shipment-deliver", "shipment-cancel"):
         assert screen.post(reverse(f"orders:{name}", args=[theirs.pk]), {"carrier": "UPS"}).status_code == 404
+    assert screen.post(reverse("orders:shipment-cancel", args=[theirs.pk]), {"confirm": "yes"}).status_code == 404
+    assert screen.get(reverse("orders:shipment-cancel", args=[theirs.pk])).status_code == 404
     assert screen.get(reverse("orders:shipment-pack", args=[far_order.pk, "EU-RTM"])).status_code == 404
     assert screen.get(reverse("orders:shipment-pack", args=[far_order.pk, "NE-BOS"])).status_code == 404
     assert Shipment.objects.get(pk=theirs.pk).status == ShipmentStatus.PACKED

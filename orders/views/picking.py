@@ -26,6 +26,7 @@ from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import FormView
 
+from erp.confirm import ConfirmStepView
 from erp.exceptions import DomainError
 from erp.formats import plain_number
 from erp.scoping import scope_queryset
@@ -40,6 +41,7 @@ from erp.screens import (
 from inventory.models import Lot
 from inventory.views import ScanFormMixin, UserFormMixin
 from orders.models import PickLineStatus, PickList, PickListLine, PickListStatus
+from orders.selectors import pick_list_cancel_undoes
 from orders.services.picking import (
     PickAnswer,
     order_to_pick,
@@ -403,22 +405,35 @@ class PickListConfirmView(PickListMixin, View):
         return here
 
 
-class PickListCancelView(PickListMixin, View):
-    """Cancel an open list (``pick_list_cancel``): its stock waits for another list."""
+class PickListCancelView(ConfirmStepView[PickList]):
+    """Cancel an open list (``pick_list_cancel``) through the confirm step: its stock waits for another list."""
 
     permission_required = "orders.change_picklist"
-    http_method_names = ["post"]
+    button_label = "Cancel the list"
+    back_label = "Keep the list"
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        pick_list = self.get_pick_list()
-        try:
-            pick_list_cancel(pick_list=pick_list, actor=request.user)
-        except DomainError as error:
-            messages.error(request, _refusal(error))
-            return redirect("orders:pick-list-detail", pk=pick_list.pk)
-        _keep(request, pick_list, None)
-        messages.success(request, f"{pick_list.number} is cancelled: its stock waits for another list.")
-        return redirect(f"{reverse('orders:pick-list-list')}?{urlencode({'warehouse': pick_list.warehouse.code})}")
+    def get_target(self, pk: int) -> PickList:
+        return get_object_or_404(pick_lists(self.request.user).select_related("warehouse"), pk=pk)
+
+    def question(self, target: PickList) -> str:
+        return f"Cancel pick list {target.number}?"
+
+    def undoes(self, target: PickList) -> list[str]:
+        return pick_list_cancel_undoes(target)
+
+    def back_url(self, target: PickList) -> str:
+        return reverse("orders:pick-list-detail", args=[target.pk])
+
+    def done_url(self, target: PickList) -> str:
+        return f"{reverse('orders:pick-list-list')}?{urlencode({'warehouse': target.warehouse.code})}"
+
+    def refusal(self, error: DomainError) -> str:
+        return _refusal(error)
+
+    def perform(self, target: PickList, reason: str) -> str:
+        pick_list_cancel(pick_list=target, actor=self.request.user)
+        _keep(self.request, target, None)
+        return f"{target.number} is cancelled: its stock waits for another list."
 
 
 urlpatterns: list[URLPattern] = [

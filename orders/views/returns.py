@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.views import View
 
+from erp.confirm import ConfirmStepView
 from erp.exceptions import DomainError
 from erp.formats import plain_number
 from erp.scoping import scope_of, scope_queryset
@@ -31,6 +32,7 @@ from erp.screens import (
     model_choice_field,
 )
 from orders.models import Disposition, ReturnAuthorization, ReturnStatus, SalesOrder
+from orders.selectors import return_cancel_undoes
 from orders.services.returns import (
     MAX_NOTE,
     MAX_REASON,
@@ -165,21 +167,28 @@ def _order_url(order: SalesOrder) -> str | None:
         return None
 
 
-class ReturnCancelView(ScreenAccessMixin, View):
-    """Cancel an authorized return (``return_cancel``); back to its page with the outcome."""
+class ReturnCancelView(ConfirmStepView[ReturnAuthorization]):
+    """Cancel an authorized return (``return_cancel``) through the confirm step; back to its page."""
 
     permission_required = "orders.add_returnauthorization"
-    http_method_names = ["post"]
+    button_label = "Cancel the return"
+    back_label = "Keep the return"
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        rma = get_object_or_404(_scoped_returns(request.user), pk=pk)
-        try:
-            return_cancel(rma=rma, actor=request.user)
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"{rma.number} is cancelled; its quantities may be authorized again.")
-        return redirect("orders:return-detail", pk=rma.pk)
+    def get_target(self, pk: int) -> ReturnAuthorization:
+        return get_object_or_404(_scoped_returns(self.request.user), pk=pk)
+
+    def question(self, target: ReturnAuthorization) -> str:
+        return f"Cancel return {target.number}?"
+
+    def undoes(self, target: ReturnAuthorization) -> list[str]:
+        return return_cancel_undoes(target)
+
+    def back_url(self, target: ReturnAuthorization) -> str:
+        return reverse("orders:return-detail", args=[target.pk])
+
+    def perform(self, target: ReturnAuthorization, reason: str) -> str:
+        return_cancel(rma=target, actor=self.request.user)
+        return f"{target.number} is cancelled; its quantities may be authorized again."
 
 
 # --- authorizing a return of an order's shipped lines ------------------------------------------------------

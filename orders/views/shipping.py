@@ -38,10 +38,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from erp.confirm import ConfirmStepView
 from erp.exceptions import DomainError, ValidationFailed
 from erp.formats import plain_number
 from erp.scoping import scope_queryset
@@ -57,6 +58,7 @@ from orders.models import (
     ShipmentLine,
     ShipmentStatus,
 )
+from orders.selectors import shipment_cancel_undoes
 from orders.services.shipping import (
     PACKAGE_FIELDS,
     documents_missing,
@@ -370,9 +372,30 @@ class ShipmentDeliverView(ShipmentActionView):
                 f"{' ' + order.number + ' is delivered in full.' if order.status == 'delivered' else ''}")
 
 
-class ShipmentCancelView(ShipmentActionView):
-    def act(self, request: HttpRequest, shipment: Shipment) -> str:
-        cancelled = shipment_cancel(shipment=shipment, actor=request.user)
+class ShipmentCancelView(ConfirmStepView[Shipment]):
+    """Cancel (unpack) a packed shipment (``shipment_cancel``) through the confirm step."""
+
+    permission_required = "orders.change_shipment"
+    button_label = "Cancel the shipment (unpack)"
+    back_label = "Keep the shipment"
+
+    def get_target(self, pk: int) -> Shipment:
+        return get_object_or_404(scope_queryset(shipments(), self.request.user), pk=pk)
+
+    def question(self, target: Shipment) -> str:
+        return f"Cancel shipment {target.number}?"
+
+    def undoes(self, target: Shipment) -> list[str]:
+        return shipment_cancel_undoes(target)
+
+    def back_url(self, target: Shipment) -> str:
+        return reverse("orders:shipment-detail", args=[target.pk])
+
+    def refusal(self, error: DomainError) -> str:
+        return _refusal(error)
+
+    def perform(self, target: Shipment, reason: str) -> str:
+        cancelled = shipment_cancel(shipment=target, actor=self.request.user)
         return f"{cancelled.number} is cancelled: its picked lines wait to be packed again."
 
 
