@@ -95,6 +95,56 @@ def test_screens_outside_the_scope_are_404(user):
     pk = PolicyDeviation.objects.get().pk
     assert ne.get(reverse("governance:policy-deviation-detail", args=[pk])).status_code == 404
     assert ne.post(reverse("governance:policy-deviation-act", args=[pk]), {"action": "withdraw"}).status_code == 404
+    assert ne.get(reverse("governance:policy-deviation-withdraw", args=[pk])).status_code == 404
+    assert ne.post(reverse("governance:policy-deviation-withdraw", args=[pk]), {"confirm": "yes"}).status_code == 404
+    assert PolicyDeviation.objects.get().status == "requested"
     assert ne.get(reverse("governance:policy-difference"), {"warehouse": "EU-RTM"}).status_code == 404
     assert ne.get(reverse("governance:policy-detail", args=["no.such"])).status_code == 404
     assert b"EU-RTM" not in ne.get(reverse("governance:policy-detail", args=[CUTOFF])).content
+
+
+def _requested(operator):
+    today = rotterdam_today()
+    operator.post(reverse("governance:policy-deviation-request", args=[CUTOFF]), {
+        "site": "warehouse:EU-RTM", "value": "17:30", "rationale": "Carriers collect at 18:00 now.",
+        "effective_from": str(today), "effective_to": str(today + timedelta(days=7))})
+    return PolicyDeviation.objects.get()
+
+
+def test_withdrawing_a_deviation_goes_through_a_confirm_step(user):
+    operator = browser(user, "eu.operator")
+    deviation = _requested(operator)
+    withdraw = reverse("governance:policy-deviation-withdraw", args=[deviation.pk])
+    detail = operator.get(reverse("governance:policy-deviation-detail", args=[deviation.pk])).content.decode()
+    assert f'href="{withdraw}"' in detail and 'value="withdraw"' not in detail
+
+    step = operator.get(withdraw).content.decode()
+    assert f"Withdraw deviation {deviation.number}?" in step
+    assert "17:30 at warehouse EU-RTM" in step and "its approval request is cancelled" in step
+    assert "Withdraw the request" in step and "button--danger" in step
+    # The old one-click form and a POST that skipped the step change nothing.
+    old = operator.post(reverse("governance:policy-deviation-act", args=[deviation.pk]), {"action": "withdraw"})
+    assert old.status_code == 302 and old["Location"] == withdraw
+    skipped = operator.post(withdraw)
+    assert skipped.status_code == 200 and "Nothing has been done yet" in skipped.content.decode()
+    assert PolicyDeviation.objects.get().status == "requested"
+
+    done = operator.post(withdraw, {"confirm": "yes"}, follow=True)
+
+    assert PolicyDeviation.objects.get().status == "withdrawn"
+    assert f"{deviation.number} is withdrawn." in done.content.decode()
+
+
+def test_stopping_an_approved_deviation_names_the_standard_it_returns_to(user):
+    operator, owner = browser(user, "eu.operator"), browser(user, "owner")
+    deviation = _requested(operator)
+    owner.post(reverse("governance:policy-deviation-act", args=[deviation.pk]), {"action": "approve", "note": "ok"})
+    withdraw = reverse("governance:policy-deviation-withdraw", args=[deviation.pk])
+
+    step = operator.get(withdraw).content.decode()
+
+    assert f"Stop deviation {deviation.number}?" in step and "Stop the deviation now" in step
+    assert "goes back from 17:30 to the standard" in step
+    assert PolicyDeviation.objects.get().status == "approved"
+    someone_else = browser(user, "ne.operator")  # not in scope: no step at all
+    assert someone_else.get(withdraw).status_code == 404

@@ -19,14 +19,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from erp.confirm import ConfirmStepView
 from erp.exceptions import DomainError
 from erp.scoping import scope_of, scope_queryset
 from erp.screens import Column, ScreenListView
 from governance import selectors
 from governance.api.policies import difference_csv, difference_rows
-from governance.models import Policy, ScopeType
+from governance.models import Policy, PolicyDeviation, ScopeType
 from governance.services import deviations as services
 from governance.services.approvals import approval_can_decide, current_step
+from governance.templatetags.policy_tags import policy_name, policy_value
 from warehouses.models import Region, Warehouse
 
 VIEW_POLICY = "governance.view_policy"
@@ -189,7 +191,7 @@ def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_DEVIATION, raise_exception=True)
 @require_POST
 def deviation_act(request: HttpRequest, pk: int) -> HttpResponse:
-    """Approve, reject or withdraw; a refusal is a message on the deviation's page."""
+    """Approve or reject; a refusal is a message on the deviation's page. Withdrawing goes to its confirm step."""
     deviation = get_object_or_404(selectors.deviations_for(request.user), pk=pk)
     act = request.POST.get("action", "")
     note = request.POST.get("note", "")[:2000]
@@ -198,8 +200,8 @@ def deviation_act(request: HttpRequest, pk: int) -> HttpResponse:
             services.deviation_approve(deviation=deviation, actor=request.user, note=note)
         elif act == "reject":
             services.deviation_reject(deviation=deviation, actor=request.user, note=note)
-        elif act == "withdraw":
-            services.deviation_withdraw(deviation=deviation, actor=request.user)
+        elif act == "withdraw":  # never in one click: through the confirm step, which changes nothing yet
+            return redirect("governance:policy-deviation-withdraw", pk=pk)
         else:
             messages.error(request, "Choose approve, reject or withdraw.")
             return redirect("governance:policy-deviation-detail", pk=pk)
@@ -208,6 +210,44 @@ def deviation_act(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"{deviation.number}: {act} done.")
     return redirect("governance:policy-deviation-detail", pk=pk)
+
+
+class DeviationWithdrawView(ConfirmStepView[PolicyDeviation]):
+    """Withdraw a requested deviation, or stop an approved one now, through the confirm step (``erp.confirm``).
+    Only its requester or the policy's process owner may (the service refuses anyone else)."""
+
+    permission_required = VIEW_DEVIATION
+    back_label = "Keep the deviation"
+
+    def get_target(self, pk: int) -> PolicyDeviation:
+        return get_object_or_404(selectors.deviations_for(self.request.user), pk=pk)
+
+    def question(self, target: PolicyDeviation) -> str:
+        verb = "Stop" if target.status == "approved" else "Withdraw"
+        return f"{verb} deviation {target.number}?"
+
+    def page(self, target: PolicyDeviation, form: Any, **kwargs: Any) -> HttpResponse:
+        self.button_label = "Stop the deviation now" if target.status == "approved" else "Withdraw the request"
+        return super().page(target, form, **kwargs)
+
+    def undoes(self, target: PolicyDeviation) -> list[str]:
+        policy = policy_name(target.policy.key)
+        where = f"{target.scope_type} {target.scope_code}"
+        standard = policy_value(target.policy.standard_value)
+        if target.status == "approved":
+            return [f"{policy} at {where} goes back from {policy_value(target.value)} to the standard {standard} "
+                    f"now, instead of on {target.effective_to}.",
+                    "A stopped deviation cannot be resumed: a new one must be requested and approved."]
+        return [f"The request for {policy} = {policy_value(target.value)} at {where} ({target.effective_from} to "
+                f"{target.effective_to}) is withdrawn, and its approval request is cancelled.",
+                f"{policy} stays at the standard {standard}."]
+
+    def back_url(self, target: PolicyDeviation) -> str:
+        return reverse("governance:policy-deviation-detail", args=[target.pk])
+
+    def perform(self, target: PolicyDeviation, reason: str) -> str:
+        done = services.deviation_withdraw(deviation=target, actor=self.request.user)
+        return f"{done.number} is {done.get_status_display().lower()}."
 
 
 # --- difference from core ---------------------------------------------------------------------------
@@ -255,6 +295,7 @@ urlpatterns = [
     path("difference/", difference, name="policy-difference"),
     path("deviations/<int:pk>/", deviation_detail, name="policy-deviation-detail"),
     path("deviations/<int:pk>/act/", deviation_act, name="policy-deviation-act"),
+    path("deviations/<int:pk>/withdraw/", DeviationWithdrawView.as_view(), name="policy-deviation-withdraw"),
     path("<str:key>/", policy_detail, name="policy-detail"),
     path("<str:key>/request/", deviation_request, name="policy-deviation-request"),
 ]
