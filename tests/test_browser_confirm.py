@@ -30,7 +30,8 @@ def confirmed_order(demo: Any) -> SalesOrder:
     actor = get_user_model().objects.get(username="ne.service")
     customer = Customer.objects.get(code="C-NE-001")
     summary = (ItemWarehouseSummary.objects.select_related("item")
-               .filter(warehouse__code="NE-BOS", item__active=True, item__lot_tracked=False, on_hand__gte=F("allocated") + 2)
+               .filter(warehouse__code="NE-BOS", item__active=True, item__lot_tracked=False,
+                       on_hand__gte=F("allocated") + 2)
                .order_by("item__sku").first())
     assert summary is not None
     taken = sales_order_create(customer=customer, ship_to=customer.ship_tos.get(code="MAIN"), actor=actor,
@@ -41,7 +42,11 @@ def confirmed_order(demo: Any) -> SalesOrder:
 
 
 def _status(pk: int) -> tuple[str, str]:
-    return off_the_browser_thread(lambda: tuple(SalesOrder.objects.values_list("status", "cancel_reason").get(pk=pk)))
+    def read() -> tuple[str, str]:
+        order = SalesOrder.objects.only("status", "cancel_reason").get(pk=pk)
+        return order.status, order.cancel_reason
+
+    return off_the_browser_thread(read)
 
 
 def test_cancelling_an_order_asks_first_names_what_is_undone_and_keeps_the_reason(
