@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from erp.formats import money_text
 from governance.models import ApprovalStep, Delegation
@@ -145,3 +146,29 @@ def test_the_delegation_form_creates_one_and_shows_refusals(demo, user, browser)
     to_self = client.post(url, {**form, "delegate": "approver"})
     assert to_self.status_code == 400 and "Nobody delegates to themselves" in to_self.content.decode()
     assert Delegation.objects.filter(delegator=user("approver")).count() == 1
+
+
+def test_revoking_a_delegation_goes_through_a_confirm_step(demo, user, client):
+    today = timezone.localdate()
+    approver, finance = user("approver"), user("finance")
+    delegation = engine.delegation_create(delegator=approver, delegate=finance, starts_on=today,
+                                          ends_on=today + dt.timedelta(days=3), note="", actor=approver)
+    revoke = reverse("governance:approval-delegation-revoke", args=[delegation.pk])
+    client.force_login(approver)
+
+    listed = client.get(reverse("governance:approval-delegations")).content.decode()
+    assert f'href="{revoke}"' in listed and f'action="{revoke}"' not in listed
+    step = client.get(revoke).content.decode()
+    assert "Revoke the delegation from approver to finance?" in step
+    assert "finance stops deciding approver&#x27;s approvals now" in step and "button--danger" in step
+    skipped = client.post(revoke)
+    assert skipped.status_code == 200 and "Nothing has been done yet" in skipped.content.decode()
+    assert Delegation.objects.get(pk=delegation.pk).revoked_at is None
+
+    done = client.post(revoke, {"confirm": "yes"}, follow=True)
+
+    assert Delegation.objects.get(pk=delegation.pk).revoked_at is not None
+    assert "Delegation revoked." in done.content.decode()
+    client.force_login(user("ne.operator"))  # sees no delegation of theirs: no step, nothing changes
+    assert client.get(revoke).status_code == 404
+    assert client.post(revoke, {"confirm": "yes"}).status_code == 404

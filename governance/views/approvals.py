@@ -15,14 +15,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from erp.confirm import ConfirmStepView
 from erp.exceptions import DomainError
 from erp.formats import money_text
 from erp.screens import Column, ColumnSet, export_name, is_htmx_partial
-from governance.models import ApprovalRequest
+from governance.models import ApprovalRequest, Delegation
 from governance.services import approvals as engine
 
 VIEW_PERMISSION = "governance.view_approvalrequest"
@@ -179,20 +180,35 @@ def delegation_list(request: HttpRequest) -> HttpResponse:
     }, status=400 if errors else 200)
 
 
-@login_required
-@permission_required(VIEW_PERMISSION, raise_exception=True)
-@require_POST
-def delegation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    delegation = engine.delegations_visible_to(request.user).filter(pk=pk).first()
-    if delegation is None:
-        raise Http404("No such delegation.")
-    try:
-        engine.delegation_revoke(delegation=delegation, actor=request.user)
-    except DomainError as refused:
-        messages.error(request, refused.message)
-    else:
-        messages.success(request, "Delegation revoked.")
-    return redirect("governance:approval-delegations")
+class DelegationRevokeView(ConfirmStepView[Delegation]):
+    """Revoke a delegation of approvals through the confirm step (``erp.confirm``): only the delegations the
+    user may see are found; the service refuses anyone but the delegator or an administrator."""
+
+    permission_required = VIEW_PERMISSION
+    button_label = "Revoke the delegation"
+    back_label = "Keep the delegation"
+
+    def get_target(self, pk: int) -> Delegation:
+        delegation = (engine.delegations_visible_to(self.request.user).select_related("delegator", "delegate")
+                      .filter(pk=pk).first())
+        if delegation is None:
+            raise Http404("No such delegation.")
+        return delegation
+
+    def question(self, target: Delegation) -> str:
+        return f"Revoke the delegation from {target.delegator.username} to {target.delegate.username}?"
+
+    def undoes(self, target: Delegation) -> list[str]:
+        return [f"{target.delegate.username} stops deciding {target.delegator.username}'s approvals now "
+                f"(it was to run {target.starts_on} to {target.ends_on}).",
+                "A revoked delegation cannot be resumed: a new one must be given."]
+
+    def back_url(self, target: Delegation) -> str:
+        return reverse("governance:approval-delegations")
+
+    def perform(self, target: Delegation, reason: str) -> str:
+        engine.delegation_revoke(delegation=target, actor=self.request.user)
+        return "Delegation revoked."
 
 
 urlpatterns = [
@@ -200,5 +216,5 @@ urlpatterns = [
     path("<int:pk>/", approval_detail, name="approval-detail"),
     path("<int:pk>/decide/", approval_decide, name="approval-decide"),
     path("delegations/", delegation_list, name="approval-delegations"),
-    path("delegations/<int:pk>/revoke/", delegation_revoke, name="approval-delegation-revoke"),
+    path("delegations/<int:pk>/revoke/", DelegationRevokeView.as_view(), name="approval-delegation-revoke"),
 ]
