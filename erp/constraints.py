@@ -5,6 +5,7 @@ constraint behind it and answers ``{field: [sentence]}``: a unique constraint na
 this code exists already."), a check constraint gives its ``violation_error_message`` when the model wrote one
 and otherwise names the fields its condition reads, a missing value names its column's field, and a reference to
 a row that is not there names the foreign key. The CSV import reports it on the row; the API in its error shape.
+``explain_validation`` words the same check the same way when ``full_clean`` finds it before the database does.
 """
 
 from __future__ import annotations
@@ -88,13 +89,32 @@ def explain(exc: BaseException) -> dict[str, list[str]]:
             return {fields[-1]: [f"A {thing} with this {which} exists already."]}
         return {NON_FIELD: [f"This {thing} exists already."]}
     if code == _CHECK and declared is not None:
-        fields = _condition_fields(getattr(declared, "condition", None))
-        message = getattr(declared, "violation_error_message", None)
-        default = models.BaseConstraint.default_violation_error_message
-        if message and str(message) != str(default):
-            sentence = str(message) % {"name": declared.name} if "%(name)" in str(message) else str(message)
-        else:
-            which = ", ".join(_label(model, name) for name in fields) or thing
-            sentence = f"The {which} of the {thing} is not allowed: check the value."
-        return {(fields[0] if fields else NON_FIELD): [sentence]}
+        return _explain_check(model, declared)
     return {NON_FIELD: [f"The database refused this {thing}; nothing was written."]}
+
+
+def _explain_check(model: type[models.Model], declared: Any) -> dict[str, list[str]]:
+    fields = _condition_fields(getattr(declared, "condition", None))
+    message = getattr(declared, "violation_error_message", None)
+    default = models.BaseConstraint.default_violation_error_message
+    if message and str(message) != str(default):
+        sentence = str(message) % {"name": declared.name} if "%(name)" in str(message) else str(message)
+    else:
+        which = ", ".join(_label(model, name) for name in fields) or str(model._meta.verbose_name)
+        sentence = f"The {which} of the {model._meta.verbose_name} is not allowed: check the value."
+    return {(fields[0] if fields else NON_FIELD): [sentence]}
+
+
+def explain_validation(model: type[models.Model], errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``errors`` from ``full_clean`` with Django's "Constraint “name” is violated." replaced by the check's field
+    and sentence, as ``explain`` words the same refusal from the database; every other message is kept."""
+    default = str(models.BaseConstraint.default_violation_error_message)
+    by_message = {default % {"name": c.name}: c for c in model._meta.constraints
+                  if isinstance(c, models.CheckConstraint)}
+    explained: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        for message in messages:
+            declared = by_message.get(str(message))
+            for name, sentences in (_explain_check(model, declared) if declared else {field: [message]}).items():
+                explained.setdefault(name, []).extend(sentences)
+    return explained

@@ -109,7 +109,7 @@ def csv_job_run(*, job_id: int) -> CsvJob | None:
         logger.exception("CSV job %s failed", job.pk)
         job.refresh_from_db(fields=["rows_done"])
         job.status = CsvJob.Status.FAILED
-        job.message = "The job stopped on an unexpected error; nothing was imported. Try again or ask support."
+        job.message = "The job stopped on an unexpected error and wrote nothing. Try again, or ask support."
     finally:
         progress.close()
     job.finished_at = timezone.now()
@@ -118,7 +118,11 @@ def csv_job_run(*, job_id: int) -> CsvJob | None:
 
 
 def _finish_import(job: CsvJob, report: ImportReport) -> None:
-    counts = report.counts()
+    # A row the database refused keeps the action it tried (the report says "create" and why not): count it once,
+    # as failed.
+    counts = dict.fromkeys(("create", "update", "unchanged", "error"), 0)
+    for row in report.rows:
+        counts[row.action if row.ok else "error"] += 1
     rows = len(report.rows)
     job.rows_total = job.rows_done = rows
     job.created_count, job.updated_count = counts["create"], counts["update"]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Model
 
+from erp.constraints import explain_validation
 from erp.exceptions import ValidationFailed
 
 
@@ -17,6 +18,6 @@ def clean_or_raise(instance: Model, *, exclude: Iterable[str] | None = None) -> 
     except ValidationError as exc:
         detail = {
             ("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
-            for field, messages in exc.message_dict.items()
+            for field, messages in explain_validation(type(instance), exc.message_dict).items()
         }
         raise ValidationFailed(detail=detail) from exc

@@ -166,6 +166,24 @@ def test_a_repeated_key_is_reported_beside_the_rows_other_errors(user):
 
 
 @pytest.mark.django_db
+def test_a_database_refusal_in_a_job_reads_as_its_field_and_a_sentence_and_nothing_is_written(user):
+    rows = [f"CON-{n:04d},Item {n},Testing,EA,false,,1," for n in range(250)]
+    # Zero passes the field's own validation; only the database's item_shelf_life_range check refuses it.
+    text = "\n".join([ITEM_HEADER, *rows, "CON-ZERO,Zero shelf life,Testing,EA,true,0,1,"]) + "\n"
+    job = csv_job_start(kind="items", user=user("admin"), direction="import", content=text)
+
+    job = csv_job_run(job_id=job.pk)
+
+    assert job is not None and job.status == CsvJob.Status.DONE and not job.applied, job.message
+    assert (job.failed_count, job.created_count) == (1, 250), (job.message, job.report["rows"][-1])
+    assert not Item.objects.filter(sku__startswith="CON-").exists()  # all or nothing
+    (row,) = [row for row in job.report["rows"] if row["errors"]]
+    assert list(row["errors"]) == ["shelf_life_days"]
+    assert row["action"] == "create"  # what it tried, refused
+    assert row["errors"]["shelf_life_days"] == ["The shelf life days of the item is not allowed: check the value."]
+
+
+@pytest.mark.django_db
 def test_a_job_that_cannot_run_ends_failed_with_a_sentence_not_stuck_running(user):
     account = get_user_model().objects.create_user("demoted", password="x", is_superuser=True)
     job = csv_job_start(kind="items", user=account, direction="import", content=items_file(300, "NOPE"))
