@@ -304,6 +304,8 @@ def test_cancelling_from_the_order_page_releases_the_stock(twin, service):
     html = page(response)
     assert "is cancelled: every allocation is released" in html
     assert re.search(r'data-field="cancel_reason">Customer called<', html)
+    history = re.search(r'id="order-history-title"(.*?)</section>', html, re.S).group(1)
+    assert "cancel_reason" in history and "Customer called" in history  # the reason is on the audit trail
     again = service.post(f"/orders/{order.pk}/cancel/", {"confirm": "yes"}, follow=True)
     assert again.status_code == 200 and "it cannot be cancelled" in page(again)
 
