@@ -80,11 +80,16 @@ def exception_causes(exc: OperationalException) -> list[Cause]:
 
 
 def open_exceptions_about(user: Any, *, sku: str = "", warehouse: str = "", order: str = "", customer: str = "",
-                          deviation: int | None = None) -> QuerySet[OperationalException]:
+                          deviation: int | None = None, pick_list: str = "",
+                          rma: str = "") -> QuerySet[OperationalException]:
     """The open (or acknowledged) exceptions ``user`` may see about one object: a SKU (at a warehouse, when
-    given), an order (named in ``detail.order``, in ``detail.orders`` or as the reference), a customer or a
-    deviation. Oldest deadline first."""
+    given), an order (named in ``detail.order``, in ``detail.orders`` or as the reference), a pick list or a
+    return (in ``detail`` or as the reference), a customer or a deviation. Oldest deadline first."""
     about = Q()
+    if pick_list:
+        about |= Q(detail__pick_list=pick_list) | Q(reference=pick_list)
+    if rma:
+        about |= Q(detail__rma=rma) | Q(reference=rma)
     if sku:
         about |= Q(detail__sku=sku, **({"warehouse__code": warehouse} if warehouse else {}))
     if order:

@@ -270,7 +270,7 @@ def test_a_reference_outside_the_users_scope_reads_exactly_like_an_unknown_one(u
 
 
 def test_a_supervisor_cannot_import_locations_into_a_warehouse_outside_their_scope(user):
-    supervisor = make_user("ne.supervisor", "Warehouse supervisor", warehouses=("NE-BOS",))
+    supervisor = make_user("bos.supervisor", "Warehouse supervisor", warehouses=("NE-BOS",))
     text = "\n".join([LOCATION_HEADER, "NE-BOS,Z-9,,storage,,true", "SE-ATL,Z-9,,storage,,true"])
 
     report = import_csv("locations", text, supervisor)

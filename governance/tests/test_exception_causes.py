@@ -103,3 +103,22 @@ def test_a_user_outside_the_exceptions_scope_sees_none_of_them_on_a_page(client:
     exc = _raise(sku="BEV-0001")
     assert open_exceptions_about(user("eu.operator"), sku="BEV-0001").filter(pk=exc.pk).count() == 0
     assert open_exceptions_about(user("ne.operator"), sku="BEV-0001").filter(pk=exc.pk).count() == 1
+
+
+def test_a_pick_list_and_a_return_show_the_open_exceptions_about_them(client: Any, user: Any) -> None:
+    from erp.demo import fulfil_demo_order
+    from orders.models import PickList, ReturnAuthorization
+
+    fulfil_demo_order()  # picked, shipped and one unit authorized back
+    pick_list = PickList.objects.order_by("pk").first()
+    rma = ReturnAuthorization.objects.order_by("pk").first()
+    assert pick_list is not None and rma is not None, "the demo network fulfils an order and takes a unit back"
+    about_list, about_return = _raise(pick_list=pick_list.number), _raise(rma=rma.number)
+    client.force_login(user("planner"))
+
+    list_page = client.get(reverse("orders:pick-list-detail", args=[pick_list.pk])).content.decode()
+    assert f'data-exception="{about_list.number}"' in list_page
+    assert f'data-exception="{about_return.number}"' not in list_page
+    return_page = client.get(reverse("orders:return-detail", args=[rma.pk])).content.decode()
+    assert f'data-exception="{about_return.number}"' in return_page
+    assert f'data-exception="{about_list.number}"' not in return_page

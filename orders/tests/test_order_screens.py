@@ -250,7 +250,7 @@ def test_the_order_page_shows_lines_allocations_and_the_history_of_the_order_and
     allocation = Allocation.objects.get(line=line)
     allocated = re.search(rf'<tr data-allocation="{allocation.pk}">(.*?)</tr>', html, re.S).group(1)
     assert "NE-NYC" in allocated and "not released" in allocated
-    history = re.search(r'id="order-history-title"(.*?)</section>', html, re.S).group(1)
+    history = re.search(r'id="audit-history-orders_salesorder-\d+"(.*?)</section>', html, re.S).group(1)
     assert "Line 1" in history and "Order" in history and "promised_date" in history
     assert f'href="/orders/{order.pk}/cancel/"' in html  # to the confirm step, never a one-click POST
     assert f'action="/orders/{order.pk}/confirm/"' not in html  # only a draft can be confirmed
@@ -304,7 +304,7 @@ def test_cancelling_from_the_order_page_releases_the_stock(twin, service):
     html = page(response)
     assert "is cancelled: every allocation is released" in html
     assert re.search(r'data-field="cancel_reason">Customer called<', html)
-    history = re.search(r'id="order-history-title"(.*?)</section>', html, re.S).group(1)
+    history = re.search(r'id="audit-history-orders_salesorder-\d+"(.*?)</section>', html, re.S).group(1)
     assert "cancel_reason" in history and "Customer called" in history  # the reason is on the audit trail
     again = service.post(f"/orders/{order.pk}/cancel/", {"confirm": "yes"}, follow=True)
     assert again.status_code == 200 and "it cannot be cancelled" in page(again)

@@ -213,6 +213,8 @@ class OrderDetailView(ScreenDetailView[SalesOrder]):
         if context["show_history"]:
             context["history"] = history = list(selectors.sales_order_history(order, user))
             attach_shown_changes(history, user)
+            for event in history:  # which part of the order each change is about, on the shared history partial
+                event.part = f"Line {event.line_no}" if getattr(event, "line_no", None) else "Order"
         return context
 
 
