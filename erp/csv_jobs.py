@@ -42,6 +42,16 @@ def csv_job_start(*, kind: str, user: Any, direction: str, content: str = "", fi
     Refuses (``PermissionDenied``) what the user could not do synchronously either, so a job never
     starts only to fail on permissions; an unknown kind raises ``UnknownCsvKind``.
     """
+    if direction == CsvJob.Direction.EXPORT and (params or {}).get("list_path"):
+        # A list's filtered rows (erp.screens): the list checked the permission and counted the rows.
+        rows_total = int((params or {}).get("rows", 0))
+        with transaction.atomic():
+            job = CsvJob.objects.create(user=user, kind=kind, direction=direction, params=params or {},
+                                        filename=filename, rows_total=rows_total)
+            from erp.tasks import csv_job_run_task
+
+            transaction.on_commit(partial(csv_job_run_task.delay, job_id=job.pk))
+        return job
     schema = schema_for(kind, user)
     if direction == CsvJob.Direction.IMPORT:
         if not schema.may_import():
@@ -97,6 +107,14 @@ def csv_job_run(*, job_id: int) -> CsvJob | None:
         if job.direction == CsvJob.Direction.IMPORT:
             report = import_csv(job.kind, job.content, job.user, dry_run=job.dry_run, progress=progress)
             _finish_import(job, report)
+        elif job.params.get("list_path"):
+            from erp.screens import list_export_text
+
+            job.content = list_export_text(job.user, job.params["list_path"], job.params.get("query", ""),
+                                           progress=progress)
+            rows = max(0, len(job.content.splitlines()) - 1)
+            job.rows_total = job.rows_done = rows
+            job.status = CsvJob.Status.DONE
         else:
             job.content = export_csv(job.kind, job.user, progress=progress)
             rows = max(0, len(job.content.splitlines()) - 1)

@@ -10,7 +10,6 @@ import uuid
 import zoneinfo
 from collections.abc import Callable
 
-from django.apps import apps
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware import common
@@ -20,7 +19,7 @@ from rest_framework.response import Response
 from erp import views
 from erp.api.errors import error_body, is_api_request, json_error_response, json_response_for_exception
 from erp.logging import request_id_var
-from erp.scoping import scope_of
+from erp.scoping import scope_of, time_zone_name_of
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -155,10 +154,7 @@ class TimeZoneMiddleware:
         if isinstance(kept, list) and len(kept) == 2 and kept[0] == key:
             name = kept[1]
         else:
-            Warehouse = apps.get_model("warehouses", "Warehouse")
-            in_scope = Warehouse._default_manager.filter(pk__in=scope.warehouse_ids)
-            zones = set(in_scope.values_list("timezone", flat=True))
-            name = zones.pop() if len(zones) == 1 else ""
+            name = time_zone_name_of(user)
             request.session[self.SESSION_KEY] = [key, name]
         try:
             return zoneinfo.ZoneInfo(name) if name else None

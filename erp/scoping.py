@@ -169,3 +169,15 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
             condition |= Q(**{f"{rule.path}__isnull": True, f"{rule.region_path}__isnull": True})
         return queryset.filter(condition)
     return queryset.filter(**{f"{rule.path}__in": scope.ids_for(rule.kind)})
+
+
+def time_zone_name_of(user: Any) -> str:
+    """The time zone the user reads times in: that of the warehouses in their scope when those share one, else
+    "" (the site's, ``settings.TIME_ZONE``). One query; ``erp.middleware.TimeZoneMiddleware`` keeps the answer
+    in the session."""
+    scope = scope_of(user)
+    if scope.enterprise or not scope.warehouse_ids:
+        return ""
+    Warehouse = apps.get_model("warehouses", "Warehouse")
+    zones = set(Warehouse._default_manager.filter(pk__in=scope.warehouse_ids).values_list("timezone", flat=True))
+    return zones.pop() if len(zones) == 1 else ""

@@ -10,24 +10,28 @@ place, and the same URL without htmx is an ordinary page that works with JavaScr
 from __future__ import annotations
 
 import csv
+import io
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F, Model, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
+from django.urls import resolve, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.text import slugify
 from django.views.generic import DetailView, ListView
 
 from erp.csv_exchange import schema_for
+from erp.exceptions import NotFound, PermissionDenied
 from erp.formats import cell_text, spreadsheet_safe
-from erp.scoping import scope_queryset
+from erp.scoping import scope_queryset, time_zone_name_of
 from erp.search import matching
 
 SEARCH_MAX_LENGTH = 100
@@ -175,10 +179,43 @@ class ColumnSet:
     def export(self, queryset: QuerySet[Any], filename: str) -> StreamingHttpResponse:
         """``queryset`` (already scoped, filtered and sorted by the caller) streamed out as CSV."""
         writer = csv.writer(_Echo())
-        response = StreamingHttpResponse((writer.writerow(row) for row in self.rows(queryset)),
-                                         content_type="text/csv; charset=utf-8")
+        # The rows are written after the view returns, when the reader's time zone is no longer active.
+        zone = timezone.get_current_timezone()
+
+        def lines() -> Iterator[str]:
+            with timezone.override(zone):
+                for row in self.rows(queryset):
+                    yield writer.writerow(row)
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+def list_export_text(user: Any, path: str, query: str, *, progress: Callable[[int], None] | None = None) -> str:
+    """The CSV a list at ``path?query`` exports for ``user``, made outside the request (a background job): the
+    list's own view narrows, searches and sorts, on the reader's clock; no permission, no rows."""
+    from django.test import RequestFactory
+
+    match = resolve(path)
+    view_class = getattr(match.func, "view_class", None)
+    if view_class is None or not issubclass(view_class, ScreenListView):
+        raise NotFound("That page is not a list.")
+    request = RequestFactory().get(path, QueryDict(query))
+    request.user = user
+    view = view_class()
+    view.setup(request, *match.args, **match.kwargs)
+    if not view.has_permission():
+        raise PermissionDenied("Your role may not read that list.")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    zone = time_zone_name_of(user)
+    with timezone.override(zoneinfo.ZoneInfo(zone) if zone else None):
+        for number, row in enumerate(view.column_set().rows(view.get_queryset())):
+            writer.writerow(row)
+            if progress is not None and number and number % EXPORT_CHUNK == 0:
+                progress(number)
+    return out.getvalue()
 
 
 class ScreenAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -248,9 +285,22 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin[M], ListView[M]):
     def export_name(self) -> str:
         return export_name(self.title or str(self.screen_model()._meta.verbose_name_plural))
 
-    def export_csv(self) -> StreamingHttpResponse:
-        """Every row the filters, the search and the scope let through (all pages), in the list's sort order."""
-        return self.column_set().export(self.get_queryset(), self.export_name())
+    def export_csv(self) -> HttpResponse | StreamingHttpResponse:
+        """Every row the filters, the search and the scope let through (all pages), in the list's sort order:
+        streamed at once up to ``settings.CSV_JOB_THRESHOLD_ROWS`` rows, beyond that made by a background job
+        whose page shows its progress and then offers the file."""
+        queryset = self.get_queryset()
+        rows = queryset.count()
+        if rows > settings.CSV_JOB_THRESHOLD_ROWS:
+            from erp.csv_jobs import csv_job_start
+
+            query = self.request.GET.copy()
+            query.pop("export", None)
+            job = csv_job_start(kind=slugify(self.title or str(self.screen_model()._meta.verbose_name_plural)),
+                                user=self.request.user, direction="export", filename=self.export_name(),
+                                params={"list_path": self.request.path, "query": query.urlencode(), "rows": rows})
+            return HttpResponseRedirect(reverse("csv:job", args=[job.pk]))
+        return self.column_set().export(queryset, self.export_name())
 
     def get(  # type: ignore[override]  # the stubs allow only HttpResponse; Django serves a streaming one as well
             self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | StreamingHttpResponse:

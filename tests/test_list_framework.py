@@ -83,7 +83,8 @@ def test_every_list_declares_its_columns_and_sorts_by_each_sortable_one_both_way
                 assert head is not None and f'aria-sort="{state}"' in head.group(0), (url, sort)
 
 
-def test_every_list_exports_its_columns_as_csv(user: Any) -> None:
+def test_every_list_exports_its_columns_as_csv(user: Any, settings: Any) -> None:
+    settings.CSV_JOB_THRESHOLD_ROWS = 100_000  # streamed at once, whatever the list's size
     client = signed_in(user, "admin")
     for url, view in list_views():
         rows = exported(client.get(url, {"export": "csv"}))
@@ -255,3 +256,33 @@ def test_my_approvals_sort_and_export_the_steps_waiting_for_the_reader(user: Any
     assert head is not None and 'aria-sort="descending"' in head.group(0)
     rows = exported(client.get("/governance/approvals/", {"export": "csv"}))
     assert rows[0][:2] == ["Document", "Amount"] and len(rows) - 1 == waiting.count()
+
+
+# --- a long export is a background job --------------------------------------------------------------------------
+
+
+def test_an_export_above_the_threshold_runs_as_a_job_that_writes_what_the_list_would_stream(user: Any,
+                                                                                           settings: Any) -> None:
+    from erp.csv_jobs import csv_job_run
+    from erp.models import CsvJob
+
+    client = signed_in(user, "ne.operator")
+    params = {"export": "csv", "warehouse": "NE-BOS", "sort": "-sku"}
+    streamed = b"".join(client.get("/stock/moves/", params).streaming_content).decode()
+    assert streamed.count("\n") - 1 == StockMove.objects.filter(warehouse__code="NE-BOS").count() > 3
+
+    settings.CSV_JOB_THRESHOLD_ROWS = 3
+    answer = client.get("/stock/moves/", params)
+    assert answer.status_code == 302
+    job = CsvJob.objects.get(user__username="ne.operator", direction="export")
+    assert answer["Location"] == f"/data/jobs/{job.pk}/"
+    assert job.params["list_path"] == "/stock/moves/" and "warehouse=NE-BOS" in job.params["query"]
+    assert job.rows_total == streamed.count("\n") - 1
+
+    csv_job_run(job_id=job.pk)  # what the worker runs
+    job.refresh_from_db()
+    assert job.status == "done" and job.rows_done == job.rows_total
+    assert job.content == streamed  # same rows, order and clock (New York) as the list's own export
+    download = client.get(f"/data/jobs/{job.pk}/download.csv")
+    assert download.status_code == 200 and download.content.decode() == streamed
+    assert signed_in(user, "planner").get(f"/data/jobs/{job.pk}/").status_code == 404
