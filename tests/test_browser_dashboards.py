@@ -55,8 +55,8 @@ def test_on_a_phone_the_panels_stack_without_sideways_scrolling(request: Any, li
     watch.assert_clean(live_server.url)
 
 
-DEMO_USERS = ["admin", "planner", "ne.operator", "eu.operator", "ne.service", "buyer", "approver", "owner", "finance",
-              "integrator"]
+DEMO_USERS = ["admin", "planner", "ne.operator", "ne.supervisor", "eu.operator", "ne.service", "buyer", "approver",
+              "owner", "finance", "integrator"]
 SCREENSHOTS = Path("/tmp/concord-homes")
 
 
