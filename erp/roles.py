@@ -61,8 +61,14 @@ GOVERNANCE_BASE = [
     "governance.view_operationalexception",
     "governance.view_auditevent",
 ]
-# What every role reads (scoped): master data, stock, sales orders, governance records.
-EVERYONE = MASTER_DATA_VIEW + STOCK_VIEW + ORDERS_VIEW + GOVERNANCE_BASE
+# Reading transfers (scoped: seen at both of their warehouses).
+TRANSFERS_VIEW = ["transfers.view_transfer", "transfers.view_transferline", "transfers.view_transferlinelot"]
+# Requesting a transfer, submitting it for approval and cancelling it before dispatch.
+TRANSFER_REQUEST = ["transfers.add_transfer"]
+# Dispatching and receiving transfers on the floor.
+TRANSFER_WORK = ["transfers.add_transfer", "transfers.change_transfer"]
+# What every role reads (scoped): master data, stock, sales orders, transfers, governance records.
+EVERYONE = MASTER_DATA_VIEW + STOCK_VIEW + ORDERS_VIEW + TRANSFERS_VIEW + GOVERNANCE_BASE
 # Working an exception queue: acknowledge, resolve, cancel.
 WORK_EXCEPTIONS = ["governance.change_operationalexception"]
 
@@ -100,16 +106,17 @@ ROLES: tuple[Role, ...] = (
          "master-data", nav=("network", "govern", "stock")),
     Role("warehouse_operator", "Warehouse operator",
          "Receives, puts away, picks, packs, ships and counts in their warehouses.",
-         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK), "operations", nav=("fulfil", "stock")),
+         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + TRANSFER_WORK), "operations", nav=("fulfil", "stock")),
     Role("warehouse_supervisor", "Warehouse supervisor",
          "Releases waves, approves count variances, resolves warehouse exceptions.",
-         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + WORK_EXCEPTIONS + _crud("warehouses.location")),
+         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + TRANSFER_WORK + WORK_EXCEPTIONS
+               + _crud("warehouses.location")),
          "operations", nav=("fulfil", "stock", "govern")),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
          tuple(EVERYONE + WORK_EXCEPTIONS + ORDER_ENTRY + _crud("orders.customer", "orders.shipto")),
          "orders", nav=("sell", "fulfil")),
     Role("planner", "Planner", "Works shortages, transfers, replenishment and late receipts.",
-         tuple(EVERYONE + WORK_EXCEPTIONS), "planning", nav=("plan", "govern", "stock", "sell")),
+         tuple(EVERYONE + WORK_EXCEPTIONS + TRANSFER_REQUEST), "planning", nav=("plan", "govern", "stock", "sell")),
     Role("buyer", "Buyer", "Raises requisitions and purchase orders; manages suppliers.",
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("procurement.supplier")), "purchasing", nav=("buy", "stock")),
     Role("approver", "Approver", "Approves documents by the approval matrix.",
@@ -123,7 +130,7 @@ ROLES: tuple[Role, ...] = (
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("governance.exchangerate")
                + ["inventory.view_itemcost"]), "finance", nav=("finance", "govern")),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
-         tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + FULFILLMENT_WORK
+         tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + FULFILLMENT_WORK + TRANSFER_WORK
                + _crud("warehouses.location", "inventory.item", "orders.customer",
                                                            "orders.shipto", "procurement.supplier")),
          "api", nav=("sell", "stock")),

@@ -40,6 +40,9 @@ class ScopedBy:
     path: str = ""
     region_path: str = ""
     unscoped_visible: bool = False
+    # More paths of the same kind: a row is visible when any of its paths is in scope (a transfer is seen at
+    # both of its warehouses). The audit trail files a row's events under ``path``.
+    also: tuple[str, ...] = ()
 
     @classmethod
     def enterprise(cls) -> ScopedBy:
@@ -168,7 +171,11 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
         if rule.unscoped_visible:
             condition |= Q(**{f"{rule.path}__isnull": True, f"{rule.region_path}__isnull": True})
         return queryset.filter(condition)
-    return queryset.filter(**{f"{rule.path}__in": scope.ids_for(rule.kind)})
+    ids = scope.ids_for(rule.kind)
+    condition = Q(**{f"{rule.path}__in": ids})
+    for path in rule.also:
+        condition |= Q(**{f"{path}__in": ids})
+    return queryset.filter(condition)
 
 
 def time_zone_name_of(user: Any) -> str:

@@ -67,7 +67,8 @@ INSTALLED_APPS = [
     "orders",
     "procurement",
     "finance",
-    "governance",
+    "warehouses.transfers",
+    "governance",  # last: its post-migrate hooks (roles, audit triggers) need every app's tables and permissions
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("procurement.urls")),
     path("", include("governance.urls")),
+    path("", include("warehouses.transfers.urls")),
     path("", include("erp.user_screens")),
 ]
 

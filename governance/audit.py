@@ -54,7 +54,7 @@ ROW_TRIGGER = "concord_audit"
 TRIGGER_NAMES = (*STATEMENT_TRIGGER_NAMES, ROW_TRIGGER)
 
 # The apps whose every table is audited (a test fails when one of their tables has no trigger).
-AUDITED_APPS = ("warehouses", "inventory", "orders", "procurement", "finance", "governance")
+AUDITED_APPS = ("warehouses", "inventory", "orders", "procurement", "finance", "governance", "transfers")
 
 # Tables of those apps deliberately left out, each with its reason.
 EXCLUDED_MODELS: dict[str, str] = {

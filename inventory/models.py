@@ -90,7 +90,9 @@ class StockStatus(TimeStampedModel):
 
     ``counts_toward_available``: the quantity is part of "available" (only ``available`` today);
     everything else is reported as blocked. ``allocatable``: orders may be promised from it.
-    ``valued``: the quantity is on the books and enters the moving-average cost.
+    ``valued``: the quantity enters the moving-average cost of its legal entity. ``in_transit`` is on the
+    books but not ``valued`` in that sense: it is valued at the cost it left its source at, carried unchanged
+    to its target (``warehouses.transfers``), and ``damaged`` stock is off the books.
     """
 
     code = models.CharField(max_length=32, unique=True, validators=[status_code_validator])

@@ -125,7 +125,7 @@ STANDARD_STATUSES = [
     ("quality_hold", "Quality hold", False, False, True, "1410", 20),
     ("returned_pending_inspection", "Returned, pending inspection", False, False, True, "1420", 30),
     ("damaged", "Damaged", False, False, False, "1490", 40),
-    ("in_transit", "In transit", False, False, True, "1450", 50),
+    ("in_transit", "In transit", False, False, False, "1450", 50),
 ]
 # code, description, applies to
 STANDARD_REASONS = [

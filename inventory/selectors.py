@@ -162,8 +162,9 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
 
     Rows: ``sku``, ``warehouse``, ``on_hand``, ``allocated``, ``available`` (allocatable on hand
     minus allocated, never below 0), ``blocked`` (statuses that do not count toward available:
-    quality hold, damaged ...), ``in_transit_in`` and ``on_order``. The last two are 0 for now:
-    transfers and purchase orders fill them when they exist. Quantities in base units, quantized to
+    quality hold, damaged ...), ``in_transit_in`` (dispatched to the warehouse on a transfer and not yet
+    received: the ``in_transit`` stock held against it, which ``on_hand`` and ``blocked`` leave out, since it is
+    not on its shelves yet) and ``on_order`` (0 until purchase orders exist). Quantities in base units, quantized to
     4 places. Expired stock counts, as in the summary: it stays in ``on_hand`` and ``available``
     until it leaves the shelf (it is never allocated or suggested: see the module docstring).
 
@@ -198,21 +199,27 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
         cursor.execute(
             f"""
             SELECT i.sku, w.code,
-                   COALESCE(s.on_hand, 0)::numeric(18, 4),
+                   (COALESCE(s.on_hand, 0) - COALESCE(t.quantity, 0))::numeric(18, 4),
                    COALESCE(s.allocated, 0)::numeric(18, 4),
                    GREATEST(COALESCE(s.allocatable_on_hand, 0) - COALESCE(s.allocated, 0), 0)::numeric(18, 4),
-                   COALESCE(s.blocked, 0)::numeric(18, 4)
+                   (COALESCE(s.blocked, 0) - COALESCE(t.quantity, 0))::numeric(18, 4),
+                   COALESCE(t.quantity, 0)::numeric(18, 4)
               FROM inventory_item i
              CROSS JOIN ({warehouse_sql}) w
               LEFT JOIN (SELECT item_id, warehouse_id, on_hand, allocated, allocatable_on_hand, blocked
                            FROM inventory_itemwarehousesummary WHERE item_id = ANY(%s)) s
                      ON s.item_id = i.id AND s.warehouse_id = w.id
+              LEFT JOIN (SELECT b.item_id, b.warehouse_id, sum(b.on_hand) AS quantity
+                           FROM inventory_stockbalance b JOIN inventory_stockstatus st ON st.id = b.status_id
+                          WHERE st.code = 'in_transit' AND b.on_hand > 0 AND b.item_id = ANY(%s)
+                          GROUP BY b.item_id, b.warehouse_id) t
+                     ON t.item_id = i.id AND t.warehouse_id = w.id
              WHERE i.id = ANY(%s)
              ORDER BY i.sku, w.code
             """,  # nosec B608 # only Django-compiled SQL of the scoped warehouses is spliced in; values are params
             # The summaries are narrowed to the requested items first, so the join reads them by index
             # instead of hashing the whole table (16 ms -> under 1 ms at 10,000 SKUs x 6 warehouses).
-            [*warehouse_params, list(item_ids.values()), list(item_ids.values())],
+            [*warehouse_params, list(item_ids.values()), list(item_ids.values()), list(item_ids.values())],
         )
         rows = cursor.fetchall()
     if not rows and (warehouse_code or region_code):
@@ -223,8 +230,8 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
     zero = _ZERO.quantize(rules.QUANTITY_QUANTUM)
     return [
         {"sku": sku, "warehouse": code, "on_hand": on_hand, "allocated": allocated, "available": available,
-         "blocked": blocked, "in_transit_in": zero, "on_order": zero}
-        for sku, code, on_hand, allocated, available, blocked in rows
+         "blocked": blocked, "in_transit_in": in_transit, "on_order": zero}
+        for sku, code, on_hand, allocated, available, blocked, in_transit in rows
     ]
 
 

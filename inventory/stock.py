@@ -214,7 +214,13 @@ class MoveSpec:
     """One ledger line to post: a signed ``quantity`` in the item's base unit.
 
     ``unit_cost`` (per base unit) is given by receipts from outside (a supplier's price); ``None``
-    means the move carries the current moving-average cost of the item in the legal entity.
+    means the move carries the current moving-average cost of the item in the legal entity. A move out of a
+    status that is not ``valued`` (stock kept out of the moving average, such as ``in_transit``) may give its
+    ``unit_cost`` too: it leaves at the cost it came in at.
+
+    ``carry=(index, rate)``: this move's unit cost is that of the batch's move at ``index`` (an earlier one)
+    times ``rate``, fixed in the same posting: a transfer's transit leg carries the cost its source leg left
+    at, converted to the receiving books' currency, so no read of the cost can go stale between the two.
     """
 
     item: Item
@@ -225,6 +231,7 @@ class MoveSpec:
     lot: Lot | None = None
     unit_cost: Decimal | None = None
     reason: ReasonCode | None = None
+    carry: tuple[int, Decimal] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +351,7 @@ def post_moves(*, moves: list[MoveSpec], reference_type: str, reference_id: str 
         totals = {key: _Totals(s.on_hand, s.allocatable_on_hand, s.blocked, s.allocated)
                   for key, s in summaries.items()}
         cost = {key: rules.CostState(c.quantity, c.unit_cost) for key, c in costs.items()}
-        rows = []
+        rows: list[StockMove] = []
         for spec, quantity, key in zip(moves, quantities, balance_key, strict=True):
             new_on_hand = on_hand[key] + quantity
             if new_on_hand < 0:
@@ -367,10 +374,18 @@ def post_moves(*, moves: list[MoveSpec], reference_type: str, reference_id: str 
             cost_key = (spec.item.pk, legal_entity_of[spec.warehouse.pk])
             state = cost[cost_key]
             unit_cost = state.unit_cost
-            if quantity > 0 and spec.unit_cost is not None:
-                unit_cost = Decimal(spec.unit_cost).quantize(rules.UNIT_COST_QUANTUM)
+            given: Decimal | None = None
+            if spec.carry is not None:
+                index, rate = spec.carry
+                if not 0 <= index < len(rows):
+                    raise ValueError("a move carries the cost of an earlier move of its batch")
+                given = (rows[index].unit_cost * rate).quantize(rules.UNIT_COST_QUANTUM)
+            elif spec.unit_cost is not None and (quantity > 0 or not spec.status.valued):
+                given = Decimal(spec.unit_cost).quantize(rules.UNIT_COST_QUANTUM)
+            if given is not None:
+                unit_cost = given
             if spec.status.valued:
-                cost[cost_key] = rules.cost_after(state, quantity, spec.unit_cost if quantity > 0 else None)
+                cost[cost_key] = rules.cost_after(state, quantity, given if quantity > 0 else None)
             value = rules.move_value(quantity, unit_cost)
             if abs(value) > rules.MAX_QUANTITY:
                 raise ValidationFailed(detail={"unit_cost": [f"The value of {quantity} x {unit_cost} is too large."]})

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-APPS = ("warehouses", "governance", "inventory", "orders", "procurement", "finance")
+# The layers, bottom up. ``warehouses.transfers`` is a layer of its own inside ``warehouses``: the network's process
+# (issue 13), which sits above inventory, governance and orders while the network master data stays at the bottom.
+APPS = ("warehouses", "governance", "inventory", "orders", "procurement", "warehouses.transfers", "finance")
 
 # Which project packages each app may import. Keep in step with docs/architecture.md.
 ALLOWED: dict[str, set[str]] = {
@@ -19,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "inventory": {"erp", "warehouses", "governance"},
     "orders": {"erp", "warehouses", "governance", "inventory"},
     "procurement": {"erp", "warehouses", "governance", "inventory"},
-    "finance": {"erp", "warehouses", "governance", "inventory", "orders", "procurement"},
+    "warehouses.transfers": {"erp", "warehouses", "governance", "inventory", "orders"},
+    "finance": {"erp", "warehouses", "governance", "inventory", "orders", "procurement", "warehouses.transfers"},
 }
 # erp modules that compose the apps into the running project; every other erp module is the shared
 # base and imports no app at all.
@@ -30,21 +33,39 @@ ERP_COMPOSITION = {
 }
 
 
+def _layer_of(module: str) -> str:
+    """The layer a dotted module belongs to: the longest layer name it starts with, else its top-level package."""
+    for layer in sorted(APPS, key=len, reverse=True):
+        if module == layer or module.startswith(layer + "."):
+            return layer
+    return module.split(".")[0]
+
+
 def _imported_packages(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
+            found |= {_layer_of(alias.name) for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
+            # ``from warehouses import transfers`` imports the transfers layer, not only ``warehouses``
+            found |= {_layer_of(f"{node.module}.{alias.name}") for alias in node.names}
     return found
+
+
+def _directory(package: str) -> Path:
+    return BASE_DIR / package.replace(".", "/")
 
 
 def _sources(package: str) -> list[Path]:
     """The shipped code of a package: migrations and the app's own tests are left out, since tests
-    may build fixtures from any app (an audit test changes an item to see the trail)."""
-    return [p for p in (BASE_DIR / package).rglob("*.py") if "migrations" not in p.parts and "tests" not in p.parts]
+    may build fixtures from any app (an audit test changes an item to see the trail). A layer nested in
+    the package (``warehouses.transfers`` in ``warehouses``) is its own and left out too."""
+    nested = [_directory(layer) for layer in APPS if layer.startswith(package + ".")]
+    root = _directory(package)
+    return [p for p in root.rglob("*.py")
+            if "migrations" not in p.relative_to(root).parts and "tests" not in p.relative_to(root).parts
+            and not any(p.is_relative_to(inner) for inner in nested)]
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -70,14 +91,25 @@ def test_the_shared_base_in_erp_imports_no_app():
 
 
 def test_the_rules_cover_every_app_directory():
-    on_disk = {p.parent.name for p in BASE_DIR.glob("*/apps.py")} - {"erp"}
-    assert on_disk == set(APPS)
+    on_disk = {".".join(p.parent.relative_to(BASE_DIR).parts) for p in [*BASE_DIR.glob("*/apps.py"),
+                                                                         *BASE_DIR.glob("*/*/apps.py")]}
+    assert on_disk - {"erp"} == set(APPS)
 
 
 def test_the_rule_detects_a_forbidden_import(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    from orders.models import Customer\n    return Customer\n")
     assert "orders" in _imported_packages(sample)
+
+
+def test_the_network_master_data_never_imports_the_transfer_layer_above_it(tmp_path):
+    """Both spellings of an import of the nested layer count as that layer, not as ``warehouses``."""
+    sample = tmp_path / "sample.py"
+    sample.write_text("from warehouses import transfers\nimport warehouses.transfers.models\n"
+                      "from warehouses.models import Warehouse\n")
+    assert _imported_packages(sample) == {"warehouses.transfers", "warehouses"}
+    assert not any(path.is_relative_to(_directory("warehouses.transfers")) for path in _sources("warehouses"))
+    assert _directory("warehouses.transfers") / "services.py" in _sources("warehouses.transfers")
 
 
 # --- Issue 11: the stock belongs to inventory ---------------------------------------------------------------

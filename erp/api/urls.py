@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("orders.api.urls")),
     path("", include("procurement.api.urls")),
     path("", include("governance.api.urls")),
+    path("", include("warehouses.transfers.api")),
     path("", include(users_router.urls)),
 ]
 schema_urlpatterns = [

@@ -28,7 +28,8 @@ class AvailabilityOutput(serializers.Serializer[Any]):
     allocated = serializers.DecimalField(**QUANTITY)
     available = serializers.DecimalField(**QUANTITY)
     blocked = serializers.DecimalField(**QUANTITY, help_text="Stock in statuses that do not count toward available.")
-    in_transit_in = serializers.DecimalField(**QUANTITY, help_text="0 until transfers exist.")
+    in_transit_in = serializers.DecimalField(
+        **QUANTITY, help_text="Dispatched to this warehouse on transfers, not yet received (not part of on_hand).")
     on_order = serializers.DecimalField(**QUANTITY, help_text="0 until purchase orders exist.")
 
 

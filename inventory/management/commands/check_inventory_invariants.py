@@ -8,6 +8,8 @@ count), nothing else posts as a count; every line's state fits its count's statu
 count are pending or counted, a posted count has nothing left waiting); a count and its approval request
 agree (waiting with a pending request, posted when approved, rejected when rejected, recounted when
 cancelled).
+Documents of the apps above inventory add their own checks (``inventory.invariants.register_probes``): transfers
+hold that what left the source is in transit, received or written off, in quantity and at cost.
 Read-only: it reports, it never repairs.
 """
 
@@ -18,8 +20,17 @@ from typing import Any, NamedTuple
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from inventory.invariants import registered_probes
 from inventory.models import CycleCountLineState as Line
 from inventory.models import CycleCountStatus as Count
+
+
+class Check(NamedTuple):
+    title: str
+    sql: str
+    line: str
+    params: dict[str, Any] | None = None
+
 
 # The reference type (ledger) and document type (approval engine) of a cycle count.
 COUNT_TYPE = "cycle_count"
@@ -37,13 +48,6 @@ LINE_STATES_OF_COUNT: dict[str, tuple[str, ...]] = {
 }
 # The approval request status that goes with each decided count status.
 REQUEST_STATUS_OF_COUNT = {Count.POSTED: "approved", Count.REJECTED: "rejected", Count.RECOUNTED: "cancelled"}
-
-
-class Check(NamedTuple):
-    title: str
-    sql: str
-    line: str
-    params: dict[str, Any] | None = None
 
 
 STOCK_CHECKS = [
@@ -218,6 +222,10 @@ class Command(BaseCommand):
                 for row in cursor.fetchall():
                     violations += 1
                     self.stderr.write(f"{check.title}: {check.line.format(*row)}")
+        for probe in registered_probes():
+            for line in probe.run():
+                violations += 1
+                self.stderr.write(f"{probe.title}: {line}")
         if violations:
             raise CommandError(f"{violations} inventory invariant violation(s).")
         self.stdout.write(self.style.SUCCESS("Inventory invariants hold."))
