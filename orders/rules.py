@@ -113,6 +113,8 @@ def promise(*, now: dt.datetime, calendar: WarehouseCalendar, cutoff: dt.time, t
 # the rest of an order shipped in part closes it); shipped, delivered and closed follow; closed and cancelled
 # are final.
 _OPEN = ("confirmed", "allocated", "partially_allocated", "backordered", "picking", "packed")
+# Line states whose backordered quantity still waits for stock (inbound supply is promised to them first).
+BACKORDER_WAITING_STATUSES = ("backordered", "partially_allocated", "picking", "packed")
 
 
 def _open_moves(state: str, *extra: str) -> frozenset[str]:

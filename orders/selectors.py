@@ -43,10 +43,13 @@ class Site:
     transit_days: int | None  # None: no carrier lane to the ship-to region
     ship_date: dt.date
 
-    def promise(self, *, now: dt.datetime, requested_date: dt.date | None) -> rules.Promise:
-        """What this warehouse promises, seen at ``now``, for stock it holds (``rules.promise``)."""
+    def promise(self, *, now: dt.datetime, requested_date: dt.date | None,
+                available_from: dt.date | None = None) -> rules.Promise:
+        """What this warehouse promises, seen at ``now``, for stock it holds or (``available_from``) for stock that
+        arrives on that local date (``rules.promise``)."""
         return rules.promise(now=now, calendar=rules.WarehouseCalendar(timezone=self.warehouse.timezone),
-                             cutoff=self.cutoff, transit_days=self.transit_days or 0, requested_date=requested_date)
+                             cutoff=self.cutoff, transit_days=self.transit_days or 0, requested_date=requested_date,
+                             available_from=available_from)
 
 
 def _lanes(destination_region_id: int) -> dict[int, int]:

@@ -300,7 +300,8 @@ COVERAGE: dict[str, Check] = {
 
 
 def _contributed_coverage() -> tuple[dict[str, Any], dict[str, str]]:
-    """Coverage from the apps: each ``<app>/tests/scope_<area>.py`` exports ``COVERAGE``.
+    """Coverage from the apps: each ``<app>/tests/scope_<area>.py`` (or a nested layer's,
+    ``warehouses/transfers/tests/``) exports ``COVERAGE``.
 
     A contributed check is any object with ``check(name, client, username)``; it builds the data it
     needs (inside and outside each operator's scope) and asserts lists, details and 404s itself. A
@@ -313,7 +314,7 @@ def _contributed_coverage() -> tuple[dict[str, Any], dict[str, str]]:
     base = Path(__file__).resolve().parent.parent
     found: dict[str, Any] = {}
     writes: dict[str, str] = {}
-    for path in sorted(base.glob("*/tests/scope_*.py")):
+    for path in sorted([*base.glob("*/tests/scope_*.py"), *base.glob("*/*/tests/scope_*.py")]):
         module = importlib.import_module(".".join(path.relative_to(base).with_suffix("").parts))
         overlap = set(found) & set(module.COVERAGE)
         assert not overlap, f"{path} covers routes already covered: {sorted(overlap)}"

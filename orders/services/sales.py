@@ -29,7 +29,7 @@ from erp.exceptions import ValidationFailed
 from erp.lifecycle import IF_MOVED, document_move, document_move_from, next_document_id
 from erp.transactions import StaleRead, command, recorded_actor
 from inventory import rules as stock_rules
-from inventory import stock
+from inventory import stock, supply
 from inventory.exceptions import InvalidQuantity, UnknownUnit
 from inventory.models import Item, ItemUom, UnitOfMeasure
 from orders import rules
@@ -267,6 +267,34 @@ def _home_promise(requested_date: dt.date | None, plan: Plan, line: _Line, now: 
     return site.promise(now=now, requested_date=line.requested_date or requested_date)
 
 
+def _inbound_promises(order: SalesOrder, plan: Plan, lines: Sequence[Any], now: dt.datetime,
+                      ) -> dict[int, rules.Promise]:
+    """For lines left backordered at the home warehouse, the promise stock on its way there allows
+    (``inventory.supply``: a transfer in transit, by its expected arrival): the first arrival by which the supply
+    covers what other open orders already wait for there and this line's backorder, first come first served;
+    lines it does not cover are absent. Two queries, and only when something is backordered."""
+    short = [line for line in lines if line.backordered_quantity > 0]
+    site = plan.sites.get(plan.home.pk)
+    if not short or site is None or site.transit_days is None:
+        return {}
+    item_ids = sorted({line.item_id for line in short})
+    arriving = supply.inbound(item_ids, [plan.home.pk])
+    if not arriving:
+        return {}
+    waiting: dict[int, Decimal] = defaultdict(Decimal, SalesOrderLine.objects.filter(
+        warehouse_id=plan.home.pk, item_id__in=item_ids, backordered_quantity__gt=0,
+        status__in=rules.BACKORDER_WAITING_STATUSES).exclude(order_id=order.pk)
+        .values("item_id").annotate(total=Sum("backordered_quantity")).order_by().values_list("item_id", "total"))
+    found: dict[int, rules.Promise] = {}
+    for line in short:
+        waiting[line.item_id] += line.backordered_quantity
+        arrives = supply.covered_on(arriving.get((line.item_id, plan.home.pk), []), waiting[line.item_id])
+        if arrives is not None:
+            found[line.pk] = site.promise(now=now, requested_date=line.requested_date or order.requested_date,
+                                          available_from=arrives)
+    return found
+
+
 def _raise_shortages(number: str, customer_code: str, home: Warehouse, short: dict[int, Decimal],
                      skus: dict[int, str], actor: Actor) -> None:
     """One ``shortage`` exception per SKU at the customer's home warehouse (raised again, never twinned)."""
@@ -417,6 +445,11 @@ def sales_order_confirm(*, order: SalesOrder, actor: Actor, now: dt.datetime | N
         line.allocated_quantity = got
         line.backordered_quantity = line.quantity - got
         line.warehouse_id = first or plan.home.pk
+    inbound = _inbound_promises(draft, plan, lines, now) if taken.short else {}
+    for line in lines:
+        got, first, promises = taken.got[line.pk]
+        if line.pk in inbound:  # the backorder is promised against stock on its way to the home warehouse
+            promises = [*promises, inbound[line.pk]]
         line.ship_date = max((p.ship_date for p in promises), default=None)
         due = _home_promise(draft.requested_date, plan, line, now) if not promises else None
         line.promised_date = max((p.delivery_date for p in promises), default=due.delivery_date if due else None)

@@ -10,6 +10,9 @@ class TransfersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import services
+        from inventory.supply import register_inbound
+
+        from . import services, supply
 
         services.register()
+        register_inbound("transfers", supply.in_transit_supply)

@@ -457,7 +457,7 @@ def transfer_dispatch(*, transfer: Transfer, actor: Actor, lines: list[DispatchS
     now = timezone.now()
     document_move_from(current, TransferStatus.APPROVED, TransferStatus.DISPATCHED,
                        may_move=rules.transfer_may_move, refused=InvalidTransferTransition,
-                       dispatched_at=now, dispatched_by=recorded_actor(actor),
+                       dispatched_at=now, dispatched_by_id=getattr(recorded_actor(actor), "pk", None),
                        expected_arrival=rules.expected_arrival(ship_date=today, transit_days=current.transit_days,
                                                                receiving=_calendar(target)))
     parts: dict[tuple[int, int | None, Decimal], TransferLineLot] = {}
