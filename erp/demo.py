@@ -26,6 +26,7 @@ from procurement import services as procurement
 from procurement.models import Supplier
 from warehouses import services as network
 from warehouses.models import LegalEntity, Location, Region, Warehouse
+from warehouses.services import LaneFreight
 
 LEGAL_ENTITIES = [
     ("US01", "Concord Distribution Inc.", "USD"),
@@ -67,6 +68,13 @@ SUPPLIERS = [
 CARRIERS = [("UPS", "United Parcel Service"), ("FEDEX", "FedEx Freight"), ("DHL", "DHL Freight")]
 TRANSIT = {("NE", "NE"): 1, ("SE", "SE"): 1, ("EU", "EU"): 1, ("NE", "SE"): 3, ("SE", "NE"): 3,
            ("NE", "EU"): 7, ("EU", "NE"): 7, ("SE", "EU"): 8, ("EU", "SE"): 8}
+# What the lanes charge per unit and per kg (USD): dearer the farther, so recommendations weigh it.
+FREIGHT = {lane: LaneFreight(per_unit=Decimal(per_unit), per_kg=Decimal(per_kg), currency="USD")
+           for lane, (per_unit, per_kg) in {
+               ("NE", "NE"): ("0.15", "0.05"), ("SE", "SE"): ("0.15", "0.05"), ("EU", "EU"): ("0.15", "0.05"),
+               ("NE", "SE"): ("0.35", "0.10"), ("SE", "NE"): ("0.35", "0.10"), ("NE", "EU"): ("1.20", "0.60"),
+               ("EU", "NE"): ("1.20", "0.60"), ("SE", "EU"): ("1.30", "0.65"), ("EU", "SE"): ("1.30", "0.65"),
+           }.items()}
 CUSTOMERS = {
     # region: [(code, name, home warehouse, city, country)]
     "NE": [("C-NE-001", "Harbor Grocers", "NE-BOS", "Boston", "US"),
@@ -206,7 +214,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
 
     for code, name in CARRIERS:
         lanes = [(regions[o], regions[d], days) for (o, d), days in TRANSIT.items()]
-        network.carrier_upsert(code=code, name=name, actor=None, lanes=lanes)
+        network.carrier_upsert(code=code, name=name, actor=None, lanes=lanes, freight=FREIGHT)
 
     for region_code, rows in CUSTOMERS.items():
         for code, name, home, city, country in rows:

@@ -117,12 +117,18 @@ class Carrier(TimeStampedModel):
 
 
 class CarrierLane(TimeStampedModel):
-    """Transit days of a carrier from one region to another (a region to itself is local delivery)."""
+    """Transit days of a carrier from one region to another (a region to itself is local delivery), and what it
+    charges: ``freight_per_unit`` per base unit and ``freight_per_kg`` per kilogram, both optional, in
+    ``freight_currency`` (required when either is given). Transfer recommendations weigh it against the service
+    at stake."""
 
     carrier = models.ForeignKey(Carrier, on_delete=models.CASCADE, related_name="lanes")
     origin_region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
     destination_region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
     transit_days = models.PositiveSmallIntegerField()
+    freight_per_unit = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    freight_per_kg = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    freight_currency = models.CharField(max_length=3, blank=True, default="")
 
     scoped_by = ScopedBy.enterprise()
 
@@ -132,6 +138,16 @@ class CarrierLane(TimeStampedModel):
                 fields=["carrier", "origin_region", "destination_region"], name="carrierlane_unique"
             ),
             models.CheckConstraint(condition=Q(transit_days__lte=60), name="carrierlane_transit_days_range"),
+            models.CheckConstraint(
+                condition=(Q(freight_per_unit__isnull=True) | Q(freight_per_unit__gte=0))
+                & (Q(freight_per_kg__isnull=True) | Q(freight_per_kg__gte=0)),
+                name="carrierlane_freight_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(freight_per_unit__isnull=True, freight_per_kg__isnull=True)
+                | Q(freight_currency__regex=r"^[A-Z]{3}$"),
+                name="carrierlane_freight_has_currency",
+            ),
         ]
 
     def __str__(self) -> str:

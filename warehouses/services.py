@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from erp.actors import Actor
@@ -90,17 +93,33 @@ def location_update(*, location: Location, actor: Actor, name: str | None = None
     return locked
 
 
+@dataclass(frozen=True)
+class LaneFreight:
+    """What a lane charges: per base unit and per kilogram (either may be None), in ``currency``."""
+
+    per_unit: Decimal | None
+    per_kg: Decimal | None
+    currency: str
+
+
 @command
 def carrier_upsert(*, code: str, name: str, actor: Actor, active: bool = True,
-                   lanes: list[tuple[Region, Region, int]] | None = None) -> Carrier:
-    """Create or update a carrier; ``lanes`` (origin, destination, transit days) replace its lanes."""
+                   lanes: list[tuple[Region, Region, int]] | None = None,
+                   freight: Mapping[tuple[str, str], LaneFreight] | None = None) -> Carrier:
+    """Create or update a carrier; ``lanes`` (origin, destination, transit days) replace its lanes, each with the
+    ``freight`` given for its (origin code, destination code), if any."""
     carrier = Carrier.objects.select_for_update().filter(code=code).first() or Carrier(code=code)
     carrier.name, carrier.active = name, active
     clean_or_raise(carrier)
     carrier.save()
     if lanes is not None:
         CarrierLane.objects.filter(carrier=carrier).delete()
-        new_lanes = [CarrierLane(carrier=carrier, origin_region=o, destination_region=d, transit_days=t)
+        charges = freight or {}
+        none = LaneFreight(None, None, "")
+        new_lanes = [CarrierLane(carrier=carrier, origin_region=o, destination_region=d, transit_days=t,
+                                 freight_per_unit=charges.get((o.code, d.code), none).per_unit,
+                                 freight_per_kg=charges.get((o.code, d.code), none).per_kg,
+                                 freight_currency=charges.get((o.code, d.code), none).currency)
                      for o, d, t in lanes]
         for lane in new_lanes:
             clean_or_raise(lane, exclude=["carrier"])

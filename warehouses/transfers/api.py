@@ -161,7 +161,8 @@ class TransferOutput(serializers.ModelSerializer[Transfer]):
     requested_by = serializers.CharField(source="requested_by.username", default=None, allow_null=True)
     dispatched_by = serializers.CharField(source="dispatched_by.username", default=None, allow_null=True)
     approval_request = serializers.IntegerField(source="approval_request_id", allow_null=True)
-    recommendation = serializers.SerializerMethodField(help_text="The recommendation it was made from, or null.")
+    recommendation = serializers.IntegerField(source="recommendation_id", allow_null=True,
+                                              help_text="The recommendation it was made from, or null.")
     lines = TransferLineOutput(many=True)
 
     class Meta:
@@ -170,9 +171,6 @@ class TransferOutput(serializers.ModelSerializer[Transfer]):
                   "intercompany", "currency", "value", "carrier", "transit_days", "note", "approval_request",
                   "recommendation", "requested_by", "created_at", "submitted_at", "approved_at", "dispatched_at",
                   "dispatched_by", "received_at", "cancelled_at", "cancel_reason", "lines"]
-
-    def get_recommendation(self, transfer: Transfer) -> int | None:
-        return None
 
 
 # --- the view -------------------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ class Transfer(TimeStampedModel):
     received_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
+    recommendation = models.ForeignKey("transfers.TransferRecommendation", on_delete=models.PROTECT, null=True,
+                                       blank=True, related_name="transfers")
 
     scoped_by = ScopedBy("warehouse", "from_warehouse", also=("to_warehouse",))
 
@@ -192,3 +194,78 @@ class TransferLineLot(models.Model):
     @property
     def in_transit(self) -> Decimal:
         return self.dispatched_quantity - self.received_quantity - self.written_off_quantity
+
+
+class RecommendationReason(models.TextChoices):
+    SHORTAGE = "shortage", "Shortage"
+    DEMAND_SPIKE = "demand_spike", "Demand spike"
+    SURPLUS = "surplus", "Surplus"
+    SERVICE_RISK = "service_risk", "Service risk"
+
+
+class RecommendationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    DISMISSED = "dismissed", "Dismissed"
+    EXPIRED = "expired", "Expired"
+
+
+class TransferRecommendation(TimeStampedModel):
+    """A recommended transfer of ``quantity`` base units of ``item`` from a warehouse with surplus beyond its own
+    cover to one short within its lead time (``recommendations``), ranked by ``score`` and explained in words and
+    figures. At most one is open per SKU and pair of warehouses (a partial unique index): a refresh updates it in
+    place, or expires it when it is no longer true. A planner accepts it (a transfer through approval, linked by
+    ``Transfer.recommendation``) or dismisses it with a reason.
+
+    ``freight_cost`` is the lane's charge for the quantity (per unit and per kg) in ``freight_currency``, null
+    when the lane names no freight; ``transit_days`` and ``carrier`` are the fastest lane's.
+    """
+
+    item = models.ForeignKey("inventory.Item", on_delete=models.PROTECT, related_name="+")
+    from_warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    to_warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QUANTITY)
+    reason = models.CharField(max_length=20, choices=RecommendationReason.choices)
+    score = models.DecimalField(max_digits=7, decimal_places=2)
+    status = models.CharField(max_length=20, choices=RecommendationStatus.choices,
+                              default=RecommendationStatus.OPEN)
+    carrier = models.ForeignKey("warehouses.Carrier", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="+")
+    transit_days = models.PositiveSmallIntegerField(default=0)
+    expected_arrival = models.DateField()
+    freight_cost = models.DecimalField(**AMOUNT, null=True, blank=True)
+    freight_currency = models.CharField(max_length=3, blank=True, default="")
+    explanation = models.CharField(max_length=500)
+    # The figures the explanation is worded from (need, surplus, backordered, cover ...), for the board.
+    figures = models.JSONField(default=dict, blank=True)
+    refreshed_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    dismiss_reason = models.CharField(max_length=500, blank=True, default="")
+    expired_at = models.DateTimeField(null=True, blank=True)
+
+    scoped_by = ScopedBy("warehouse", "from_warehouse", also=("to_warehouse",))
+
+    class Meta(TimeStampedModel.Meta):
+        ordering = ["-score", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RecommendationStatus.values),
+                                   name="transferrecommendation_status_valid"),
+            models.CheckConstraint(condition=Q(reason__in=RecommendationReason.values),
+                                   name="transferrecommendation_reason_valid"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transferrecommendation_quantity_positive"),
+            models.CheckConstraint(condition=~Q(from_warehouse=F("to_warehouse")),
+                                   name="transferrecommendation_two_warehouses"),
+            models.CheckConstraint(condition=Q(freight_cost__isnull=True) | Q(freight_cost__gte=0),
+                                   name="transferrecommendation_freight_non_negative"),
+            models.CheckConstraint(condition=~Q(status=RecommendationStatus.DISMISSED) | ~Q(dismiss_reason=""),
+                                   name="transferrecommendation_dismissed_has_reason"),
+            models.UniqueConstraint(fields=["item", "from_warehouse", "to_warehouse"],
+                                    condition=Q(status=RecommendationStatus.OPEN),
+                                    name="transferrecommendation_one_open_per_pair"),
+        ]
+        indexes = [models.Index(fields=["to_warehouse", "status"]), models.Index(fields=["from_warehouse", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.from_warehouse_id} -> {self.to_warehouse_id} ({self.status})"
