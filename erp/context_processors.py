@@ -39,6 +39,7 @@ NAV_GROUPS: tuple[NavGroup, ...] = (
     NavGroup("fulfil", "Fulfil", (
         NavLink("Picking", "orders:pick-list-list", "orders.view_picklist"),
         NavLink("Shipping", "orders:shipment-list", "orders.view_shipment"),
+        NavLink("Transfers", "transfers:transfer-list", "transfers.view_transfer"),
     )),
     NavGroup("stock", "Stock", (
         NavLink("Stock inquiry", "inventory:stock-inquiry", "inventory.view_itemwarehousesummary"),
@@ -51,7 +52,9 @@ NAV_GROUPS: tuple[NavGroup, ...] = (
     NavGroup("buy", "Buy", (
         NavLink("Suppliers", "procurement:supplier-list", "procurement.view_supplier"),
     )),
-    NavGroup("plan", "Plan", ()),
+    NavGroup("plan", "Plan", (
+        NavLink("Transfers", "transfers:transfer-list", "transfers.view_transfer"),
+    )),
     NavGroup("govern", "Govern", (
         NavLink("Policies", "governance:policy-list", "governance.view_policy"),
         NavLink("Approvals", "governance:approval-list", "governance.view_approvalrequest"),

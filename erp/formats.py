@@ -29,6 +29,7 @@ STATUS_BADGES: dict[str, str] = {
     "draft": BADGE_WAITING, "open": BADGE_WAITING, "pending": BADGE_WAITING, "pending_approval": BADGE_WAITING,
     "authorized": BADGE_WAITING, "packed": BADGE_WAITING, "submitted": BADGE_WAITING, "counting": BADGE_WAITING,
     "released": BADGE_WAITING, "queued": BADGE_WAITING, "running": BADGE_WAITING, "picking": BADGE_WAITING,
+    "dispatched": BADGE_WAITING,  # a transfer on its way: the receiving warehouse has to act
     "allocated": BADGE_OK, "confirmed": BADGE_OK, "picked": BADGE_OK, "shipped": BADGE_OK, "delivered": BADGE_OK,
     "received": BADGE_OK, "approved": BADGE_OK, "posted": BADGE_OK, "done": BADGE_OK, "active": BADGE_OK,
     "partially_allocated": BADGE_PARTIAL, "partially_received": BADGE_PARTIAL, "partially_picked": BADGE_PARTIAL,

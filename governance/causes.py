@@ -1,11 +1,11 @@
 """What an exception is about, both ways: the pages of its cause (the SKU at its warehouse, the order, the pick
-list, the return, the deviation, the customer, the supplier, the location), and the open exceptions about a
-page's object.
+list, the return, the transfer, the deviation, the customer, the supplier, the location), and the open exceptions
+about a page's object.
 
 An exception's ``detail`` names its cause by business keys (``sku``, ``order``, ``orders``, ``pick_list``,
-``rma``, ``deviation``, ``customer``, ``supplier``, ``location``), as each raising service writes it. Governance
-sits below the apps that own those pages, so it names them by URL name only, never by model; a document known by
-its number opens through its list's search, which finds exactly that number.
+``rma``, ``transfer``, ``deviation``, ``customer``, ``supplier``, ``location``), as each raising service writes
+it. Governance sits below the apps that own those pages, so it names them by URL name only, never by model; a
+document known by its number opens through its list's search, which finds exactly that number.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ _CAUSES: dict[str, Callable[[Any, OperationalException], list[tuple[str, str]]]]
     "pick_list": lambda value, exc: [(f"Pick list {n}", _searched("orders:pick-list-list", n))
                                      for n in _numbers(value)],
     "rma": lambda value, exc: [(f"Return {n}", _searched("orders:return-list", n)) for n in _numbers(value)],
+    "transfer": lambda value, exc: [(f"Transfer {n}", _searched("transfers:transfer-list", n))
+                                    for n in _numbers(value)],
     "customer": lambda value, exc: [(f"Customer {n}", reverse("orders:customer-detail", args=[n]))
                                     for n in _numbers(value)],
     "supplier": lambda value, exc: [(f"Supplier {n}", reverse("procurement:supplier-detail", args=[n]))
@@ -81,15 +83,17 @@ def exception_causes(exc: OperationalException) -> list[Cause]:
 
 def open_exceptions_about(user: Any, *, sku: str = "", warehouse: str = "", order: str = "", customer: str = "",
                           deviation: int | None = None, pick_list: str = "",
-                          rma: str = "") -> QuerySet[OperationalException]:
+                          rma: str = "", transfer: str = "") -> QuerySet[OperationalException]:
     """The open (or acknowledged) exceptions ``user`` may see about one object: a SKU (at a warehouse, when
-    given), an order (named in ``detail.order``, in ``detail.orders`` or as the reference), a pick list or a
-    return (in ``detail`` or as the reference), a customer or a deviation. Oldest deadline first."""
+    given), an order (named in ``detail.order``, in ``detail.orders`` or as the reference), a pick list, a
+    return or a transfer (in ``detail`` or as the reference), a customer or a deviation. Oldest deadline first."""
     about = Q()
     if pick_list:
         about |= Q(detail__pick_list=pick_list) | Q(reference=pick_list)
     if rma:
         about |= Q(detail__rma=rma) | Q(reference=rma)
+    if transfer:
+        about |= Q(detail__transfer=transfer) | Q(reference=transfer)
     if sku:
         about |= Q(detail__sku=sku, **({"warehouse__code": warehouse} if warehouse else {}))
     if order:

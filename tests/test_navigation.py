@@ -59,7 +59,7 @@ def test_a_link_shows_to_exactly_the_users_its_screen_lets_in(client, user, user
 @pytest.mark.parametrize(("username", "first"), [
     ("ne.service", ["sell", "fulfil"]),
     ("ne.operator", ["fulfil", "stock"]),
-    ("planner", ["govern", "stock", "sell"]),  # Plan has no screen yet, so it is not shown
+    ("planner", ["plan", "govern", "stock", "sell"]),  # Plan shows once it has a screen (Transfers)
     ("buyer", ["buy", "stock"]),
     ("approver", ["govern"]),
     ("owner", ["govern"]),

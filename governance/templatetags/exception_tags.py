@@ -1,6 +1,6 @@
-"""``{% open_exceptions sku=... warehouse=... %}`` (or ``order=``, ``pick_list=``, ``rma=``, ``customer=``,
-``deviation=``): the open
-exceptions about a page's object, for users who may see exceptions, each linked to the queue."""
+"""``{% open_exceptions sku=... warehouse=... %}`` (or ``order=``, ``pick_list=``, ``rma=``, ``transfer=``,
+``customer=``, ``deviation=``): the open exceptions about a page's object, for users who may see exceptions,
+each linked to the queue."""
 
 from __future__ import annotations
 

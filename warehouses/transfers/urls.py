@@ -2,6 +2,8 @@
 
 from django.urls import URLPattern
 
+from warehouses.transfers import views
+
 app_name = "transfers"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = views.urlpatterns
