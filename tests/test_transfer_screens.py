@@ -392,3 +392,53 @@ def test_a_short_receipt_links_its_exception_to_the_transfer_both_ways(product, 
     assert 'data-field="in_transit">3' in page
     queue = _page(planner.get(reverse("governance:exception-dashboard"), {"type": "transfer_discrepancy"}))
     assert cause.url.replace("&", "&amp;") in queue or cause.url in queue
+
+
+# --- approval, lots and the walk order ----------------------------------------------------------------------
+
+
+def test_above_the_threshold_the_page_shows_the_approval_and_cancel_withdraws_it(demo, planner):
+    product = twin("CLN-0004")
+    stock_at(product, "SE-ATL", 5000, unit_cost="2.50")  # 4,100 x 2.50 = 10,250.00 above the threshold
+    transfer = request(product, 4100, actor=_demo_user("planner"))
+    submitted = planner.post(f"/transfers/{transfer.pk}/submit/", follow=True)
+    assert any("waits for approval" in text for text in _messages(submitted))
+    transfer.refresh_from_db()
+    assert transfer.status == TransferStatus.PENDING_APPROVAL
+    page = _page(planner.get(_detail(transfer)))
+    assert 'id="transfer-approval"' in page and 'data-field="approval-status">Pending' in page
+    assert 'data-field="approval-trail"' in page and "Waiting for" in page
+    asked = _page(planner.get(f"/transfers/{transfer.pk}/cancel/"))
+    assert "Its approval request is cancelled with it" in asked
+    planner.post(f"/transfers/{transfer.pk}/cancel/", {"confirm": "yes", "reason": "too big"})
+    transfer.refresh_from_db()
+    assert transfer.status == TransferStatus.CANCELLED
+    assert transfer.approval_request is not None and transfer.approval_request.status == "cancelled"
+
+
+def test_the_walk_goes_in_location_order_and_a_lot_is_scanned(demo, se_operator):
+    today = timezone.localdate()
+    plain, lotted = twin("CLN-0004"), twin("BEV-0001")
+    stock_at(plain, "SE-ATL", 20, code="A-03-01")
+    stock_at(lotted, "SE-ATL", 5, lot="LATE", expiry=today + dt.timedelta(days=200), code="A-01-01")
+    stock_at(lotted, "SE-ATL", 5, lot="EARLY", expiry=today + dt.timedelta(days=100), code="A-02-01")
+    transfer = services.transfer_submit(transfer=services.transfer_create(
+        from_warehouse=warehouse("SE-ATL"), to_warehouse=warehouse("NE-BOS"), actor=None,
+        lines=[services.TransferLineSpec(item=plain, quantity=D(4)),
+               services.TransferLineSpec(item=lotted, quantity=D(3))]), actor=None)
+    page = _page(se_operator.get(f"/transfers/{transfer.pk}/dispatch/"))
+    # line 2 first: the earliest lot sits at A-02-01, before line 1's A-03-01
+    assert re.findall(r'<tr data-line="(\d)"', page) == ["2", "1"]
+    assert "Go to A-02-01" in page and "lot EARLY" in page
+    wrong_lot = _scan(se_operator, transfer, line="2", location="A-02-01", sku="T-BEV-0001", lot="LATE", quantity="3")
+    assert wrong_lot.status_code == 400 and "No available T-BEV-0001 lot LATE at A-02-01." in _page(wrong_lot)
+    assert _scan(se_operator, transfer, line="2", location="A-01-01", sku="t-bev-0001", lot="LATE",
+                 quantity="3").status_code == 302
+    assert _scan(se_operator, transfer, line="1", location="A-03-01", sku="T-CLN-0004", quantity="4").status_code == 302
+    se_operator.post(f"/transfers/{transfer.pk}/dispatch/", {"action": "confirm"})
+    transfer.refresh_from_db()
+    assert transfer.status == TransferStatus.DISPATCHED
+    assert _available(lotted, "SE-ATL", "A-01-01") == D(2) and _available(lotted, "SE-ATL", "A-02-01") == D(5)
+    assert _available(plain, "SE-ATL", "A-03-01") == D(16)
+    assert [(part.lot.lot_number if part.lot else None, part.dispatched_quantity)
+            for part in transfer.lines.get(line_no=2).parts.all()] == [("LATE", D(3))]
