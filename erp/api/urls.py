@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("procurement.api.urls")),
     path("", include("governance.api.urls")),
     path("", include("warehouses.transfers.api")),
+    path("", include("warehouses.transfers.api_kpis")),
     path("", include(users_router.urls)),
 ]
 schema_urlpatterns = [
