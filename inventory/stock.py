@@ -303,6 +303,34 @@ def _update_by_id(cursor: Any, table: str, values: tuple[str, ...], rows: list[t
     )
 
 
+# The ledger's columns as ``post_moves`` writes them, with the array type each is sent as.
+_MOVE_COLUMNS = (("item_id", "bigint"), ("warehouse_id", "bigint"), ("location_id", "bigint"), ("lot_id", "bigint"),
+                 ("status_id", "bigint"), ("quantity", "numeric"), ("unit_cost", "numeric"), ("value", "numeric"),
+                 ("reason_id", "bigint"), ("reference_type", "text"), ("reference_id", "text"), ("reference", "text"),
+                 ("actor_id", "bigint"), ("created_at", "timestamptz"))
+
+
+def _insert_moves(cursor: Any, rows: list[StockMove]) -> list[StockMove]:
+    """Insert the ledger lines in one statement over arrays and give each its id; the rows come back as given.
+
+    What ``bulk_create`` did, without compiling a parameter per field and row (a third of a 1,000-move posting's
+    time). The rows are inserted in their order (``WITH ORDINALITY ... ORDER BY``), so the sequence hands out
+    their ids in that order too: the sorted ids are the rows' ids, one by one."""
+    names = ", ".join(column for column, _ in _MOVE_COLUMNS)
+    arrays = [[getattr(row, column) for row in rows] for column, _ in _MOVE_COLUMNS]
+    prepared.execute(
+        cursor,
+        f"INSERT INTO inventory_stockmove ({names}) SELECT {names} FROM unnest("  # nosec B608 # the columns are this module's constants; values are bound
+        f"{', '.join(f'%s::{kind}[]' for _, kind in _MOVE_COLUMNS)}) WITH ORDINALITY AS m({names}, n) "
+        "ORDER BY n RETURNING id",
+        arrays,
+    )
+    for row, (pk,) in zip(rows, sorted(cursor.fetchall()), strict=True):
+        row.pk = pk
+        row._state.adding = False
+    return rows
+
+
 @dataclass
 class _Totals:
     """A summary's running totals while a batch is posted."""
@@ -406,7 +434,7 @@ def post_moves(*, moves: list[MoveSpec], reference_type: str, reference_id: str 
                             "available": str(max(before.free, Decimal(0)))},
                 )
 
-        created = StockMove.objects.bulk_create(rows)
+        created = _insert_moves(cursor, rows)
         _update_by_id(cursor, "inventory_stockbalance", ("on_hand",),
                       [(balances[key].id, value) for key, value in on_hand.items()])
         _update_by_id(cursor, "inventory_itemwarehousesummary", ("on_hand", "allocatable_on_hand", "blocked"),
