@@ -264,6 +264,8 @@ CELERY_BEAT_SCHEDULE = {
     "inventory-cycle-counts-plan": {"task": "inventory.cycle_counts_plan", "schedule": 3600.0},
     # Stock arrivals queue their backorders at once; this sweep catches what a lost message left waiting.
     "orders-backorders-allocate": {"task": "orders.backorders_allocate", "schedule": 900.0},
+    # Network transfer recommendations: hourly, and on demand (transfer-recommendations/refresh/).
+    "transfers-recommendations-refresh": {"task": "transfers.recommendations_refresh", "schedule": 3600.0},
 }
 
 # --- Email (notifications leave through Django's backend after commit) ----------------------

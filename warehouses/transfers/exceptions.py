@@ -31,3 +31,8 @@ class ExceedsApproved(Conflict):
 class NothingInTransit(Conflict):
     code = "nothing_in_transit"
     default_message = "Nothing of this line is in transit any more."
+
+
+class RecommendationNotOpen(Conflict):
+    code = "recommendation_not_open"
+    default_message = "Only an open recommendation can be accepted or dismissed."
