@@ -62,9 +62,12 @@ GOVERNANCE_BASE = [
     "governance.view_auditevent",
 ]
 # Reading transfers (scoped: seen at both of their warehouses).
-TRANSFERS_VIEW = ["transfers.view_transfer", "transfers.view_transferline", "transfers.view_transferlinelot"]
+TRANSFERS_VIEW = ["transfers.view_transfer", "transfers.view_transferline", "transfers.view_transferlinelot",
+                  "transfers.view_transferrecommendation"]
 # Requesting a transfer, submitting it for approval and cancelling it before dispatch.
 TRANSFER_REQUEST = ["transfers.add_transfer"]
+# Refreshing network transfer recommendations, accepting them (into a transfer) and dismissing them.
+TRANSFER_PLANNING = ["transfers.add_transferrecommendation", "transfers.change_transferrecommendation"]
 # Dispatching and receiving transfers on the floor.
 TRANSFER_WORK = ["transfers.add_transfer", "transfers.change_transfer"]
 # What every role reads (scoped): master data, stock, sales orders, transfers, governance records.
@@ -116,7 +119,8 @@ ROLES: tuple[Role, ...] = (
          tuple(EVERYONE + WORK_EXCEPTIONS + ORDER_ENTRY + _crud("orders.customer", "orders.shipto")),
          "orders", nav=("sell", "fulfil")),
     Role("planner", "Planner", "Works shortages, transfers, replenishment and late receipts.",
-         tuple(EVERYONE + WORK_EXCEPTIONS + TRANSFER_REQUEST), "planning", nav=("plan", "govern", "stock", "sell")),
+         tuple(EVERYONE + WORK_EXCEPTIONS + TRANSFER_REQUEST + TRANSFER_PLANNING), "planning",
+         nav=("plan", "govern", "stock", "sell")),
     Role("buyer", "Buyer", "Raises requisitions and purchase orders; manages suppliers.",
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("procurement.supplier")), "purchasing", nav=("buy", "stock")),
     Role("approver", "Approver", "Approves documents by the approval matrix.",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("governance.api.urls")),
     path("", include("warehouses.transfers.api")),
     path("", include("warehouses.transfers.api_kpis")),
+    path("", include("warehouses.transfers.api_recommendations")),
     path("", include(users_router.urls)),
 ]
 schema_urlpatterns = [
