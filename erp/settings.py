@@ -232,6 +232,8 @@ SPECTACULAR_SETTINGS = {
         "ReturnStatusEnum": "orders.models.ReturnStatus",
         "DispositionEnum": "orders.models.Disposition",
         "LocationKindEnum": "warehouses.models.LocationKind",
+        "RecommendationStatusEnum": "warehouses.transfers.models.RecommendationStatus",
+        "RecommendationReasonEnum": "warehouses.transfers.models.RecommendationReason",
     },
 }
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "365"))
