@@ -296,15 +296,15 @@ def test_a_wrong_scan_is_refused_and_changes_nothing(product, se_operator):
     transfer = approved(product, 10)
     other = twin("CLN-0005")
     wrong_location = _scan(se_operator, transfer, location="A-02-01", sku="T-CLN-0004", quantity="10")
-    assert wrong_location.status_code == 400 and "No available T-CLN-0004 at A-02-01." in _page(wrong_location)
+    assert wrong_location.status_code == 200 and "No available T-CLN-0004 at A-02-01." in _page(wrong_location)
     unknown = _scan(se_operator, transfer, location="NOWHERE", sku="T-CLN-0004", quantity="10")
-    assert unknown.status_code == 400 and "No location NOWHERE in SE-ATL." in _page(unknown)
+    assert unknown.status_code == 200 and "No location NOWHERE in SE-ATL." in _page(unknown)
     transit = _scan(se_operator, transfer, location="TRANSIT", sku="T-CLN-0004", quantity="10")
-    assert transit.status_code == 400 and "transit location" in _page(transit)
+    assert transit.status_code == 200 and "transit location" in _page(transit)
     wrong_item = _scan(se_operator, transfer, location="A-01-01", sku=other.sku, quantity="10")
-    assert wrong_item.status_code == 400 and "Wrong item: this line is T-CLN-0004." in _page(wrong_item)
+    assert wrong_item.status_code == 200 and "Wrong item: this line is T-CLN-0004." in _page(wrong_item)
     too_much = _scan(se_operator, transfer, location="A-01-01", sku="T-CLN-0004", quantity="11")
-    assert too_much.status_code == 400 and "send no more" in _page(too_much)
+    assert too_much.status_code == 200 and "send no more" in _page(too_much)
     confirm = se_operator.post(f"/transfers/{transfer.pk}/dispatch/", {"action": "confirm"}, follow=True)
     assert any("Scan every line first" in text for text in _messages(confirm))
     transfer.refresh_from_db()
@@ -358,9 +358,9 @@ def test_a_wrong_item_at_receipt_changes_nothing(product, ne_operator):
     transfer = services.transfer_dispatch(transfer=approved(product, 10), actor=None)
     other = twin("CLN-0005")
     wrong = _receive(ne_operator, transfer, sku=other.sku, quantity="10", status="available")
-    assert wrong.status_code == 400 and "Wrong item: this line is T-CLN-0004." in _page(wrong)
+    assert wrong.status_code == 200 and "Wrong item: this line is T-CLN-0004." in _page(wrong)
     bad_status = _receive(ne_operator, transfer, sku="T-CLN-0004", quantity="10", status="lost")
-    assert bad_status.status_code == 400
+    assert bad_status.status_code == 200
     nothing = ne_operator.post(f"/transfers/{transfer.pk}/receive/", {"action": "confirm"}, follow=True)
     assert any("Scan what arrived first" in text for text in _messages(nothing))
     transfer.refresh_from_db()
@@ -431,7 +431,7 @@ def test_the_walk_goes_in_location_order_and_a_lot_is_scanned(demo, se_operator)
     assert re.findall(r'<tr data-line="(\d)"', page) == ["2", "1"]
     assert "Go to A-02-01" in page and "lot EARLY" in page
     wrong_lot = _scan(se_operator, transfer, line="2", location="A-02-01", sku="T-BEV-0001", lot="LATE", quantity="3")
-    assert wrong_lot.status_code == 400 and "No available T-BEV-0001 lot LATE at A-02-01." in _page(wrong_lot)
+    assert wrong_lot.status_code == 200 and "No available T-BEV-0001 lot LATE at A-02-01." in _page(wrong_lot)
     assert _scan(se_operator, transfer, line="2", location="A-01-01", sku="t-bev-0001", lot="LATE",
                  quantity="3").status_code == 302
     assert _scan(se_operator, transfer, line="1", location="A-03-01", sku="T-CLN-0004", quantity="4").status_code == 302

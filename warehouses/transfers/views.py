@@ -6,7 +6,8 @@ A transfer is seen at either of its warehouses (``scope_queryset``); one outside
 does not exist. Dispatching needs the source in the user's scope, receiving the target: a transfer seen from the
 other end is read-only there (403). On the handhelds each line's answer is kept in the session until one Confirm
 sends them all to the service (``transfer_dispatch``, ``transfer_receive``), so a wrong scan is an error on its
-field and nothing moves. Every refusal of a service is a message on the page, never a server error.
+field (the step shown again, 200, as on the pick list) and nothing moves. Every refusal of a service is a
+message on the page, never a server error; the request form answers 400 with its errors beside their fields.
 """
 
 from __future__ import annotations
@@ -686,7 +687,7 @@ class TransferDispatchView(HandheldMixin, View):
             return here
         form = DispatchStepForm(request.POST, line=line, transfer=transfer, user=request.user)
         if not form.is_valid():
-            return self.page(transfer, form=form, chosen=line, status=400)
+            return self.page(transfer, form=form, chosen=line)  # as on the pick list: the step again
         data = form.cleaned_data
         answers = dict(_kept(request, DISPATCH_SESSION, transfer) or {})
         answers[str(line.line_no)] = {"quantity": plain_number(data["quantity"]), "lot": data["lot"],
@@ -811,7 +812,7 @@ class TransferReceiveView(HandheldMixin, View):
             return here
         form = ReceiveStepForm(request.POST, line=line, user=request.user)
         if not form.is_valid():
-            return self.page(transfer, form=form, chosen=line, status=400)
+            return self.page(transfer, form=form, chosen=line)  # as on the pick list: the step again
         data = form.cleaned_data
         answers = list(_kept(request, RECEIVE_SESSION, transfer) or [])
         answers.append({"line_no": str(line.line_no), "quantity": plain_number(data["quantity"]),

@@ -1,0 +1,100 @@
+"""A transfer in a real browser (issue 13): ``ne.operator`` requests CLN-0008 from NE-NYC to NE-BOS (both theirs),
+submits it (approved at once, far below the threshold), dispatches it on a handheld by scanning the suggested
+location and the item, and receives it at NE-BOS on the handheld; the stock is then on NE-BOS's books."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db.models import Sum
+
+from inventory.models import StockBalance
+from tests.test_browser import browser, open_page, sign_in  # noqa: F401  (fixtures used by name)
+from tests.test_browser_counts import fits, off_the_browser_thread
+from warehouses.transfers.models import Transfer
+
+pytestmark = [pytest.mark.browser]
+
+SKU = "CLN-0008"
+QUANTITY = 2
+SHOT = "/tmp/concord-transfers-{}.png"
+HANDHELD = {"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(Path(SHOT.format(name))), full_page=True)
+
+
+def boston_available() -> Decimal:
+    total = StockBalance.objects.filter(item__sku=SKU, warehouse__code="NE-BOS", status__code="available"
+                                        ).aggregate(total=Sum("on_hand"))["total"]
+    return total or Decimal(0)
+
+
+@pytest.fixture
+def boston_before(demo: Any) -> Decimal:
+    """NE-BOS's available CLN-0008, read before the browser starts (and NE-NYC has some to send)."""
+    assert StockBalance.objects.filter(item__sku=SKU, warehouse__code="NE-NYC", status__code="available",
+                                       on_hand__gte=QUANTITY).exists()
+    return boston_available()
+
+
+def test_an_operator_requests_dispatches_and_receives_a_transfer_on_a_handheld(
+        boston_before: Decimal, request: Any, live_server: Any) -> None:
+    from playwright.sync_api import expect
+
+    new_page = request.getfixturevalue("open_page")  # after the demo is read: see test_browser.browser
+    desk, desk_watch = new_page(1280, 900)
+    sign_in(desk, live_server, "ne.operator", "/transfers/new/")
+    desk.select_option("#id_from_warehouse", "NE-NYC")
+    desk.select_option("#id_to_warehouse", "NE-BOS")
+    desk.fill("#id_note", "browser test")
+    desk.fill("#id_lines-0-sku", SKU.lower())
+    desk.fill("#id_lines-0-quantity", str(QUANTITY))
+    desk.click("button[name=action][value=create]")
+    expect(desk.locator("h1")).to_contain_text("TR-")
+    number = re.search(r"TR-\d{6}", desk.inner_text("h1")).group(0)  # type: ignore[union-attr]
+    expect(desk.locator("h1 [data-status]")).to_have_attribute("data-status", "draft")
+    desk.get_by_role("button", name="Submit").click()
+    expect(desk.locator("h1 [data-status]")).to_have_attribute("data-status", "approved")
+    shot(desk, "detail")
+    dispatch_url = desk.get_by_role("link", name="Dispatch").get_attribute("href")
+    desk_watch.assert_clean(live_server.url)
+
+    hand, hand_watch = new_page(390, 844, **HANDHELD)
+    sign_in(hand, live_server, "ne.operator", dispatch_url)
+    where = re.search(r"Go to (\S+)", hand.inner_text(".pick-step__where"))
+    assert where is not None, hand.inner_text(".pick-step__where")
+    assert fits(hand), "the dispatch screen scrolls sideways"
+    hand.fill("#dispatch-location", "NOWHERE")
+    hand.fill("#dispatch-sku", SKU)
+    hand.click("button:has-text('Scanned')")
+    expect(hand.locator(".field__error")).to_contain_text("No location NOWHERE in NE-NYC.")
+    hand.fill("#dispatch-location", where.group(1).lower())
+    hand.fill("#dispatch-sku", SKU.lower())
+    expect(hand.locator("#dispatch-quantity")).to_have_value(str(QUANTITY))
+    hand.click("button:has-text('Scanned')")
+    shot(hand, "dispatch")
+    hand.get_by_role("button", name=f"Confirm dispatch of {number}").click()
+    expect(hand.locator("h1 [data-status]")).to_have_attribute("data-status", "dispatched")
+    assert fits(hand), "the transfer's page scrolls sideways"
+
+    hand.get_by_role("link", name="Receive").click()
+    assert fits(hand), "the receive screen scrolls sideways"
+    hand.fill("#receive-sku", SKU.lower())
+    hand.fill("#receive-quantity", str(QUANTITY))
+    hand.click("button:has-text('Scanned')")
+    shot(hand, "receive")
+    hand.get_by_role("button", name=f"Confirm receipt of {number}").click()
+    expect(hand.locator("h1 [data-status]")).to_have_attribute("data-status", "received")
+    expect(hand.locator("tr[data-line='1'] [data-field='received']")).to_have_text(str(QUANTITY))
+    hand_watch.assert_clean(live_server.url)
+
+    status, after = off_the_browser_thread(
+        lambda: (Transfer.objects.get(number=number).status, boston_available()))
+    assert status == "received"
+    assert after == boston_before + QUANTITY
