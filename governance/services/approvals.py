@@ -726,6 +726,7 @@ def default_rules() -> list[tuple[str, str, Decimal | None, Decimal | None, list
         ("transfer", f"Transfers below {threshold:,}", None, threshold, [supervisor]),
         ("transfer", f"Transfers from {threshold:,}", threshold, None,
          [supervisor, ("planner", ScopeLevel.REGION)]),
+        ("transfer_write_off", "Transfer write-offs", None, None, [supervisor, ("finance", ScopeLevel.ENTERPRISE)]),
         ("count_variance", f"Count variances below {variance:,}", None, variance, [supervisor]),
         ("count_variance", f"Count variances from {variance:,}", variance, None,
          [supervisor, ("planner", ScopeLevel.ENTERPRISE)]),

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from erp.admin_scoping import ReadOnlyInlineMixin, ScopedReadOnlyAdmin
-from warehouses.transfers.models import Transfer, TransferLine, TransferLineLot
+from warehouses.transfers.models import Transfer, TransferLine, TransferLineLot, TransferWriteOff, TransferWriteOffLine
 
 
 class TransferLineInline(ReadOnlyInlineMixin, admin.TabularInline[TransferLine, Transfer]):
@@ -52,3 +52,20 @@ class TransferAdmin(ScopedReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("from_warehouse", "to_warehouse", "carrier",
                                                             "requested_by", "dispatched_by", "approval_request")
+
+
+class TransferWriteOffLineInline(ReadOnlyInlineMixin, admin.TabularInline[TransferWriteOffLine, TransferWriteOff]):
+    model = TransferWriteOffLine
+    fields = ["line", "quantity"]
+    verbose_name_plural = "lines (read-only: a write-off is requested and decided through the approval engine)"
+
+
+@admin.register(TransferWriteOff)
+class TransferWriteOffAdmin(ScopedReadOnlyAdmin):
+    list_display = ["number", "transfer", "from_warehouse", "to_warehouse", "status", "value", "currency",
+                    "requested_by", "created_at", "decided_at"]
+    list_select_related = ["transfer", "from_warehouse", "to_warehouse", "requested_by"]
+    search_fields = ["number", "transfer__number"]
+    list_filter = ["status"]
+    ordering = ["-id"]
+    inlines = [TransferWriteOffLineInline]

@@ -29,7 +29,14 @@ from erp.scoping import scope_of, scope_queryset
 from inventory.models import Item
 from warehouses.models import Warehouse
 from warehouses.transfers import rules, services
-from warehouses.transfers.models import QUANTITY, Transfer, TransferLine, TransferStatus
+from warehouses.transfers.models import (
+    QUANTITY,
+    Transfer,
+    TransferLine,
+    TransferStatus,
+    TransferWriteOff,
+    TransferWriteOffLine,
+)
 
 # --- input ----------------------------------------------------------------------------------------------
 
@@ -136,6 +143,22 @@ class TransferReceiveInput(StrictInputSerializer):
     lines = ReceiveLineInput.many_init(allow_empty=False, max_length=services.MAX_LINES * 3)
 
 
+class WriteOffLineInput(StrictInputSerializer):
+    line_no = serializers.IntegerField(min_value=1, max_value=2_147_483_647)
+    quantity = serializers.DecimalField(**QUANTITY, help_text="More than 0, in the item's base unit; at most what is "
+                                                              "still in transit and not already being written off.")
+
+    def validate_quantity(self, value: Decimal) -> Decimal:
+        return _positive(value)
+
+
+class TransferWriteOffInput(StrictInputSerializer):
+    """What was lost in transit and not found, per line, and why: written off once approved."""
+
+    reason = serializers.CharField(max_length=services.MAX_NOTE, help_text="Why it is written off.")
+    lines = WriteOffLineInput.many_init(allow_empty=False, max_length=services.MAX_LINES)
+
+
 # --- output ---------------------------------------------------------------------------------------------
 
 
@@ -154,6 +177,28 @@ class TransferLineOutput(serializers.ModelSerializer[TransferLine]):
                   "received_quantity", "in_transit", "damaged_quantity", "over_quantity", "written_off_quantity"]
 
 
+class WriteOffLineOutput(serializers.ModelSerializer[TransferWriteOffLine]):
+    line_no = serializers.IntegerField(source="line.line_no")
+    sku = serializers.CharField(source="line.item.sku")
+
+    class Meta:
+        model = TransferWriteOffLine
+        fields = ["line_no", "sku", "quantity"]
+
+
+class WriteOffOutput(serializers.ModelSerializer[TransferWriteOff]):
+    """A write-off of what was lost in transit: ``pending_approval``, then ``posted`` or ``rejected``."""
+
+    requested_by = serializers.CharField(source="requested_by.username", default=None, allow_null=True)
+    approval_request = serializers.IntegerField(source="approval_request_id", allow_null=True)
+    lines = WriteOffLineOutput(many=True)
+
+    class Meta:
+        model = TransferWriteOff
+        fields = ["id", "number", "status", "reason", "value", "currency", "approval_request", "requested_by",
+                  "created_at", "decided_at", "lines"]
+
+
 class TransferOutput(serializers.ModelSerializer[Transfer]):
     from_warehouse = serializers.CharField(source="from_warehouse.code")
     to_warehouse = serializers.CharField(source="to_warehouse.code")
@@ -164,13 +209,14 @@ class TransferOutput(serializers.ModelSerializer[Transfer]):
     recommendation = serializers.IntegerField(source="recommendation_id", allow_null=True,
                                               help_text="The recommendation it was made from, or null.")
     lines = TransferLineOutput(many=True)
+    write_offs = WriteOffOutput(many=True, help_text="Write-offs of what was lost in transit, newest first.")
 
     class Meta:
         model = Transfer
         fields = ["id", "number", "status", "from_warehouse", "to_warehouse", "requested_date", "expected_arrival",
                   "intercompany", "currency", "value", "carrier", "transit_days", "note", "approval_request",
                   "recommendation", "requested_by", "created_at", "submitted_at", "approved_at", "dispatched_at",
-                  "dispatched_by", "received_at", "cancelled_at", "cancel_reason", "lines"]
+                  "dispatched_by", "received_at", "cancelled_at", "cancel_reason", "lines", "write_offs"]
 
 
 # --- the view -------------------------------------------------------------------------------------------
@@ -195,12 +241,17 @@ ACTION_PERMISSIONS = {
     "cancel": "transfers.add_transfer",
     "dispatch_transfer": "transfers.change_transfer",
     "receive": "transfers.change_transfer",
+    "write_off": "transfers.change_transfer",
 }
 
 
 def transfer_detail_queryset() -> QuerySet[Transfer]:
     lines = TransferLine.objects.select_related("item__base_uom", "lot").order_by("line_no")
-    return services.transfers().select_related("dispatched_by").prefetch_related(Prefetch("lines", queryset=lines))
+    write_offs = (TransferWriteOff.objects.select_related("requested_by").order_by("-id")
+                  .prefetch_related(Prefetch("lines", queryset=TransferWriteOffLine.objects
+                                             .select_related("line__item").order_by("line__line_no"))))
+    return services.transfers().select_related("dispatched_by").prefetch_related(
+        Prefetch("lines", queryset=lines), Prefetch("write_offs", queryset=write_offs))
 
 
 class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
@@ -224,7 +275,8 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     def get_serializer_class(self) -> Any:
         return {"create": TransferCreateInput, "submit": TransferSubmitInput, "cancel": TransferCancelInput,
                 "dispatch_transfer": TransferDispatchInput,
-                "receive": TransferReceiveInput}.get(self.action or "", TransferOutput)
+                "receive": TransferReceiveInput,
+                "write_off": TransferWriteOffInput}.get(self.action or "", TransferOutput)
 
     def _input(self, serializer_class: type[StrictInputSerializer]) -> dict[str, Any]:
         body = self.request.data
@@ -304,6 +356,23 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
             services.transfer_receive(transfer=transfer, actor=request.user, lines=[
                 services.ReceiveSpec(line_no=row["line_no"], quantity=row["quantity"], status=row["status"])
                 for row in fields["lines"]])
+            return self._detail(transfer.pk)
+
+        return idempotent(request, produce)
+
+    @extend_schema(request=TransferWriteOffInput, responses=TransferOutput)
+    @action(detail=True, methods=["post"], url_path="write-off", url_name="write-off")
+    def write_off(self, request: Request, pk: str | None = None) -> Response:
+        """Ask to write off what was lost in transit (a discrepancy not found), with a reason: it waits for the
+        approval engine (the sending warehouse's supervisor, then finance) and, approved, leaves transit at the cost
+        it carries. More than is still in transit is 409 ``nothing_in_transit``; a transfer not in transit 409
+        ``invalid_transition``. Needs either warehouse in scope."""
+        transfer = self.get_object()
+
+        def produce() -> Response:
+            fields = self._input(TransferWriteOffInput)
+            services.transfer_write_off_request(transfer=transfer, actor=request.user, reason=fields["reason"], lines=[
+                services.WriteOffSpec(line_no=row["line_no"], quantity=row["quantity"]) for row in fields["lines"]])
             return self._detail(transfer.pk)
 
         return idempotent(request, produce)

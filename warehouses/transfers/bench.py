@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import connection
@@ -51,10 +52,10 @@ def w3_transfers(*, skus: list[str]) -> dict[int, dict[str, tuple[float, int]]]:
                 note=f"Bench transfer of {size} lines",
                 lines=[services.TransferLineSpec(item=item, quantity=Decimal(1)) for item in items[:size]])
             transfer = services.transfer_submit(transfer=transfer, actor=None)
-            timings["dispatch"].append(_timed(lambda t=transfer: services.transfer_dispatch(transfer=t, actor=None)))
             receipt = [services.ReceiveSpec(line_no=n, quantity=Decimal(1)) for n in range(1, size + 1)]
-            timings["receive"].append(_timed(lambda t=transfer, r=receipt: services.transfer_receive(
-                transfer=t, actor=None, lines=r)))
+            timings["dispatch"].append(_timed(partial(services.transfer_dispatch, transfer=transfer, actor=None)))
+            timings["receive"].append(_timed(partial(services.transfer_receive, transfer=transfer, actor=None,
+                                                     lines=receipt)))
         out[size] = {name: (statistics.median(t for t, _ in rows), max(q for _, q in rows))
                      for name, rows in timings.items()}
     return out

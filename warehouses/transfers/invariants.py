@@ -24,7 +24,7 @@ from django.db.models import Case, F, IntegerField, Sum, Value, When
 
 from inventory.invariants import Probe, register_probes
 from inventory.models import StockMove
-from warehouses.transfers.models import Transfer, TransferLine, TransferLineLot
+from warehouses.transfers.models import Transfer, TransferLine, TransferLineLot, TransferWriteOffLine, WriteOffStatus
 
 FOUND_REASON = "FOUND"
 WRITE_OFF_REASON = "LOST"
@@ -146,8 +146,21 @@ def _parts_add_up() -> Iterator[str]:
                    f"{line['dispatched_quantity']}, {line['from_transit']}, {line['written_off_quantity']}")
 
 
+def _write_offs_add_up() -> Iterator[str]:
+    """What a line has written off is what its posted write-offs asked, no more and no less."""
+    posted = {row["line_id"]: row["total"] for row in TransferWriteOffLine.objects.filter(
+        write_off__status=WriteOffStatus.POSTED).values("line_id").annotate(total=Sum("quantity")).order_by()}
+    for line in (TransferLine.objects.filter(written_off_quantity__gt=0) | TransferLine.objects.filter(
+            pk__in=list(posted))).values("pk", "transfer__number", "line_no", "written_off_quantity"):
+        asked = posted.get(line["pk"], Decimal(0))
+        if asked != line["written_off_quantity"]:
+            yield (f"{line['transfer__number']} line {line['line_no']}: written off {line['written_off_quantity']}, "
+                   f"posted write-offs {asked}")
+
+
 def register() -> None:
     register_probes("transfers", [
         Probe("transfer ledger disagrees with its document", _transfer_ledger),
         Probe("transfer parts do not add up to their line", _parts_add_up),
+        Probe("transfer write-offs do not add up to their line", _write_offs_add_up),
     ])

@@ -269,3 +269,71 @@ class TransferRecommendation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.item_id}: {self.from_warehouse_id} -> {self.to_warehouse_id} ({self.status})"
+
+
+class WriteOffStatus(models.TextChoices):
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    POSTED = "posted", "Posted"
+    REJECTED = "rejected", "Rejected"
+
+
+class TransferWriteOff(TimeStampedModel):
+    """A request to write off what a transfer lost in transit (a discrepancy not found), through the approval
+    engine (``transfer_write_off`` rules); approved, it leaves transit at the cost it carries, reason ``LOST``.
+
+    ``value`` is the quantities at their carried cost (oldest parts first) when requested, in ``currency``, the
+    receiving entity's (the currency the transit stock is valued in).
+    """
+
+    number = models.CharField(max_length=20, unique=True)
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="write_offs")
+    from_warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    to_warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=WriteOffStatus.choices, default=WriteOffStatus.PENDING_APPROVAL)
+    reason = models.CharField(max_length=500)
+    value = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=3)
+    approval_request = models.ForeignKey("governance.ApprovalRequest", on_delete=models.PROTECT, null=True,
+                                         blank=True, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    scoped_by = ScopedBy("warehouse", "from_warehouse", also=("to_warehouse",))
+
+    class Meta(TimeStampedModel.Meta):
+        ordering = ["-id"]
+        verbose_name = "transfer write-off"
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=WriteOffStatus.values), name="transferwriteoff_status_valid"),
+            models.CheckConstraint(condition=~Q(reason=""), name="transferwriteoff_has_reason"),
+            models.CheckConstraint(condition=Q(value__gte=0), name="transferwriteoff_value_non_negative"),
+            models.CheckConstraint(condition=Q(status=WriteOffStatus.PENDING_APPROVAL) | Q(decided_at__isnull=False),
+                                   name="transferwriteoff_decided_has_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class TransferWriteOffLine(models.Model):
+    """What one line of a write-off asks to write off, in base units."""
+
+    write_off = models.ForeignKey(TransferWriteOff, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(TransferLine, on_delete=models.PROTECT, related_name="+")
+    from_warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    to_warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QUANTITY)
+
+    scoped_by = ScopedBy("warehouse", "from_warehouse", also=("to_warehouse",))
+
+    class Meta:
+        ordering = ["write_off_id", "line_id"]
+        verbose_name = "transfer write-off line"
+        constraints = [
+            models.UniqueConstraint(fields=["write_off", "line"], name="transferwriteoffline_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transferwriteoffline_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.write_off_id}/{self.line_id}: {self.quantity}"

@@ -65,11 +65,21 @@ from warehouses.transfers.exceptions import (
     NoTransitLocation,
     SameWarehouse,
 )
-from warehouses.transfers.models import Transfer, TransferLine, TransferLineLot, TransferStatus
+from warehouses.transfers.models import (
+    Transfer,
+    TransferLine,
+    TransferLineLot,
+    TransferStatus,
+    TransferWriteOff,
+    TransferWriteOffLine,
+    WriteOffStatus,
+)
 
 MAX_LINES = 500
 MAX_NOTE = 500
 DOCUMENT_TYPE = "transfer"
+WRITE_OFF_DOCUMENT_TYPE = "transfer_write_off"
+WRITE_OFF_REASON = "LOST"
 REFERENCE_TYPE = "transfer"
 THRESHOLD_POLICY = "transfers.approval_threshold"
 DISCREPANCY = "transfer_discrepancy"
@@ -120,13 +130,20 @@ class ReceiveSpec:
 # row, which cost more than the stock posting itself. These write each batch in one statement over arrays.
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise ValueError(f"{name} is not a column of {model._meta.label}")
+    return str(field.column)
+
+
 def _update_numbers(model: type[models.Model], fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """``UPDATE`` the numeric ``fields`` of ``model``'s rows given as ``(id, *values)``, in one statement."""
     if not rows:
         return
     meta = model._meta
     quote = connection.ops.quote_name
-    columns = [meta.get_field(name).column for name in fields]
+    columns = [_column(model, name) for name in fields]
     arrays = [[row[i] for row in rows] for i in range(len(fields) + 1)]
     casts = ", ".join(["%s::bigint[]"] + ["%s::numeric[]"] * len(fields))
     with connection.cursor() as cursor:
@@ -339,6 +356,7 @@ def transfer_submit(*, transfer: Transfer, actor: Actor) -> Transfer:
     now = timezone.now()
     if not rules.needs_approval(value=value, threshold=threshold):
         return _move(locked, TransferStatus.APPROVED, value=value, submitted_at=now, approved_at=now)
+    _requester(actor)
     request = approval_request_open(
         document_type=DOCUMENT_TYPE, document_id=locked.pk,
         title=f"{locked.number}: {source.code} to {locked.to_warehouse.code}, {value:,} {locked.currency} at cost",
@@ -346,6 +364,13 @@ def transfer_submit(*, transfer: Transfer, actor: Actor) -> Transfer:
         region=source.region, warehouse=source,
     )
     return _move(locked, TransferStatus.PENDING_APPROVAL, value=value, submitted_at=now, approval_request=request)
+
+
+def _requester(actor: Actor) -> None:
+    """An approval is asked for by a person (the engine keeps them from deciding it): a system run cannot."""
+    if recorded_actor(actor) is None:
+        raise ValidationFailed("An approval needs a signed-in requester.",
+                               detail={"actor": ["Only a signed-in user can ask for an approval."]})
 
 
 def _on_approved(document_id: int, actor: Actor) -> None:
@@ -693,6 +718,170 @@ def _raise_discrepancy(transfer: Transfer, lines: list[TransferLine], arrivals: 
     )
 
 
+# --- writing off what was lost in transit ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteOffSpec:
+    """``quantity`` (base units) of one line to write off: lost in transit, not found."""
+
+    line_no: int
+    quantity: Decimal
+
+
+def _oldest_first(parts: list[TransferLineLot], quantity: Decimal, taken: dict[int, Decimal],
+                  ) -> list[tuple[TransferLineLot, Decimal]]:
+    """Where ``quantity`` comes from among ``parts`` still in transit, oldest first, after what ``taken`` already
+    holds of each; less than asked when they hold less."""
+    takes = []
+    for part in parts:
+        take = min(quantity, part.in_transit - taken.get(part.pk, Decimal(0)))
+        if take <= 0:
+            continue
+        taken[part.pk] = taken.get(part.pk, Decimal(0)) + take
+        takes.append((part, take))
+        quantity -= take
+        if quantity == 0:
+            break
+    return takes
+
+
+@command
+def transfer_write_off_request(*, transfer: Transfer, lines: list[WriteOffSpec], reason: str,
+                               actor: Actor) -> TransferWriteOff:
+    """Ask to write off what a dispatched transfer lost in transit: each line's quantity at most what is still in
+    transit less what other pending write-offs of it ask (409 ``nothing_in_transit`` beyond it), with a reason.
+    The write-off waits for the approval engine's ``transfer_write_off`` rules (the sending warehouse's supervisor,
+    then finance); its value is the quantities at the cost they carry, in the receiving entity's currency. A
+    transfer that is not in transit is 409 ``invalid_transition``."""
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > MAX_NOTE:
+        raise ValidationFailed(detail={"reason": [f"Say why it is written off (1 to {MAX_NOTE} characters)."]})
+    if not lines:
+        raise ValidationFailed(detail={"lines": ["Write off at least one line."]})
+    current = _read(transfer.pk)
+    if current.status not in rules.IN_TRANSIT_STATUSES:
+        raise InvalidTransferTransition(f"{current.number} is {current.status}; only what is in transit can be "
+                                        f"written off.", detail={"number": current.number, "status": current.status})
+    locked = _locked(current.pk)  # one request at a time per transfer: the pending ones below stay true
+    by_no = {line.line_no: line for line in TransferLine.objects.filter(transfer=locked)
+             .select_related("item").order_by("line_no")}
+    parts = _parts_of(locked)
+    pending: dict[int, Decimal] = defaultdict(Decimal)
+    for line_id, quantity in TransferWriteOffLine.objects.filter(
+            write_off__transfer=locked, write_off__status=WriteOffStatus.PENDING_APPROVAL).values_list(
+            "line_id", "quantity"):
+        pending[line_id] += quantity
+    value = Decimal(0)
+    rows: list[tuple[TransferLine, Decimal]] = []
+    for spec in lines:
+        line = by_no.get(spec.line_no)
+        if line is None:
+            raise ValidationFailed(detail={"lines": [f"The transfer has no line {spec.line_no}."]})
+        if any(row[0].pk == line.pk for row in rows):
+            raise ValidationFailed(detail={"lines": [f"Line {spec.line_no} is named twice."]})
+        if not isinstance(spec.quantity, Decimal) or not spec.quantity.is_finite() or spec.quantity <= 0:
+            raise InvalidQuantity(detail={"lines": [f"Line {spec.line_no}: the quantity must be more than 0."]})
+        quantity = stock_rules.base_quantity(spec.quantity)
+        left = line.in_transit - pending[line.pk]
+        if quantity > left:
+            raise NothingInTransit(f"Only {_quantity(max(left, Decimal(0)))} of line {spec.line_no} "
+                                   f"({line.item.sku}) is in transit and not already being written off.",
+                                   detail={"line_no": spec.line_no, "sku": line.item.sku,
+                                           "in_transit": _quantity(max(left, Decimal(0))),
+                                           "requested": _quantity(quantity)})
+        taken = {part.pk: Decimal(0) for part in parts.get(line.pk, [])}
+        _oldest_first(parts.get(line.pk, []), pending[line.pk], taken)  # the pending ones take the oldest first
+        value += sum((take * part.unit_cost for part, take in _oldest_first(parts.get(line.pk, []), quantity, taken)),
+                     Decimal(0))
+        rows.append((line, quantity))
+    _requester(actor)
+    pk = next_document_id(TransferWriteOff)
+    target = locked.to_warehouse
+    write_off = TransferWriteOff.objects.create(
+        pk=pk, number=f"TWO-{pk:06d}", transfer=locked, from_warehouse=locked.from_warehouse, to_warehouse=target,
+        reason=reason, value=value.quantize(CENT), currency=target.legal_entity.currency,
+        requested_by=recorded_actor(actor))
+    TransferWriteOffLine.objects.bulk_create([
+        TransferWriteOffLine(write_off=write_off, line=line, from_warehouse=locked.from_warehouse, to_warehouse=target,
+                             quantity=quantity) for line, quantity in rows])
+    write_off.approval_request = approval_request_open(
+        document_type=WRITE_OFF_DOCUMENT_TYPE, document_id=write_off.pk,
+        title=f"{write_off.number}: write off {', '.join(f'{q.normalize():f} {ln.item.sku}' for ln, q in rows)} "
+              f"lost in transit on {locked.number} ({write_off.value:,} {write_off.currency})",
+        actor=recorded_actor(actor), amount=write_off.value, currency=write_off.currency,
+        legal_entity=target.legal_entity, region=locked.from_warehouse.region, warehouse=locked.from_warehouse)
+    write_off.save(update_fields=["approval_request", "updated_at"])
+    return write_off
+
+
+def _locked_write_off(write_off_id: int) -> TransferWriteOff:
+    return TransferWriteOff.objects.select_for_update(of=("self",)).get(pk=write_off_id)
+
+
+def _on_write_off_approved(document_id: int, actor: Actor) -> None:
+    """Post the write-off inside the deciding transaction: each quantity leaves transit at the cost it carries
+    (oldest parts first), reason ``LOST``; a transfer with nothing left in transit is received. What was since
+    received (found after all) is no longer in transit: then the decision is 409 ``nothing_in_transit`` and the
+    request stays pending, for the approver to reject."""
+    write_off = _locked_write_off(document_id)
+    if write_off.status != WriteOffStatus.PENDING_APPROVAL:
+        raise InvalidTransferTransition(f"{write_off.number} is {write_off.status}.",
+                                        detail={"number": write_off.number, "status": write_off.status})
+    current = _read(write_off.transfer_id)
+    asked = list(TransferWriteOffLine.objects.filter(write_off=write_off).select_related("line__item")
+                 .order_by("line__line_no"))
+    parts = _parts_of(current)
+    taken: dict[int, Decimal] = {}
+    plan: list[tuple[TransferLine, TransferLineLot, Decimal]] = []
+    for row in asked:
+        takes = _oldest_first(parts.get(row.line_id, []), row.quantity, taken)
+        if sum((take for _, take in takes), Decimal(0)) < row.quantity:
+            raise NothingInTransit(f"{row.line.item.sku} on line {row.line.line_no} of {current.number} is no longer "
+                                   f"in transit as asked (received since?); reject {write_off.number}.",
+                                   detail={"line_no": row.line.line_no, "sku": row.line.item.sku})
+        plan += [(row.line, part, take) for part, take in takes]
+    status = _statuses("in_transit")["in_transit"]
+    reason = _reasons(WRITE_OFF_REASON)[WRITE_OFF_REASON]
+    stock.post_moves(moves=[
+        stock.MoveSpec(item=line.item, warehouse=current.to_warehouse, location=part.transit_location, status=status,
+                       quantity=-take, lot=part.lot, unit_cost=part.unit_cost, reason=reason)
+        for line, part, take in plan], reference_type=REFERENCE_TYPE, reference_id=str(current.pk),
+        reference=f"{current.number} {write_off.number}", actor=actor)
+    locked = _locked(current.pk)
+    held = {pk: (received, written_off) for pk, received, written_off in TransferLineLot.objects
+            .select_for_update(of=("self",)).filter(transfer=locked).order_by("id")
+            .values_list("pk", "received_quantity", "written_off_quantity")}
+    if held != {part.pk: (part.received_quantity, part.written_off_quantity)
+                for rows in parts.values() for part in rows}:
+        raise StaleRead("the transfer was received or written off while this write-off was read")
+    lines = {line.pk: line for line, _, _ in plan}
+    for line, part, take in plan:
+        part.written_off_quantity += take
+        lines[line.pk].written_off_quantity += take
+    _update_numbers(TransferLineLot, ("written_off_quantity",),
+                    [(part.pk, part.written_off_quantity) for part in {p.pk: p for _, p, _ in plan}.values()])
+    _update_numbers(TransferLine, ("written_off_quantity",),
+                    [(line.pk, line.written_off_quantity) for line in lines.values()])
+    now = timezone.now()
+    write_off.status, write_off.decided_at = WriteOffStatus.POSTED, now
+    write_off.save(update_fields=["status", "decided_at", "updated_at"])
+    left = sum((part.in_transit for rows in parts.values() for part in rows), Decimal(0))
+    if left <= 0:
+        _move(locked, TransferStatus.RECEIVED, received_at=now)
+
+
+def _on_write_off_rejected(document_id: int, actor: Actor) -> None:
+    write_off = _locked_write_off(document_id)
+    write_off.status, write_off.decided_at = WriteOffStatus.REJECTED, timezone.now()
+    write_off.save(update_fields=["status", "decided_at", "updated_at"])
+
+
+def _write_off_url(pk: int) -> str:
+    transfer_id = TransferWriteOff.objects.values_list("transfer_id", flat=True).get(pk=pk)
+    return reverse("transfers:transfer-detail", args=[transfer_id])
+
+
 # --- reading -------------------------------------------------------------------------------------------------
 
 
@@ -711,4 +900,8 @@ def register() -> None:
     register_approvable(Approvable(
         document_type=DOCUMENT_TYPE, label="Transfer", on_approved=_on_approved, on_rejected=_on_rejected,
         url=lambda pk: reverse("transfers:transfer-detail", args=[pk]),
+    ))
+    register_approvable(Approvable(
+        document_type=WRITE_OFF_DOCUMENT_TYPE, label="Transfer write-off", on_approved=_on_write_off_approved,
+        on_rejected=_on_write_off_rejected, url=_write_off_url,
     ))
