@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -442,3 +444,29 @@ def test_the_walk_goes_in_location_order_and_a_lot_is_scanned(demo, se_operator)
     assert _available(plain, "SE-ATL", "A-03-01") == D(16)
     assert [(part.lot.lot_number if part.lot else None, part.dispatched_quantity)
             for part in transfer.lines.get(line_no=2).parts.all()] == [("LATE", D(3))]
+
+
+# --- queries ------------------------------------------------------------------------------------------------
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_list_and_the_page_read_in_a_constant_number_of_queries(demo, planner):
+    products = [twin(f"CLN-{n:04d}") for n in range(1, 7)]
+    for made in products:
+        stock_at(made, "SE-ATL", 50)
+    one = approved(products[0], 1)
+    many = services.transfer_submit(transfer=services.transfer_create(
+        from_warehouse=warehouse("SE-ATL"), to_warehouse=warehouse("NE-BOS"), actor=None,
+        lines=[services.TransferLineSpec(item=made, quantity=D(2)) for made in products]), actor=None)
+    for transfer in (one, many):
+        services.transfer_dispatch(transfer=transfer, actor=None)
+    assert _queries(planner, _detail(one)) == _queries(planner, _detail(many))
+    small = _queries(planner, f"{LIST}?to=NE-BOS&q={one.number}")
+    for _ in range(4):
+        approved(products[1], 1)
+    assert _queries(planner, f"{LIST}?to=NE-BOS") == small
