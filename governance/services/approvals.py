@@ -723,9 +723,12 @@ def default_rules() -> list[tuple[str, str, Decimal | None, Decimal | None, list
     variance = Decimal("1000.00")
     return [
         *[("purchase_order", *rule) for rule in _purchase_order_rules()],
-        ("transfer", f"Transfers below {threshold:,}", None, threshold, [supervisor]),
+        # A transfer reaches the engine only above ``transfers.approval_threshold`` at its source (below it, it is
+        # approved at once): the approvers of the source's region decide it, and finance too from 10,000, since a
+        # transfer between two legal entities moves value between their books.
+        ("transfer", f"Transfers below {threshold:,}", None, threshold, [("approver", ScopeLevel.REGION)]),
         ("transfer", f"Transfers from {threshold:,}", threshold, None,
-         [supervisor, ("planner", ScopeLevel.REGION)]),
+         [("approver", ScopeLevel.REGION), ("finance", ScopeLevel.ENTERPRISE)]),
         ("transfer_write_off", "Transfer write-offs", None, None, [supervisor, ("finance", ScopeLevel.ENTERPRISE)]),
         ("count_variance", f"Count variances below {variance:,}", None, variance, [supervisor]),
         ("count_variance", f"Count variances from {variance:,}", variance, None,

@@ -90,26 +90,25 @@ def test_above_the_threshold_it_waits_for_the_engine_and_the_requester_never_app
     assert transfer.value == D("10250.00")
     approval = ApprovalRequest.objects.get(pk=transfer.approval_request_id)
     assert (approval.document_type, approval.base_amount, approval.currency) == ("transfer", D("10250.00"), "USD")
+    assert approval.rule.name == "Transfers from 10,000.00"
     with pytest.raises(DomainError) as refused:
         approval_request_decide(request=approval, actor=planner, approve=True)
     assert refused.value.status in (403, 409)
-    supervisor = _user("se.supervisor", "Warehouse supervisor", regions=("SE",))
-    approval_request_decide(request=approval, actor=supervisor, approve=True)
-    approval.refresh_from_db()
-    if approval.status == ApprovalStatus.PENDING:  # the rule's second step: a planner of the region
-        other = _user("se.planner", "Planner", regions=("SE",))
-        approval_request_decide(request=approval, actor=other, approve=True)
+    approval_request_decide(request=approval, actor=_user("approver", "Approver", enterprise=True), approve=True)
     transfer.refresh_from_db()
-    assert transfer.status == TransferStatus.APPROVED
+    assert transfer.status == TransferStatus.PENDING_APPROVAL  # from 10,000, finance decides too
+    approval_request_decide(request=approval, actor=_user("finance", "Finance", enterprise=True), approve=True)
+    transfer.refresh_from_db()
+    assert transfer.status == TransferStatus.APPROVED and transfer.approved_at is not None
 
 
 def test_a_rejected_transfer_goes_back_to_draft(product):
     stock_at(product, "SE-ATL", 5000, unit_cost="2.50")
     planner = _user("planner", "Planner", enterprise=True)
     transfer = services.transfer_submit(transfer=request(product, 4100, actor=planner), actor=planner)
-    supervisor = _user("se.supervisor", "Warehouse supervisor", regions=("SE",))
-    approval_request_decide(request=ApprovalRequest.objects.get(pk=transfer.approval_request_id), actor=supervisor,
-                            approve=False, comment="not this week")
+    approval_request_decide(request=ApprovalRequest.objects.get(pk=transfer.approval_request_id),
+                            actor=_user("approver", "Approver", enterprise=True), approve=False,
+                            comment="not this week")
     transfer.refresh_from_db()
     assert transfer.status == TransferStatus.DRAFT
 
