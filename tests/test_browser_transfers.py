@@ -92,6 +92,9 @@ def test_an_operator_requests_dispatches_and_receives_a_transfer_on_a_handheld(
     hand.get_by_role("button", name=f"Confirm receipt of {number}").click()
     expect(hand.locator("h1 [data-status]")).to_have_attribute("data-status", "received")
     expect(hand.locator("tr[data-line='1'] [data-field='received']")).to_have_text(str(QUANTITY))
+    hand.goto(f"{live_server.url}/transfers/?q={number}")  # the list on a phone: one card per transfer
+    expect(hand.locator(f"#rows tr[data-transfer='{number}'] td[data-label='Status']")).to_contain_text("Received")
+    assert fits(hand), "the transfer list scrolls sideways"
     hand_watch.assert_clean(live_server.url)
 
     status, after = off_the_browser_thread(
