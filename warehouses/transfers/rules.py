@@ -1,4 +1,5 @@
-"""Pure rules of transfers: the lifecycle, the expected arrival, whether approval is needed. No ORM here."""
+"""Pure rules of transfers: the lifecycle, the expected arrival, whether approval is needed, and what to recommend
+across the network (need, surplus, freight, score, explanation). No ORM here."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from orders.rules import WarehouseCalendar, add_transit
 
@@ -85,31 +87,31 @@ class SiteStock:
     recent_demand: Decimal = Decimal(0)
     baseline_demand: Decimal = Decimal(0)
 
-    @property
+    @cached_property
     def free(self) -> Decimal:
         return max(self.on_hand - self.allocated, Decimal(0))
 
-    @property
+    @cached_property
     def baseline_daily(self) -> Decimal:
         return self.baseline_demand / BASELINE_DAYS
 
-    @property
+    @cached_property
     def recent_daily(self) -> Decimal:
         return self.recent_demand / RECENT_DAYS
 
-    @property
+    @cached_property
     def spike(self) -> bool:
         """Recent daily demand well above its own baseline (and more than a stray order). Without a baseline
         there is nothing to be above: a new SKU's first orders are backorders or stock, not a spike."""
         return (self.baseline_demand > 0 and self.recent_demand >= MIN_SPIKE_UNITS
                 and self.recent_daily >= SPIKE_FACTOR * self.baseline_daily)
 
-    @property
+    @cached_property
     def daily_demand(self) -> Decimal:
         """What it is expected to ship a day: the recent rate in a spike, otherwise the baseline's."""
         return self.recent_daily if self.spike else self.baseline_daily
 
-    @property
+    @cached_property
     def cover_days(self) -> Decimal | None:
         """Days its free stock lasts at its expected demand; None without demand."""
         daily = self.daily_demand
@@ -256,14 +258,22 @@ def recommend(*, sites: Mapping[int, SiteStock], lanes: Mapping[tuple[int, int],
     is scored at min(need, surplus); the best pairs are served first, and a target's need and a source's surplus
     are each spent once across pairs."""
     options: list[tuple[Decimal, Decimal, int, int, Need, Decimal]] = []
+    # A lane's figures depend on its transit days only: each site's are worked out once per length of lane.
+    surpluses: dict[tuple[int, int], Decimal] = {}
+    needs: dict[tuple[int, int], Need] = {}
     for (source_id, target_id), lane in lanes.items():
         source, target = sites.get(source_id), sites.get(target_id)
         if source is None or target is None or source_id == target_id:
             continue
-        surplus = surplus_beyond_cover(source, transit_days=lane.transit_days)
+        surplus = surpluses.get((source_id, lane.transit_days))
+        if surplus is None:
+            surplus = surpluses[(source_id, lane.transit_days)] = surplus_beyond_cover(
+                source, transit_days=lane.transit_days)
         if surplus <= 0:
             continue
-        need = need_within(target, lead_days=lane.transit_days)
+        need = needs.get((target_id, lane.transit_days))
+        if need is None:
+            need = needs[(target_id, lane.transit_days)] = need_within(target, lead_days=lane.transit_days)
         if need.quantity <= 0 and source.daily_demand <= 0:
             need = Need(rebalance_need(target, lead_days=lane.transit_days), "surplus")
         if need.quantity <= 0:
