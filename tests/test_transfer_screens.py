@@ -108,6 +108,7 @@ def test_the_list_shows_a_transfer_at_both_ends_and_not_elsewhere(product, ne_op
         response = client.get(LIST)
         assert response.status_code == 200
         assert f'data-transfer="{transfer.number}"' in _page(response)
+        assert '<option value="SE-ATL">from SE-ATL</option>' in _page(response)  # the other end is a filter too
     eu = _browser(_demo_user("eu.operator"))
     response = eu.get(LIST)
     assert response.status_code == 200 and transfer.number not in _page(response)

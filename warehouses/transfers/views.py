@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
@@ -23,6 +24,7 @@ from django.forms import BaseFormSet, formset_factory
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views import View
 
@@ -144,11 +146,11 @@ class TransferListView(ScreenListView[Transfer]):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.update(
-            filters=self.filters(), statuses=TransferStatus.choices,
-            # A transfer reaches the scope from anywhere: every warehouse may be its other end.
-            warehouses=list(Warehouse.objects.order_by("code").values_list("code", flat=True)),
-        )
+        # The warehouses the scope's transfers leave or reach: a transfer's other end may be outside the scope.
+        ends = scoped_transfers(self.request.user).order_by()
+        codes = set(ends.values_list("from_warehouse__code", flat=True).distinct()) | set(
+            ends.values_list("to_warehouse__code", flat=True).distinct())
+        context.update(filters=self.filters(), statuses=TransferStatus.choices, warehouses=sorted(codes))
         return context
 
 
@@ -552,16 +554,25 @@ class HandheldMixin(ScreenAccessMixin):
 
 def suggested_locations(transfer: Transfer, lines: list[TransferLine]) -> dict[int, StockBalance]:
     """Per line, where the source holds its stock: the first available balance (never a transit or quarantine
-    location) in pick order, first expiry first, then by location path (one query)."""
+    location, never an expired lot unless the line asks for it) in the dispatch's pick order, first expiry
+    first, then by location path (one query)."""
     rows = (StockBalance.objects.select_related("location", "lot")
             .filter(warehouse_id=transfer.from_warehouse_id, item_id__in={line.item_id for line in lines},
                     status__code="available", on_hand__gt=0)
             .exclude(location__kind__in=NOT_PICKABLE)
             .order_by("item_id", F("lot__expiry_date").asc(nulls_last=True), "location__path", "lot_id"))
+    by_item: dict[int, list[StockBalance]] = {}
+    for row in rows:
+        by_item.setdefault(row.item_id, []).append(row)
+    today = timezone.now().astimezone(ZoneInfo(transfer.from_warehouse.timezone)).date()
     found: dict[int, StockBalance] = {}
     for line in lines:
-        for row in rows:
-            if row.item_id == line.item_id and (line.lot_id is None or row.lot_id == line.lot_id):
+        for row in by_item.get(line.item_id, []):
+            if line.lot_id is not None:
+                if row.lot_id == line.lot_id:
+                    found[line.line_no] = row
+                    break
+            elif row.lot is None or row.lot.expiry_date is None or row.lot.expiry_date >= today:
                 found[line.line_no] = row
                 break
     return found
