@@ -251,6 +251,12 @@ def test_carriers_list_their_lanes_with_transit_days(api_as):
     assert len(lanes) == 9
 
 
+def test_carrier_lanes_show_their_freight(api_as):
+    body = api_as("ne.operator").get("/api/v1/carriers/UPS/").json()
+    lane = next(lane for lane in body["lanes"] if (lane["origin"], lane["destination"]) == ("SE", "NE"))
+    assert (lane["freight_per_unit"], lane["freight_per_kg"], lane["freight_currency"]) == ("0.3500", "0.1000", "USD")
+
+
 # --- who may do what ------------------------------------------------------------------------------
 
 

@@ -10,14 +10,15 @@ from warehouses.models import Carrier, CarrierLane
 
 
 class CarrierLaneOutput(serializers.ModelSerializer):
-    """Transit days from the origin region to the destination region."""
+    """Transit days from the origin region to the destination region, and the freight charged per base unit and
+    per kg in ``freight_currency`` (null where the lane names none)."""
 
     origin = serializers.CharField(source="origin_region.code")
     destination = serializers.CharField(source="destination_region.code")
 
     class Meta:
         model = CarrierLane
-        fields = ["origin", "destination", "transit_days"]
+        fields = ["origin", "destination", "transit_days", "freight_per_unit", "freight_per_kg", "freight_currency"]
 
 
 class CarrierOutput(serializers.ModelSerializer):
