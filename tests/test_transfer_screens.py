@@ -121,6 +121,8 @@ def test_the_list_search_finds_exactly_the_number_and_filters_narrow_it(product,
     response = planner.get(LIST, {"q": first.number})
     rows = re.findall(r'data-transfer="(TR-\d+)"', _page(response))
     assert rows == [first.number]
+    lower = _page(planner.get(LIST, {"q": second.number.lower()}))  # typed or scanned in any case
+    assert re.findall(r'data-transfer="(TR-\d+)"', lower) == [second.number]
     assert re.findall(r'data-transfer="(TR-\d+)"', _page(planner.get(LIST, {"from": "NE-NYC"}))) == [second.number]
     by_status = _page(planner.get(LIST, {"status": "draft", "to": "NE-BOS"}))
     assert first.number in by_status and second.number in by_status

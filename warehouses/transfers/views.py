@@ -12,6 +12,7 @@ message on the page, never a server error; the request form answers 400 with its
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,6 +69,7 @@ from warehouses.transfers.services import (
 DISPATCH_SESSION = "transfer_dispatch"
 RECEIVE_SESSION = "transfer_receive"
 CANCELLABLE = (TransferStatus.DRAFT, TransferStatus.PENDING_APPROVAL, TransferStatus.APPROVED)
+FULL_NUMBER = re.compile(r"TR-\d{6,}", re.IGNORECASE)
 RECEIPT_LABELS = {"available": "Available", "quality_hold": "Quality hold", "damaged": "Damaged"}
 
 
@@ -122,6 +124,14 @@ class TransferListView(ScreenListView[Transfer]):
 
     def filter_value(self, name: str) -> str:
         return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
+
+    def get_queryset(self) -> QuerySet[Transfer]:
+        """A whole number (``TR-000042``, in any case) finds exactly that transfer, never one whose number merely
+        contains it; anything else searches as every list does."""
+        term = self.search_term()
+        if not FULL_NUMBER.fullmatch(term):
+            return super().get_queryset()
+        return self.sorted(scope_queryset(self.base_queryset(), self.request.user).filter(number__iexact=term))
 
     def filters(self) -> dict[str, str]:
         status = self.filter_value("status")
