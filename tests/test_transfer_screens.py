@@ -28,7 +28,8 @@ from django.utils import timezone
 from erp import services as platform
 from erp.formats import datetime_text
 from governance.causes import exception_causes
-from governance.models import OperationalException
+from governance.models import ApprovalRequest, OperationalException
+from governance.services.approvals import approval_can_decide, approval_request_decide, current_step
 from inventory.models import StockBalance
 from inventory.tests.factories import warehouse
 from warehouses.transfers import services
@@ -473,3 +474,20 @@ def test_the_list_and_the_page_read_in_a_constant_number_of_queries(demo, planne
     for _ in range(4):
         approved(products[1], 1)
     assert _queries(planner, f"{LIST}?to=NE-BOS") == small
+
+
+def test_the_approval_trail_names_who_decided(demo, planner):
+    product = twin("CLN-0004")
+    stock_at(product, "SE-ATL", 5000, unit_cost="2.50")
+    transfer = services.transfer_submit(transfer=request(product, 4100, actor=_demo_user("planner")),
+                                        actor=_demo_user("planner"))
+    request_ = ApprovalRequest.objects.get(pk=transfer.approval_request_id)
+    step = current_step(request_)
+    assert step is not None
+    decider = next(account for account in get_user_model().objects.filter(groups=step.approver_group)
+                   .order_by("username") if approval_can_decide(step=step, user=account))
+    approval_request_decide(request=request_, actor=decider, approve=True, comment="go ahead")
+    page = _page(planner.get(_detail(transfer)))
+    trail = page[page.index('data-field="approval-trail"'):]
+    decided = trail[:trail.index("</ol>")]
+    assert f"by {decider.username}" in decided and "go ahead" in decided
