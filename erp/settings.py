@@ -234,6 +234,8 @@ SPECTACULAR_SETTINGS = {
         "LocationKindEnum": "warehouses.models.LocationKind",
         "RecommendationStatusEnum": "warehouses.transfers.models.RecommendationStatus",
         "RecommendationReasonEnum": "warehouses.transfers.models.RecommendationReason",
+        "TransferStatusEnum": "warehouses.transfers.models.TransferStatus",
+        "WriteOffStatusEnum": "warehouses.transfers.models.WriteOffStatus",
     },
 }
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "365"))

@@ -48,7 +48,7 @@ from warehouses.transfers.models import (
     TransferStatus,
 )
 
-CROSS_REGION_POLICY = "fulfillment.cross_region_allowed"
+CROSS_REGION_POLICY = "transfers.cross_region_allowed"
 DISMISS_QUIET_DAYS = 7
 MAX_REASON = 500
 # Order lines that neither wait nor count as demand.
@@ -117,7 +117,7 @@ def _open_transfers() -> tuple[dict[tuple[int, int], Decimal], dict[tuple[int, i
 
 def _lanes(warehouses: dict[int, Warehouse], on: dt.date) -> dict[tuple[int, int], rules.Lane]:
     """Per pair of warehouses the fastest active lane between their regions (ties: by carrier code), where the
-    receiving warehouse's ``fulfillment.cross_region_allowed`` lets the pair cross regions (two queries, plus
+    receiving warehouse's ``transfers.cross_region_allowed`` lets the pair cross regions (two queries, plus
     one per pair of currencies that freight is charged in and costs are kept in)."""
     fastest: dict[tuple[int, int], CarrierLane] = {}
     for lane in (CarrierLane.objects.filter(carrier__active=True).select_related("carrier")

@@ -9,17 +9,11 @@ refresh, accept or dismiss (403, nothing changes); a planner outside the scope g
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.contrib.auth import get_user_model
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from governance.services.deviations import deviation_approve, deviation_request
-from inventory.tests.factories import warehouse
 from orders.models import Customer
 from orders.services.sales import OrderLineSpec, sales_order_confirm, sales_order_create
 from warehouses.transfers import recommendations
@@ -39,12 +33,6 @@ def recommendations_everywhere() -> dict[str, TransferRecommendation]:
         sales_order_confirm(order=order, actor=None)
     for source, _target, _customer, sku in PAIRS.values():
         stock_at(twin(sku), source, 50)
-    today = timezone.now().astimezone(ZoneInfo(warehouse("NE-BOS").timezone)).date()
-    deviation = deviation_request(policy_key="fulfillment.cross_region_allowed", scope_type="warehouse",
-                                  scope_code="NE-BOS", value=True, rationale="Take stock from SE",
-                                  actor=get_user_model().objects.get(username="ne.supervisor"),
-                                  effective_from=today, effective_to=today + dt.timedelta(days=30))
-    deviation_approve(deviation=deviation, actor=get_user_model().objects.get(username="owner"))
     recommendations.recommendations_refresh(actor=None)
     made = {}
     for key, (source, target, _customer, sku) in PAIRS.items():

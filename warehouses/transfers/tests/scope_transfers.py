@@ -8,6 +8,7 @@ operator who sees a transfer only at its target gets 404 dispatching it, and not
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.urls import reverse
@@ -96,6 +97,35 @@ class TransferActionCheck:
             assert response.json()["status"] == self.after, (username, key, response.json()["status"])
 
 
+class CycleTimeCheck:
+    """The transfer cycle time counts the transfers received at the caller's warehouses: each pair's transfer is
+    received in March 2001 (where the demo has none); a region or warehouse outside the scope is 404."""
+
+    OUTSIDE = {"ne.operator": [{"region": "EU"}, {"region": "SE"}, {"warehouse": "EU-DUS"}, {"warehouse": "SE-ATL"}],
+               "eu.operator": [{"region": "NE"}, {"warehouse": "NE-BOS"}, {"warehouse": "SE-ATL"}]}
+    MARCH = {"from": "2001-03-01", "to": "2001-03-31"}
+
+    def check(self, name: str, client: APIClient, username: str) -> None:
+        made = transfers_everywhere("dispatched")
+        received_at = dt.datetime(2001, 3, 10, 15, 0, tzinfo=dt.UTC)
+        for transfer in made.values():
+            services.transfer_receive(transfer=transfer, actor=None,
+                                      lines=[services.ReceiveSpec(line_no=1, quantity=D(2))])
+            Transfer.objects.filter(pk=transfer.pk).update(
+                received_at=received_at, dispatched_at=received_at - dt.timedelta(hours=30),
+                created_at=received_at - dt.timedelta(hours=50))
+        response = client.get(reverse(f"api:{name}"), self.MARCH)
+        assert response.status_code == 200, response.content[:300]
+        body = response.json()
+        mine = {PAIRS[key][1] for key in RECEIVES[username]}
+        assert body["transfers"] == len(RECEIVES[username]), (username, body)
+        assert {row["warehouse"] for row in body["warehouses"]} == mine
+        for params in self.OUTSIDE[username]:
+            aimed = client.get(reverse(f"api:{name}"), {**self.MARCH, **params})
+            assert aimed.status_code == 404, (username, params, aimed.content[:300])
+            assert aimed.json()["code"] == "not_found"
+
+
 COVERAGE = {
     "transfer-list": TransferListCheck(),
     "transfer-detail": TransferDetailCheck(),
@@ -104,6 +134,9 @@ COVERAGE = {
     "transfer-dispatch": TransferActionCheck("approved", SENDS, {}, "dispatched"),
     "transfer-receive": TransferActionCheck("dispatched", RECEIVES,
                                             {"lines": [{"line_no": 1, "quantity": str(D(2))}]}, "received"),
+    "transfer-write-off": TransferActionCheck("dispatched", SEEN, {"reason": "lost by the carrier", "lines": [
+        {"line_no": 1, "quantity": str(D(1))}]}, "dispatched"),
+    "kpi-transfer-cycle-time": CycleTimeCheck(),
 }
 
 WRITES_TESTED_ELSEWHERE = {
@@ -112,4 +145,5 @@ WRITES_TESTED_ELSEWHERE = {
     "transfer-cancel": "cancelling is scoped like reading (TransferActionCheck here)",
     "transfer-dispatch": "only the source's users dispatch, others get 404 (TransferActionCheck here)",
     "transfer-receive": "only the target's users receive, others get 404 (TransferActionCheck here)",
+    "transfer-write-off": "asking for a write-off is scoped like reading (TransferActionCheck here)",
 }

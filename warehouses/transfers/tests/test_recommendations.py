@@ -3,8 +3,9 @@ case (NE-BOS backordered on a SKU SE-ATL holds in surplus), accepting into a tra
 with a reason, expiry, no twins, the cross-region policy at the receiving site, scope, and bad input answering
 400/409 in the error shape with nothing changed.
 
-SE-ATL and NE-BOS are in different regions (SE and NE): by default ``fulfillment.cross_region_allowed`` is false,
-so the whitepaper case needs NE-BOS's deviation. The demo's SE-to-NE lane takes 3 days and charges 0.35 USD a
+SE-ATL and NE-BOS are in different regions (SE and NE): customer orders do not cross regions by standard
+(``fulfillment.cross_region_allowed``), so NE-BOS backorders; transfers may (``transfers.cross_region_allowed``), so
+the surplus at SE-ATL is recommended to it. The demo's SE-to-NE lane takes 3 days and charges 0.35 USD a
 unit and 0.10 USD a kg. Items are stock-free twins of demo items (``helpers.twin``).
 """
 
@@ -66,12 +67,13 @@ def _client(account: Any) -> APIClient:
     return client
 
 
-def _allow_cross_region(site: str) -> None:
-    """An approved deviation of ``fulfillment.cross_region_allowed`` at ``site`` for the next 30 days."""
+def _forbid_cross_region(site: str) -> None:
+    """An approved deviation of ``transfers.cross_region_allowed`` (true by standard) at ``site``: false for the
+    next 30 days."""
     requester = _user("rec.requester", "Warehouse supervisor", enterprise=True)
     today = timezone.now().astimezone(ZoneInfo(warehouse(site).timezone)).date()
-    deviation = deviation_request(policy_key="fulfillment.cross_region_allowed", scope_type="warehouse",
-                                  scope_code=site, value=True, rationale="Rebalance the network from other regions",
+    deviation = deviation_request(policy_key="transfers.cross_region_allowed", scope_type="warehouse",
+                                  scope_code=site, value=False, rationale="Supplied within its region only",
                                   effective_from=today, effective_to=today + dt.timedelta(days=30), actor=requester)
     deviation_approve(deviation=deviation, actor=get_user_model().objects.get(username="owner"))
 
@@ -119,10 +121,10 @@ def _action(client: APIClient, action: str, pk: int, body: Any = None, **headers
 
 @pytest.fixture
 def whitepaper(product: Any) -> TransferRecommendation:
-    """NE-BOS has 40 backordered of a SKU SE-ATL holds 400 of, and NE-BOS may be supplied across regions."""
-    _backorder(product, 40)  # before the deviation, or the order would be allocated from SE-ATL directly
+    """NE-BOS has 40 backordered of a SKU SE-ATL holds 400 of (orders do not cross regions by standard; transfers
+    do)."""
+    _backorder(product, 40)
     stock_at(product, "SE-ATL", 400, unit_cost="2.50")
-    _allow_cross_region("NE-BOS")
     _refresh()
     (recommendation,) = _mine(product, Status.OPEN)
     return recommendation
@@ -174,7 +176,6 @@ def test_accepting_below_the_threshold_makes_a_linked_transfer_approved_at_once(
 def test_accepting_above_the_threshold_sends_the_transfer_through_approval(product):
     _backorder(product, 4100)  # 4,100 x 2.50 = 10,250.00 USD, above the 10,000.00 threshold
     stock_at(product, "SE-ATL", 5000, unit_cost="2.50")
-    _allow_cross_region("NE-BOS")
     planner = _client(_user("planner", "Planner", enterprise=True))
     assert planner.post(reverse(REFRESH), {}, format="json").status_code == 200
     (rec,) = _mine(product, Status.OPEN)
@@ -286,15 +287,14 @@ def test_the_hourly_task_refreshes_the_whole_network(product, whitepaper):
 def test_a_cross_region_recommendation_needs_the_receiving_sites_policy(product):
     stock_at(product, "SE-ATL", 400)
     _backorder(product, 40)
-    _refresh()
-    assert _mine(product) == []  # NE-BOS is not supplied across regions by default
-    _allow_cross_region("SE-ATL")  # the source's policy does not decide it
-    _refresh()
-    assert _mine(product) == []
-    _allow_cross_region("NE-BOS")
+    _forbid_cross_region("SE-ATL")  # the source's policy does not decide it
     _refresh()
     assert [(r.from_warehouse.code, r.to_warehouse.code) for r in _mine(product, Status.OPEN)] == [
         ("SE-ATL", "NE-BOS")]
+    _forbid_cross_region("NE-BOS")  # the receiving site is supplied within its region only: it expires
+    _refresh()
+    assert _mine(product, Status.OPEN) == []
+    assert [r.status for r in _mine(product)] == [Status.EXPIRED]
 
 
 # --- scope and roles ----------------------------------------------------------------------------------------
