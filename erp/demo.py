@@ -107,6 +107,8 @@ USERS = [
     DemoUser("ne.operator", "warehouse_operator", warehouses=("NE-BOS", "NE-NYC"),
              description="warehouse operator, NE-BOS and NE-NYC"),
     DemoUser("eu.operator", "warehouse_operator", regions=("EU",), description="warehouse operator, region EU"),
+    DemoUser("se.operator", "warehouse_operator", warehouses=("SE-ATL", "SE-MIA"),
+             description="warehouse operator, SE-ATL and SE-MIA: dispatches the demo's transfer to NE-BOS"),
     DemoUser("ne.service", "customer_service", regions=("NE",), description="customer service, region NE"),
     DemoUser("ne.supervisor", "warehouse_supervisor", regions=("NE",),
              description="warehouse supervisor, region NE: approves NE count variances"),
@@ -242,6 +244,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
     say(f"draft sales orders taken: {_take_demo_orders()}\n")
     if fulfil:
         say(f"fulfilled demo order: {fulfil_demo_order()}\n")
+        say(f"transfer case: {transfer_demo_case()}\n")
     return {
         "legal_entities": LegalEntity.objects.count(),
         "regions": Region.objects.count(),
@@ -367,6 +370,55 @@ def fulfil_demo_order() -> str:
         return_authorize(order=order, lines=[{"line_no": 1, "quantity": Decimal(1)}], actor=None,
                          reason="One unit arrived scratched")
     return order.number
+
+
+# The whitepaper's transfer case (issue 13): Boston holds no HDW-0013 (see ``_opening_lines``), Newark's is spoken
+# for by Empire Markets, so Granite State Supply's order backorders at NE-BOS; Atlanta holds it beyond its own
+# cover. Region SE (Gulf Supply LLC, a legal entity of its own) has a governed deviation: its transfers above
+# 250.00 USD need approval. The planner accepts the recommendation, the approver approves, SE-ATL dispatches
+# (se.operator), NE-BOS receives (ne.operator) and the backorder allocates.
+TRANSFER_CASE_SKU = "HDW-0013"
+TRANSFER_CASE_ORDERS = [("C-NE-002", "DEMO-0003", "22"), ("C-NE-004", "DEMO-0004", "12")]  # cases of 10
+TRANSFER_CASE_THRESHOLD = ("SE", "250.00", "Gulf Supply LLC sends stock to another legal entity only with the "
+                                           "region's approval above 250 USD.")
+
+
+def transfer_demo_case() -> str:
+    """Set up the whitepaper's transfer case as far as it is not yet (idempotent): the orders, the deviation and a
+    recommendations refresh. Returns what the planner will find."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from governance.models import PolicyDeviation
+    from governance.services.deviations import deviation_approve, deviation_request
+    from orders.models import OrderStatus, SalesOrder
+    from orders.services.sales import OrderLineSpec, sales_order_confirm, sales_order_create
+    from warehouses.transfers.models import RecommendationStatus, TransferRecommendation
+    from warehouses.transfers.recommendations import recommendations_refresh
+
+    item = Item.objects.get(sku=TRANSFER_CASE_SKU)
+    for code, ref, cases in TRANSFER_CASE_ORDERS:
+        order = SalesOrder.objects.filter(customer__code=code, external_ref=ref).first()
+        if order is None:
+            customer = Customer.objects.get(code=code)
+            order = sales_order_create(customer=customer, ship_to=customer.ship_tos.get(code="MAIN"), actor=None,
+                                       external_ref=ref, lines=[OrderLineSpec(item=item, quantity=Decimal(cases),
+                                                                              uom="CS")])
+        if order.status == OrderStatus.DRAFT:
+            sales_order_confirm(order=order, actor=None)
+    region, value, rationale = TRANSFER_CASE_THRESHOLD
+    users = get_user_model().objects
+    if not PolicyDeviation.objects.filter(policy__key="transfers.approval_threshold", region__code=region,
+                                          status__in=["requested", "approved"]).exists():
+        today = timezone.localdate()
+        deviation = deviation_request(policy_key="transfers.approval_threshold", scope_type="region",
+                                      scope_code=region, value=value, rationale=rationale, effective_from=today,
+                                      effective_to=today.replace(year=today.year + 1), actor=users.get(username="planner"))
+        deviation_approve(deviation=deviation, actor=users.get(username="owner"))
+    recommendations_refresh(actor=None)
+    found = (TransferRecommendation.objects.filter(item=item, to_warehouse__code="NE-BOS")
+             .exclude(status=RecommendationStatus.EXPIRED).select_related("from_warehouse").order_by("-score").first())
+    return found.explanation if found is not None else "no recommendation (the case has been worked)"
 
 
 def _plan_counts() -> int:
