@@ -2,8 +2,9 @@
 
 from django.urls import URLPattern
 
-from warehouses.transfers import views
+from warehouses.transfers import views, views_recommendations, views_write_offs
 
 app_name = "transfers"
 
-urlpatterns: list[URLPattern] = views.urlpatterns
+urlpatterns: list[URLPattern] = [*views.urlpatterns, *views_recommendations.urlpatterns,
+                                   *views_write_offs.urlpatterns]

@@ -50,7 +50,7 @@ from inventory.selectors import items_by_sku
 from inventory.views import ScanFormMixin
 from warehouses.models import Warehouse
 from warehouses.transfers import rules
-from warehouses.transfers.models import Transfer, TransferLine, TransferLineLot, TransferStatus
+from warehouses.transfers.models import Transfer, TransferLine, TransferLineLot, TransferStatus, TransferWriteOff
 from warehouses.transfers.services import (
     MAX_LINES,
     MAX_NOTE,
@@ -242,7 +242,21 @@ def transfer_actions(transfer: Transfer, user: Any) -> dict[str, bool]:
         and scope.covers_warehouse(transfer.from_warehouse_id),
         "can_receive": transfer.status in rules.RECEIVABLE_STATUSES and works
         and scope.covers_warehouse(transfer.to_warehouse_id),
+        # Either end in scope (the transfer is found in it); something still in transit (checked by the page).
+        "can_write_off": transfer.status in rules.IN_TRANSIT_STATUSES and works,
     }
+
+
+def transfer_write_offs(transfer: Transfer, user: Any) -> list[dict[str, Any]]:
+    """The write-offs asked on ``transfer``, newest first, each with its lines and approval link (two queries)."""
+    may_open = user.has_perm("governance.view_approvalrequest")
+    return [{"write_off": write_off,
+             "lines": [f"Line {row.line.line_no}: {plain_number(row.quantity)} {row.line.item.sku}"
+                       for row in write_off.lines.all()],
+             "approval_url": reverse("governance:approval-detail", args=[write_off.approval_request_id])
+             if may_open and write_off.approval_request_id else ""}
+            for write_off in TransferWriteOff.objects.filter(transfer=transfer).select_related("approval_request")
+            .prefetch_related("lines__line__item").order_by("-id")]
 
 
 class TransferDetailView(ScreenAccessMixin, View):
@@ -259,11 +273,14 @@ class TransferDetailView(ScreenAccessMixin, View):
         for part in TransferLineLot.objects.filter(transfer=transfer).select_related("lot").order_by("line_id", "id"):
             parts.setdefault(part.line_id, []).append(part)
         show_history = request.user.has_perm("governance.view_auditevent")
+        actions = transfer_actions(transfer, request.user)
+        actions["can_write_off"] = actions["can_write_off"] and any(line.in_transit > 0 for line in lines)
         return render(request, "transfers/transfer_detail.html", {
             "transfer": transfer, "rows": _line_rows(lines, parts), "timeline": _timeline(transfer),
+            "write_offs": transfer_write_offs(transfer, request.user),
             "has_parts": bool(parts), "show_history": show_history,
             "history": transfer_history(transfer, lines, request.user) if show_history else [],
-            **_approval(transfer, request.user), **transfer_actions(transfer, request.user),
+            **_approval(transfer, request.user), **actions,
         })
 
 
