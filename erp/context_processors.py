@@ -54,6 +54,7 @@ NAV_GROUPS: tuple[NavGroup, ...] = (
     )),
     NavGroup("plan", "Plan", (
         NavLink("Transfers", "transfers:transfer-list", "transfers.view_transfer"),
+        NavLink("Recommendations", "transfers:recommendation-list", "transfers.view_transferrecommendation"),
     )),
     NavGroup("govern", "Govern", (
         NavLink("Policies", "governance:policy-list", "governance.view_policy"),

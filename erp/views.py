@@ -28,6 +28,7 @@ from procurement import dashboards as procurement_dashboards
 from procurement.models import Supplier
 from warehouses.models import Location, Warehouse
 from warehouses.selectors import warehouses_for
+from warehouses.transfers import dashboards as transfers_dashboards
 
 # Shortcuts on the home page per role: (label, url name, permission needed). Shown only when the
 # user holds the permission and the screen exists, so a shortcut never leads to a 403 or a 404.
@@ -115,7 +116,7 @@ def _api_tokens(user: Any, now: datetime) -> Panel:
 # Every home-page panel, in the order a page shows them: each app declares its own (``<app>/dashboards.py``).
 PANELS: tuple[PanelSpec, ...] = (
     *orders_dashboards.PANELS, *inventory_dashboards.PANELS, *governance_dashboards.PANELS,
-    *procurement_dashboards.PANELS,
+    *procurement_dashboards.PANELS, *transfers_dashboards.PANELS,
     PanelSpec("master-data", frozenset({"administrator"}), "warehouses.view_warehouse", _master_data),
     PanelSpec("api-tokens", frozenset({"integrator"}), None, _api_tokens),
 )
