@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from erp import services as platform
@@ -360,3 +363,39 @@ def test_a_write_off_needs_the_role_the_scope_and_something_in_transit(product, 
     response = _demo("ne.operator").post(f"/transfers/{waiting.pk}/write-off/", body, follow=True)
     assert response.redirect_chain[-1][0] == f"/transfers/{waiting.pk}/"
     assert not TransferWriteOff.objects.filter(transfer=waiting).exists()
+
+
+# --- the planner's home page and the board's queries ------------------------------------------------------------
+
+
+FIGURE = re.compile(r'<a class="figure[^"]*" href="([^"]+)" data-figure="([^"]+)"[^>]*>\s*'
+                    r'<span class="figure__value">([^<]*)</span>')
+
+
+def test_the_planners_home_counts_open_recommendations_as_the_api_does_and_transfers_coming_in(
+        product, network, api_as):
+    stock_at(product, "NE-NYC", 20, unit_cost="2.50")
+    services.transfer_dispatch(transfer=approved(product, 5, source="NE-NYC", target="NE-BOS"), actor=None)
+    page = _page(_demo("planner").get("/"))
+    figures = {key: (href.replace("&amp;", "&"), value.strip()) for href, key, value in FIGURE.findall(page)}
+    href, value = figures["transfer-recommendations-open"]
+    answer = api_as("planner").get("/api/v1/transfer-recommendations/", {"status": "open"})
+    assert answer.status_code == 200 and int(value) == answer.json()["count"] >= 2
+    assert href == f"{BOARD}?status=open"
+    assert 'data-api="/api/v1/transfer-recommendations/?status=open"' in page
+    dispatched = Transfer.objects.filter(status=TransferStatus.DISPATCHED).count()
+    assert figures["transfers-in-transit-dispatched"] == ("/transfers/?status=dispatched", str(dispatched))
+    assert dispatched >= 1
+    assert "transfer-recommendations-open" not in _page(_demo("ne.operator").get("/"))  # a planner's panel
+
+
+def test_the_board_reads_in_the_same_number_of_queries_for_one_row_or_many(product, network):
+    planner = _demo("planner")
+    planner.get(BOARD)  # the session and the permission caches warm up
+    counts = []
+    for query in ({"q": product.sku, "region": "NE"}, {"q": product.sku}):
+        with CaptureQueriesContext(connection) as captured:
+            shown = _shown(planner.get(BOARD, query))
+        assert len(shown) == (1 if "region" in query else 2)
+        counts.append(len(captured))
+    assert counts[0] == counts[1], counts
