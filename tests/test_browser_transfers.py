@@ -101,3 +101,47 @@ def test_an_operator_requests_dispatches_and_receives_a_transfer_on_a_handheld(
         lambda: (Transfer.objects.get(number=number).status, boston_available()))
     assert status == "received"
     assert after == boston_before + QUANTITY
+
+
+@pytest.fixture
+def transfer_case(demo: Any) -> int:
+    """The demo's whitepaper case (NE-BOS backordered on HDW-0013, SE-ATL holding it beyond its cover, SE's
+    transfers above 250 USD through approval), set up before the browser starts: the open recommendation's id."""
+    from erp.demo import TRANSFER_CASE_SKU, transfer_demo_case
+    from warehouses.transfers.models import RecommendationStatus, TransferRecommendation
+
+    transfer_demo_case()
+    return TransferRecommendation.objects.get(item__sku=TRANSFER_CASE_SKU, to_warehouse__code="NE-BOS",
+                                              status=RecommendationStatus.OPEN).pk
+
+
+def test_the_planner_accepts_a_recommendation_on_the_board_and_it_goes_to_approval(
+        transfer_case: int, request: Any, live_server: Any) -> None:
+    from playwright.sync_api import expect
+
+    from warehouses.transfers.models import TransferRecommendation
+
+    page, watch = request.getfixturevalue("open_page")(1366, 900)
+    board = "/transfers/recommendations/?q=HDW-0013"
+    sign_in(page, live_server, "planner", board)
+    row = page.locator(f"#rows tr[data-recommendation='{transfer_case}']")
+    expect(row).to_contain_text("SE-ATL")
+    expect(row).to_contain_text("NE-BOS")
+    expect(row.locator("[data-field='explanation']")).to_contain_text("NE-BOS")
+    shot(page, "recommendations")
+    row.get_by_role("link", name="Accept").click()
+    expect(page.locator("[data-confirm-step]")).to_contain_text("goes to approval")
+    page.get_by_role("button", name="Accept: make the transfer").click()
+    page.wait_for_url(re.compile(r".*/transfers/\d+/$"))
+    expect(page.locator("h1 [data-status]")).to_have_attribute("data-status", "pending_approval")
+    expect(page.locator(".messages")).to_contain_text("waits for approval")
+    number = re.search(r"TR-\d{6}", page.inner_text("h1")).group(0)  # type: ignore[union-attr]
+
+    page.goto(f"{live_server.url}{board}&status=accepted")
+    expect(page.locator(f"#rows tr[data-recommendation='{transfer_case}']")).to_contain_text(number)
+    watch.assert_clean(live_server.url)
+
+    status, made = off_the_browser_thread(lambda: (
+        TransferRecommendation.objects.get(pk=transfer_case).status,
+        Transfer.objects.get(number=number).recommendation_id))
+    assert (status, made) == ("accepted", transfer_case)
