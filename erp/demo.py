@@ -413,7 +413,8 @@ def transfer_demo_case() -> str:
         today = timezone.localdate()
         deviation = deviation_request(policy_key="transfers.approval_threshold", scope_type="region",
                                       scope_code=region, value=value, rationale=rationale, effective_from=today,
-                                      effective_to=today.replace(year=today.year + 1), actor=users.get(username="planner"))
+                                      effective_to=today.replace(year=today.year + 1),
+                                      actor=users.get(username="planner"))
         deviation_approve(deviation=deviation, actor=users.get(username="owner"))
     recommendations_refresh(actor=None)
     found = (TransferRecommendation.objects.filter(item=item, to_warehouse__code="NE-BOS")

@@ -63,6 +63,15 @@ EXCLUDED_MODELS: dict[str, str] = {
                                "cause, the exception and its escalation, is audited",
     "inventory.itemabcclass": "a classification derived from the (audited) ledger and recomputed in bulk by "
                               "every count plan run; its history would only repeat the ledger's",
+    # The stock ledger's projections: every posting rewrites them from its (audited, append-only) moves in the
+    # same transaction, and check_inventory_invariants proves them equal to the ledger. On the trail they
+    # repeated each posting three times over and were a third of a 500-line transfer's time (W3).
+    "inventory.stockbalance": "on hand per location, lot and status: the sum of its ledger moves (I2), which are "
+                              "on the trail with their actor, request and reference",
+    "inventory.itemwarehousesummary": "per item and warehouse, the sums of the balances and the sum of the open "
+                                      "allocations (audited with their orders), rewritten by every posting",
+    "inventory.itemcost": "the moving average per item and legal entity, recomputed from the ledger's valued moves "
+                          "by every posting (each move records the cost it carried)",
 }
 
 # Security-relevant tables outside those apps: users, role membership, direct and scope grants.
@@ -258,7 +267,8 @@ def install_triggers(using: str = "default") -> list[str]:
     row-level one, a table without one keeps the row-level ``concord_audit``; each table is switched in
     one transaction, so no write is recorded twice or missed. Idempotent (``CREATE OR REPLACE
     TRIGGER``, PostgreSQL 14+), so it runs after every migrate and picks up new tables and changed
-    scope columns. Does nothing before the functions exist; with ``governance.0004`` unapplied every
+    scope columns; a table taken off the trail (``EXCLUDED_MODELS``) loses its triggers. Does nothing before
+    the functions exist; with ``governance.0004`` unapplied every
     table gets the row-level trigger.
     """
     connection = connections[using]
@@ -277,6 +287,13 @@ def install_triggers(using: str = "default") -> list[str]:
         )
         with_id = {row[0] for row in cursor.fetchall()}
     installed = []
+    for label in EXCLUDED_MODELS:  # taken off the trail: a table audited before loses its triggers
+        excluded = table_of(label)
+        if excluded in existing:
+            with transaction.atomic(using=using), connection.cursor() as cursor:
+                for trigger in TRIGGER_NAMES:
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {connection.ops.quote_name(trigger)} "
+                                   f"ON {connection.ops.quote_name(excluded)}")
     for table in audited_tables():
         if table.table not in existing:
             continue

@@ -29,6 +29,20 @@ STAMP = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 STAMP_JSON = "2026-01-02T03:04:05+00:00"
 
 
+# The item-warehouse summary, the widest numeric table written in bulk, is the sample of these tests. It is off
+# the trail (a projection of the ledger: ``audit.EXCLUDED_MODELS``), so each test puts it back on for its own
+# transaction, which rolls the triggers back with everything else.
+SUMMARIES = audit.AuditedTable("inventory.itemwarehousesummary", "inventory_itemwarehousesummary", "warehouse_id", "",
+                               False)
+
+
+@pytest.fixture(autouse=True)
+def summaries_on_the_trail(db: Any) -> None:
+    with connection.cursor() as cursor:
+        for sql in audit.trigger_sql(SUMMARIES, connection.ops.quote_name):
+            cursor.execute(sql)
+
+
 @pytest.fixture
 def stamped(user: Any) -> Iterator[Any]:
     """One transaction stamped like a ``@command`` of the admin, request id ``stmt-audit``."""
@@ -191,7 +205,7 @@ def test_an_update_that_changes_ids_pairs_each_new_row_with_its_old_one(stamped)
 
 def _row_level(table: str) -> None:
     """Put ``table`` back on the row-level trigger, for this (rolled back) transaction only."""
-    [audited] = [t for t in audit.audited_tables() if t.table == table]
+    [audited] = [t for t in [*audit.audited_tables(), SUMMARIES] if t.table == table]
     with connection.cursor() as cursor:
         for sql in audit.trigger_sql(audited, connection.ops.quote_name, statement_level=False):
             cursor.execute(sql)
@@ -278,3 +292,21 @@ def test_a_table_without_an_id_column_keeps_the_row_level_trigger(demo, monkeypa
 
     assert [(e.row_id, e.changes, e.warehouse_id) for e in _events_after(before)] == [
         ("", {"code": "a", "warehouse_id": 7}, 7), ("", {"code": "b", "warehouse_id": 8}, 8)]
+
+
+def test_the_ledgers_projections_are_off_the_trail_and_lose_their_triggers(demo):
+    """Balances, summaries and costs are rewritten from the audited ledger by every posting: installing the
+    triggers takes them off these tables (as on a database audited before), and a posting writes no event for
+    them while its moves are on the trail."""
+    projections = ["inventory_stockbalance", "inventory_itemwarehousesummary", "inventory_itemcost"]
+    with connection.cursor() as cursor:  # as they were before the exclusion
+        for table in projections:
+            for sql in audit.trigger_sql(audit.AuditedTable(table, table, "", "", False), connection.ops.quote_name):
+                cursor.execute(sql)
+    audit.install_triggers()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid::regclass::text = ANY(%s) AND tgname = ANY(%s)",
+                       [projections, list(audit.TRIGGER_NAMES)])
+        assert cursor.fetchone()[0] == 0
+    assert not {t.table for t in audit.audited_tables()} & set(projections)
+    assert "inventory_stockmove" in {t.table for t in audit.audited_tables()}

@@ -18,12 +18,14 @@ needs a reason; the same SKU and pair is not recommended again for ``DISMISS_QUI
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
 from django.utils import timezone
@@ -196,6 +198,34 @@ def _arrival(source: Warehouse, target: Warehouse, transit_days: int, now: dt.da
 # --- commands --------------------------------------------------------------------------------------------------
 
 
+# The fields a refresh rewrites on an open recommendation, with the array type each is sent as.
+_REFRESHED = (("quantity", "numeric"), ("reason", "text"), ("score", "numeric"), ("carrier_id", "bigint"),
+              ("transit_days", "integer"), ("expected_arrival", "date"), ("freight_cost", "numeric"),
+              ("freight_currency", "text"), ("explanation", "text"), ("figures", "jsonb"),
+              ("refreshed_at", "timestamptz"), ("updated_at", "timestamptz"))
+
+
+def _update_open(rows: list[TransferRecommendation]) -> None:
+    """Rewrite the refreshed fields of ``rows`` in one ``UPDATE ... FROM unnest``: ``bulk_update`` built a CASE
+    per field and row, ten seconds for 3,000 recommendations of the 10,000-SKU bench."""
+    if not rows:
+        return
+    arrays: list[list[Any]] = [[row.pk for row in rows]]
+    for name, kind in _REFRESHED:
+        values = [getattr(row, name) for row in rows]
+        arrays.append([json.dumps(value, cls=DjangoJSONEncoder) for value in values] if kind == "jsonb" else values)
+    casts = ", ".join(["%s::bigint[]"] + [f"%s::{'text' if kind == 'jsonb' else kind}[]" for _, kind in _REFRESHED])
+    sets = ", ".join(f"{name} = v.{name}::jsonb" if kind == "jsonb" else f"{name} = v.{name}"
+                     for name, kind in _REFRESHED)
+    table = connection.ops.quote_name(TransferRecommendation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} t SET {sets} FROM unnest({casts}) AS v(id, {', '.join(n for n, _ in _REFRESHED)}) "  # nosec B608 # the table comes from the model's meta, the columns are this module's constants; values are bound
+            "WHERE t.id = v.id",
+            arrays,
+        )
+
+
 @command
 def recommendations_refresh(*, actor: Actor, warehouses: Iterable[Warehouse] | None = None,
                             now: dt.datetime | None = None) -> dict[str, int]:
@@ -245,10 +275,7 @@ def recommendations_refresh(*, actor: Actor, warehouses: Iterable[Warehouse] | N
             row.updated_at = now
             updated.append(row)
     TransferRecommendation.objects.bulk_create(created)
-    if updated:
-        TransferRecommendation.objects.bulk_update(updated, [
-            "quantity", "reason", "score", "carrier_id", "transit_days", "expected_arrival", "freight_cost",
-            "freight_currency", "explanation", "figures", "refreshed_at", "updated_at"])
+    _update_open(updated)
     stale = [row.pk for key, row in existing.items() if key not in found]
     expired = (TransferRecommendation.objects.filter(pk__in=stale, status=Status.OPEN)
                .update(status=Status.EXPIRED, expired_at=now, updated_at=now)) if stale else 0

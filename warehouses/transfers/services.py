@@ -436,17 +436,31 @@ def _dispatch_specs(lines: Mapping[int, TransferLine], specs: list[DispatchSpec]
     return specs
 
 
-def _source_stock(transfer: Transfer, item_ids: Iterable[int]) -> dict[int, list[StockBalance]]:
+@dataclass(frozen=True, slots=True)
+class _Shelf:
+    """Available stock of an item at one location (and lot) of the source."""
+
+    pk: int
+    item_id: int
+    location: Location
+    lot: Lot | None
+    on_hand: Decimal
+
+
+def _source_stock(transfer: Transfer, item_ids: Iterable[int]) -> dict[int, list[_Shelf]]:
     """The source's available stock of the items, by item, in pick order: first expiry first (lot-tracked items),
-    then by location path."""
-    found: dict[int, list[StockBalance]] = defaultdict(list)
-    rows = (StockBalance.objects.select_related("location", "lot")
-            .filter(warehouse_id=transfer.from_warehouse_id, item_id__in=set(item_ids), status__code="available",
-                    on_hand__gt=0)
-            .exclude(location__kind__in=NOT_PICKABLE)
-            .order_by("item_id", F("lot__expiry_date").asc(nulls_last=True), "location__path", "lot_id"))
-    for row in rows:
-        found[row.item_id].append(row)
+    then by location path. Three queries (the balances, then their locations and lots once each)."""
+    rows = list(StockBalance.objects
+                .filter(warehouse_id=transfer.from_warehouse_id, item_id__in=set(item_ids), status__code="available",
+                        on_hand__gt=0)
+                .exclude(location__kind__in=NOT_PICKABLE)
+                .order_by("item_id", F("lot__expiry_date").asc(nulls_last=True), "location__path", "lot_id")
+                .values_list("pk", "item_id", "location_id", "lot_id", "on_hand"))
+    locations = Location.objects.select_related("warehouse").in_bulk({row[2] for row in rows})
+    lots = Lot.objects.in_bulk({row[3] for row in rows if row[3] is not None})
+    found: dict[int, list[_Shelf]] = defaultdict(list)
+    for pk, item_id, location_id, lot_id, on_hand in rows:
+        found[item_id].append(_Shelf(pk, item_id, locations[location_id], lots[lot_id] if lot_id else None, on_hand))
     return found
 
 
