@@ -145,3 +145,72 @@ def test_the_planner_accepts_a_recommendation_on_the_board_and_it_goes_to_approv
         TransferRecommendation.objects.get(pk=transfer_case).status,
         Transfer.objects.get(number=number).recommendation_id))
     assert (status, made) == ("accepted", transfer_case)
+
+
+def test_the_whitepaper_transfer_case_end_to_end_in_the_browser(
+        transfer_case: int, request: Any, live_server: Any) -> None:
+    """Planner accepts, approver approves, se.operator dispatches, ne.operator receives one unit damaged: the
+    discrepancy is raised at SE-ATL, and the backorder allocates once the receipt's stock is announced."""
+    from playwright.sync_api import expect
+
+    from governance.models import OperationalException
+    from orders.models import SalesOrderLine
+    from orders.services.backorders import backorders_allocate
+
+    new_page = request.getfixturevalue("open_page")
+    planner, planner_watch = new_page(1366, 900)
+    sign_in(planner, live_server, "planner", "/transfers/recommendations/?q=HDW-0013")
+    planner.locator(f"#rows tr[data-recommendation='{transfer_case}']").get_by_role("link", name="Accept").click()
+    planner.get_by_role("button", name="Accept: make the transfer").click()
+    planner.wait_for_url(re.compile(r".*/transfers/\d+/$"))
+    transfer_url = planner.url.removeprefix(live_server.url)
+    number = re.search(r"TR-\d{6}", planner.inner_text("h1")).group(0)  # type: ignore[union-attr]
+    approval_url = planner.locator("#transfer-approval a").first.get_attribute("href")
+    planner_watch.assert_clean(live_server.url)
+
+    approver, approver_watch = new_page(1366, 900)
+    sign_in(approver, live_server, "approver", approval_url)
+    approver.get_by_role("button", name="Approve").click()
+    expect(approver.locator("#approval-panel")).to_contain_text("Approved")
+    approver.goto(live_server.url + transfer_url)
+    expect(approver.locator("h1 [data-status]")).to_have_attribute("data-status", "approved")
+    approver_watch.assert_clean(live_server.url)
+
+    sender, sender_watch = new_page(390, 844, **HANDHELD)
+    sign_in(sender, live_server, "se.operator", transfer_url)
+    sender.get_by_role("link", name="Dispatch").click()
+    where = re.search(r"Go to (\S+)", sender.inner_text(".pick-step__where"))
+    assert where is not None, sender.inner_text(".pick-step__where")
+    sender.fill("#dispatch-location", where.group(1))
+    sender.fill("#dispatch-sku", "hdw-0013")
+    expect(sender.locator("#dispatch-quantity")).to_have_value("120")
+    sender.click("button:has-text('Scanned')")
+    sender.get_by_role("button", name=f"Confirm dispatch of {number}").click()
+    expect(sender.locator("h1 [data-status]")).to_have_attribute("data-status", "dispatched")
+    sender_watch.assert_clean(live_server.url)
+
+    receiver, receiver_watch = new_page(390, 844, **HANDHELD)
+    sign_in(receiver, live_server, "ne.operator", transfer_url)
+    receiver.get_by_role("link", name="Receive").click()
+    receiver.fill("#receive-sku", "HDW-0013")
+    receiver.fill("#receive-quantity", "119")
+    receiver.click("button:has-text('Scanned')")
+    receiver.locator("tr[data-line='1']").get_by_role("link", name="Add a row").click()
+    receiver.fill("#receive-sku", "HDW-0013")
+    receiver.fill("#receive-quantity", "1")
+    receiver.get_by_label("Damaged").check()
+    receiver.click("button:has-text('Scanned')")
+    receiver.get_by_role("button", name=f"Confirm receipt of {number}").click()
+    expect(receiver.locator("h1 [data-status]")).to_have_attribute("data-status", "received")
+    expect(receiver.locator("tr[data-line='1'] [data-field='received']")).to_have_text("120")
+    shot(receiver, "whitepaper-received")
+    receiver_watch.assert_clean(live_server.url)
+
+    def after() -> tuple[str, tuple[Decimal, Decimal]]:
+        raised = OperationalException.objects.get(type="transfer_discrepancy", business_key=f"transfer:{number}")
+        line = SalesOrderLine.objects.get(order__customer__code="C-NE-004", order__external_ref="DEMO-0004")
+        backorders_allocate(item_ids=[line.item_id])  # the receipt's after-commit task, run here without a worker
+        line.refresh_from_db()
+        return raised.warehouse.code, (line.allocated_quantity, line.backordered_quantity)
+
+    assert off_the_browser_thread(after) == ("SE-ATL", (Decimal(119), Decimal(1)))
