@@ -22,6 +22,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F, Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
+from django.shortcuts import render
 from django.urls import resolve, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -57,6 +58,26 @@ def label_choices(form: forms.BaseForm, name: str, label: Callable[[Any], str]) 
     """Show each choice of the form's ``name`` field as ``label(obj)`` rather than ``str(obj)``."""
     field = model_choice_field(form, name)
     field.label_from_instance = label  # type: ignore[method-assign, assignment]  # per field, not by subclassing
+
+
+def with_one_more_line(posted: QueryDict, *, most: int, prefix: str = "lines") -> QueryDict:
+    """*Add line* on an entry screen: a copy of the form as typed with one more, empty, row in the ``prefix``
+    formset (never more than ``most``; a mangled row count counts as 1). Nothing is validated yet."""
+    data = posted.copy()
+    try:
+        total = int(data.get(f"{prefix}-TOTAL_FORMS", "1"))
+    except ValueError:
+        total = 1
+    data[f"{prefix}-TOTAL_FORMS"] = str(min(max(total, 0) + 1, most))
+    return data
+
+
+def added_line_fragment(request: HttpRequest, template_name: str, lines: Any) -> HttpResponse:
+    """htmx's answer to *Add line*: only the lines (``template_name``), no errors shown yet, the new last row
+    focused. The same URL answers the whole page without htmx, so caches must tell the two apart."""
+    response = render(request, template_name, {"lines": lines, "show_errors": False, "focus_last": True})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @dataclass(frozen=True)

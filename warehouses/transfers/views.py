@@ -38,9 +38,11 @@ from erp.screens import (
     Column,
     ScreenAccessMixin,
     ScreenListView,
+    added_line_fragment,
     is_htmx_partial,
     label_choices,
     model_choice_field,
+    with_one_more_line,
 )
 from governance.audit import attach_shown_changes, audit_events_for, events_about
 from governance.models import ApprovalStatus, ApprovalStep
@@ -524,19 +526,11 @@ class TransferRequestView(ScreenAccessMixin, View):
 
     def add_line(self) -> HttpResponse:
         """The form as typed with one more, empty, line (no validation yet: nothing is being submitted)."""
-        data = self.request.POST.copy()
-        try:
-            total = int(data.get("lines-TOTAL_FORMS", "1"))
-        except ValueError:
-            total = 1
-        data["lines-TOTAL_FORMS"] = str(min(max(total, 0) + 1, MAX_LINES))
+        data = with_one_more_line(self.request.POST, most=MAX_LINES)
         form = TransferRequestForm(data, user=self.request.user)
         lines = TransferLineFormSet(data, prefix="lines", user=self.request.user)
         if is_htmx_partial(self.request):
-            response = render(self.request, "transfers/_request_lines.html",
-                              {"lines": lines, "show_errors": False, "focus_last": True})
-            patch_vary_headers(response, ["HX-Request"])
-            return response
+            return added_line_fragment(self.request, "transfers/_request_lines.html", lines)
         return self.page(form, lines, focus_last=True)
 
 
