@@ -555,6 +555,15 @@ def _line_no(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
 
 
+def _line_asked(transfer: Transfer, raw: str) -> TransferLine | None:
+    """The transfer's line whose number a handheld sent (``?line=`` to open it, the step's ``line`` field to answer
+    it); None for a number that is not well formed or not on the transfer."""
+    wanted = _line_no(raw)
+    if wanted is None:
+        return None
+    return next((line for line in _lines(transfer) if line.line_no == wanted), None)
+
+
 class HandheldMixin(ScreenAccessMixin):
     """A transfer of the scope whose end (``end``: from or to) the user works at; the other end's is 403."""
 
@@ -694,10 +703,7 @@ class TransferDispatchView(HandheldMixin, View):
             messages.info(request, f"{transfer.number} is {transfer.get_status_display().lower()}: there is nothing "
                                    f"to dispatch.")
             return redirect("transfers:transfer-detail", pk=transfer.pk)
-        chosen = None
-        if (wanted := _line_no(request.GET.get("line", ""))) is not None:
-            chosen = next((line for line in _lines(transfer) if line.line_no == wanted), None)
-        return self.page(transfer, chosen=chosen)
+        return self.page(transfer, chosen=_line_asked(transfer, request.GET.get("line", "")))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         transfer = self.get_transfer(pk)
@@ -712,8 +718,7 @@ class TransferDispatchView(HandheldMixin, View):
             return here
         if action == "confirm":
             return self.confirm(transfer)
-        wanted = _line_no(request.POST.get("line", ""))
-        line = next((line for line in _lines(transfer) if line.line_no == wanted), None)
+        line = _line_asked(transfer, request.POST.get("line", ""))
         if line is None:
             messages.error(request, "That line is not on this transfer.")
             return here
@@ -819,10 +824,7 @@ class TransferReceiveView(HandheldMixin, View):
             messages.info(request, f"{transfer.number} is {transfer.get_status_display().lower()}: there is nothing "
                                    f"to receive.")
             return redirect("transfers:transfer-detail", pk=transfer.pk)
-        chosen = None
-        if (wanted := _line_no(request.GET.get("line", ""))) is not None:
-            chosen = next((line for line in _lines(transfer) if line.line_no == wanted), None)
-        return self.page(transfer, chosen=chosen)
+        return self.page(transfer, chosen=_line_asked(transfer, request.GET.get("line", "")))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         transfer = self.get_transfer(pk)
@@ -837,8 +839,7 @@ class TransferReceiveView(HandheldMixin, View):
             return here
         if action == "confirm":
             return self.confirm(transfer)
-        wanted = _line_no(request.POST.get("line", ""))
-        line = next((line for line in _lines(transfer) if line.line_no == wanted), None)
+        line = _line_asked(transfer, request.POST.get("line", ""))
         if line is None:
             messages.error(request, "That line is not on this transfer.")
             return here
