@@ -407,6 +407,22 @@ class _Take:
     quantity: Decimal
 
 
+def _named_line(lines: Mapping[int, TransferLine], line_no: int) -> TransferLine:
+    """The line a dispatch, receipt or write-off row names; 400 for a number that is not on the transfer."""
+    line = lines.get(line_no)
+    if line is None:
+        raise ValidationFailed(detail={"lines": [f"The transfer has no line {line_no}."]})
+    return line
+
+
+def _row_quantity(line_no: int, quantity: Decimal) -> Decimal:
+    """A dispatch, receipt or write-off row's quantity as posted: a finite number more than 0 in the base unit's
+    precision (never rounded); 400 otherwise, naming the row's line."""
+    if not isinstance(quantity, Decimal) or not quantity.is_finite() or quantity <= 0:
+        raise InvalidQuantity(detail={"lines": [f"Line {line_no}: the quantity must be more than 0."]})
+    return stock_rules.base_quantity(quantity)
+
+
 def _dispatch_specs(lines: Mapping[int, TransferLine], specs: list[DispatchSpec] | None) -> list[DispatchSpec]:
     if specs is None:
         return [DispatchSpec(line.line_no, line.quantity, line.lot.lot_number if line.lot else None)
@@ -417,12 +433,8 @@ def _dispatch_specs(lines: Mapping[int, TransferLine], specs: list[DispatchSpec]
         raise ValidationFailed(detail={"lines": [f"At most {MAX_LINES * 4} dispatch rows."]})
     totals: dict[int, Decimal] = defaultdict(Decimal)
     for spec in specs:
-        line = lines.get(spec.line_no)
-        if line is None:
-            raise ValidationFailed(detail={"lines": [f"The transfer has no line {spec.line_no}."]})
-        if not isinstance(spec.quantity, Decimal) or not spec.quantity.is_finite() or spec.quantity <= 0:
-            raise InvalidQuantity(detail={"lines": [f"Line {spec.line_no}: the quantity must be more than 0."]})
-        stock_rules.base_quantity(spec.quantity)
+        line = _named_line(lines, spec.line_no)
+        _row_quantity(spec.line_no, spec.quantity)
         if line.lot is not None and spec.lot_number and spec.lot_number != line.lot.lot_number:
             raise ValidationFailed(detail={"lines": [f"Line {spec.line_no} asks for lot {line.lot.lot_number}."]})
         totals[spec.line_no] += spec.quantity
@@ -598,12 +610,8 @@ def _receive_specs(lines: Mapping[int, TransferLine], parts: Mapping[int, list[T
     if len(specs) > MAX_LINES * 3:
         raise ValidationFailed(detail={"lines": [f"At most {MAX_LINES * 3} receipt rows."]})
     for spec in specs:
-        line = lines.get(spec.line_no)
-        if line is None:
-            raise ValidationFailed(detail={"lines": [f"The transfer has no line {spec.line_no}."]})
-        if not isinstance(spec.quantity, Decimal) or not spec.quantity.is_finite() or spec.quantity <= 0:
-            raise InvalidQuantity(detail={"lines": [f"Line {spec.line_no}: the quantity must be more than 0."]})
-        stock_rules.base_quantity(spec.quantity)
+        line = _named_line(lines, spec.line_no)
+        _row_quantity(spec.line_no, spec.quantity)
         if spec.status not in rules.RECEIPT_STATUSES:
             raise UnknownStatus(detail={"lines": [f"Line {spec.line_no}: status must be one of "
                                                   f"{', '.join(rules.RECEIPT_STATUSES)}."]})
@@ -789,14 +797,10 @@ def transfer_write_off_request(*, transfer: Transfer, lines: list[WriteOffSpec],
     value = Decimal(0)
     rows: list[tuple[TransferLine, Decimal]] = []
     for spec in lines:
-        line = by_no.get(spec.line_no)
-        if line is None:
-            raise ValidationFailed(detail={"lines": [f"The transfer has no line {spec.line_no}."]})
+        line = _named_line(by_no, spec.line_no)
         if any(row[0].pk == line.pk for row in rows):
             raise ValidationFailed(detail={"lines": [f"Line {spec.line_no} is named twice."]})
-        if not isinstance(spec.quantity, Decimal) or not spec.quantity.is_finite() or spec.quantity <= 0:
-            raise InvalidQuantity(detail={"lines": [f"Line {spec.line_no}: the quantity must be more than 0."]})
-        quantity = stock_rules.base_quantity(spec.quantity)
+        quantity = _row_quantity(spec.line_no, spec.quantity)
         left = line.in_transit - pending[line.pk]
         if quantity > left:
             raise NothingInTransit(f"Only {_quantity(max(left, Decimal(0)))} of line {spec.line_no} "
