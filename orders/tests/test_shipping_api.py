@@ -309,7 +309,7 @@ def test_a_site_packs_an_order_of_another_region_that_it_serves(twin, user):
     deviate("fulfillment.cross_region_allowed", "NE-BOS", True, user)
     order = picked_order(twin, 2, site="SE-ATL")
     assert set(Allocation.objects.filter(line__order=order).values_list("warehouse__code", flat=True)) == {"SE-ATL"}
-    atlanta = get_user_model().objects.create_user("se.operator", password="x-unused-x")
+    atlanta = get_user_model().objects.create_user("atl.operator", password="x-unused-x")
     atlanta.groups.add(Group.objects.get(name="Warehouse operator"))
     platform.scope_grant(user=atlanta, actor=None, warehouses=[warehouse("SE-ATL")])
     client = APIClient()

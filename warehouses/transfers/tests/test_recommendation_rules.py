@@ -56,7 +56,7 @@ def test_the_score_rises_with_the_service_at_stake_and_falls_with_freight_and_tr
         args: dict[str, object] = {"quantity": D(40), "backordered": D(40), "reason": "shortage",
                                    "unit_value": D("2.50"), "freight_in_value_currency": D(14), "transit_days": 3}
         args.update(changes)
-        return rules.score(**args)  # type: ignore[arg-type]
+        return rules.score(**args)  # type: ignore[arg-type]  # the keywords are the rule's; their values vary by test
 
     assert D(0) < score() < D(100)
     assert score(freight_in_value_currency=D(0)) > score() > score(freight_in_value_currency=D(140))
