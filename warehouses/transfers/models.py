@@ -94,6 +94,11 @@ class Transfer(TimeStampedModel):
         return self.number
 
 
+def in_transit_of_line() -> models.Expression:
+    """``TransferLine.in_transit`` in SQL, for annotations: dispatched - (received - over) - written off."""
+    return F("dispatched_quantity") - F("received_quantity") + F("over_quantity") - F("written_off_quantity")
+
+
 class TransferLine(models.Model):
     """One SKU (and, when asked for, one lot) of a transfer, in base units.
 

@@ -48,6 +48,7 @@ from warehouses.transfers.models import (
     TransferLine,
     TransferRecommendation,
     TransferStatus,
+    in_transit_of_line,
 )
 
 CROSS_REGION_POLICY = "transfers.cross_region_allowed"
@@ -104,8 +105,7 @@ def _open_transfers() -> tuple[dict[tuple[int, int], Decimal], dict[tuple[int, i
     rows = (TransferLine.objects.filter(transfer__status__in=rules.OPEN_STATUSES)
             .values("item_id", "from_warehouse_id", "to_warehouse_id")
             .annotate(inbound=Sum(Case(When(pending, then=F("quantity")),
-                                       default=F("dispatched_quantity") - F("received_quantity")
-                                       + F("over_quantity") - F("written_off_quantity"), output_field=_Q)),
+                                       default=in_transit_of_line(), output_field=_Q)),
                       outbound=Sum(Case(When(pending, then=F("quantity")), default=Value(Decimal(0)),
                                         output_field=_Q)))
             .values_list("item_id", "from_warehouse_id", "to_warehouse_id", "inbound", "outbound"))

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db.models import F
-
 from inventory.supply import Inbound
 from warehouses.transfers import rules
-from warehouses.transfers.models import TransferLine
+from warehouses.transfers.models import TransferLine, in_transit_of_line
 
 
 def in_transit_supply(item_ids: Sequence[int], warehouse_ids: Sequence[int]) -> list[Inbound]:
@@ -17,8 +15,7 @@ def in_transit_supply(item_ids: Sequence[int], warehouse_ids: Sequence[int]) -> 
     rows = (TransferLine.objects
             .filter(item_id__in=list(item_ids), to_warehouse_id__in=list(warehouse_ids),
                     transfer__status__in=rules.IN_TRANSIT_STATUSES)
-            .annotate(left=F("dispatched_quantity") - F("received_quantity") + F("over_quantity")
-                      - F("written_off_quantity"))
+            .annotate(left=in_transit_of_line())
             .filter(left__gt=0)
             .values_list("item_id", "to_warehouse_id", "transfer__expected_arrival", "left", "transfer__number"))
     return [Inbound(item_id, warehouse_id, arrives_on, left, number)
