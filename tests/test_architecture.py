@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "governance": {"erp", "warehouses"},
     "inventory": {"erp", "warehouses", "governance"},
     "orders": {"erp", "warehouses", "governance", "inventory"},
-    "procurement": {"erp", "warehouses", "governance", "inventory"},
+    "procurement": {"erp", "warehouses", "governance", "inventory", "orders"},
     "warehouses.transfers": {"erp", "warehouses", "governance", "inventory", "orders"},
     "finance": {"erp", "warehouses", "governance", "inventory", "orders", "procurement", "warehouses.transfers"},
 }
