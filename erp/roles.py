@@ -70,8 +70,25 @@ TRANSFER_REQUEST = ["transfers.add_transfer"]
 TRANSFER_PLANNING = ["transfers.add_transferrecommendation", "transfers.change_transferrecommendation"]
 # Dispatching and receiving transfers on the floor.
 TRANSFER_WORK = ["transfers.add_transfer", "transfers.change_transfer"]
-# What every role reads (scoped): master data, stock, sales orders, transfers, governance records.
-EVERYONE = MASTER_DATA_VIEW + STOCK_VIEW + ORDERS_VIEW + TRANSFERS_VIEW + GOVERNANCE_BASE
+# Reading procure to pay (scoped by the receiving warehouse): suppliers' items, requisitions, purchase orders and
+# their approved revisions, receipts and put-away rules. Operators receive against orders, planners wait on them.
+PURCHASING_VIEW = ["procurement.view_supplieritem", "procurement.view_purchaserequisition",
+                   "procurement.view_purchaserequisitionline", "procurement.view_purchaseorder",
+                   "procurement.view_purchaseorderline", "procurement.view_purchaseorderrevision",
+                   "procurement.view_receipt", "procurement.view_receiptline", "procurement.view_putawayrule"]
+# Asking to buy: raising, submitting and cancelling a requisition.
+REQUISITION = ["procurement.add_purchaserequisition"]
+# Buying: supplier items, turning approved requisitions into orders, raising, submitting, revising, sending,
+# rescheduling, cancelling and closing purchase orders.
+PURCHASING = ["procurement.add_supplieritem", "procurement.change_supplieritem", "procurement.add_purchaserequisition",
+              "procurement.change_purchaserequisition", "procurement.add_purchaseorder",
+              "procurement.change_purchaseorder"]
+# Receiving against purchase orders and putting the goods away.
+RECEIVING_WORK = ["procurement.add_receipt"]
+# Where received goods go: a warehouse's put-away rules.
+PUTAWAY_RULES = ["procurement.add_putawayrule", "procurement.change_putawayrule"]
+# What every role reads (scoped): master data, stock, sales orders, transfers, purchasing, governance records.
+EVERYONE = MASTER_DATA_VIEW + STOCK_VIEW + ORDERS_VIEW + TRANSFERS_VIEW + PURCHASING_VIEW + GOVERNANCE_BASE
 # Working an exception queue: acknowledge, resolve, cancel.
 WORK_EXCEPTIONS = ["governance.change_operationalexception"]
 
@@ -109,20 +126,22 @@ ROLES: tuple[Role, ...] = (
          "master-data", nav=("network", "govern", "stock")),
     Role("warehouse_operator", "Warehouse operator",
          "Receives, puts away, picks, packs, ships and counts in their warehouses.",
-         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + TRANSFER_WORK), "operations", nav=("fulfil", "stock")),
+         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + TRANSFER_WORK + RECEIVING_WORK), "operations",
+         nav=("fulfil", "stock")),
     Role("warehouse_supervisor", "Warehouse supervisor",
          "Releases waves, approves count variances, resolves warehouse exceptions.",
-         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + TRANSFER_WORK + WORK_EXCEPTIONS
-               + _crud("warehouses.location")),
+         tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + TRANSFER_WORK + RECEIVING_WORK + PUTAWAY_RULES
+               + WORK_EXCEPTIONS + _crud("warehouses.location")),
          "operations", nav=("fulfil", "stock", "govern")),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
          tuple(EVERYONE + WORK_EXCEPTIONS + ORDER_ENTRY + _crud("orders.customer", "orders.shipto")),
          "orders", nav=("sell", "fulfil")),
     Role("planner", "Planner", "Works shortages, transfers, replenishment and late receipts.",
-         tuple(EVERYONE + WORK_EXCEPTIONS + TRANSFER_REQUEST + TRANSFER_PLANNING), "planning",
+         tuple(EVERYONE + WORK_EXCEPTIONS + TRANSFER_REQUEST + TRANSFER_PLANNING + REQUISITION), "planning",
          nav=("plan", "govern", "stock", "sell")),
     Role("buyer", "Buyer", "Raises requisitions and purchase orders; manages suppliers.",
-         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("procurement.supplier")), "purchasing", nav=("buy", "stock")),
+         tuple(EVERYONE + WORK_EXCEPTIONS + _crud("procurement.supplier") + PURCHASING), "purchasing",
+         nav=("buy", "stock")),
     Role("approver", "Approver", "Approves documents by the approval matrix.",
          (*EVERYONE, "governance.view_delegation", "governance.add_delegation"),
          "approvals", nav=("govern",)),
@@ -134,7 +153,7 @@ ROLES: tuple[Role, ...] = (
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("governance.exchangerate")
                + ["inventory.view_itemcost"]), "finance", nav=("finance", "govern")),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
-         tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + FULFILLMENT_WORK + TRANSFER_WORK
+         tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + FULFILLMENT_WORK + TRANSFER_WORK + PURCHASING + RECEIVING_WORK
                + _crud("warehouses.location", "inventory.item", "orders.customer",
                                                            "orders.shipto", "procurement.supplier")),
          "api", nav=("sell", "stock")),
