@@ -85,6 +85,8 @@ PURCHASING = ["procurement.add_supplieritem", "procurement.change_supplieritem",
               "procurement.change_purchaseorder"]
 # Receiving against purchase orders and putting the goods away.
 RECEIVING_WORK = ["procurement.add_receipt"]
+# Letting a receipt exceed procurement.over_receipt_tolerance (a supervisor or approver of the warehouse).
+ALLOW_OVER_RECEIPT = ["procurement.allow_over_receipt"]
 # Where received goods go: a warehouse's put-away rules.
 PUTAWAY_RULES = ["procurement.add_putawayrule", "procurement.change_putawayrule"]
 # What every role reads (scoped): master data, stock, sales orders, transfers, purchasing, governance records.
@@ -131,7 +133,7 @@ ROLES: tuple[Role, ...] = (
     Role("warehouse_supervisor", "Warehouse supervisor",
          "Releases waves, approves count variances, resolves warehouse exceptions.",
          tuple(EVERYONE + STOCK_WORK + FULFILLMENT_WORK + TRANSFER_WORK + RECEIVING_WORK + PUTAWAY_RULES
-               + WORK_EXCEPTIONS + _crud("warehouses.location")),
+               + ALLOW_OVER_RECEIPT + WORK_EXCEPTIONS + _crud("warehouses.location")),
          "operations", nav=("fulfil", "stock", "govern")),
     Role("customer_service", "Customer service", "Enters and tracks sales orders and returns.",
          tuple(EVERYONE + WORK_EXCEPTIONS + ORDER_ENTRY + _crud("orders.customer", "orders.shipto")),
@@ -143,7 +145,7 @@ ROLES: tuple[Role, ...] = (
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("procurement.supplier") + PURCHASING), "purchasing",
          nav=("buy", "stock")),
     Role("approver", "Approver", "Approves documents by the approval matrix.",
-         (*EVERYONE, "governance.view_delegation", "governance.add_delegation"),
+         (*EVERYONE, *ALLOW_OVER_RECEIPT, "governance.view_delegation", "governance.add_delegation"),
          "approvals", nav=("govern",)),
     Role("process_owner", "Process owner", "Owns standard policies; approves or rejects local deviations.",
          tuple(EVERYONE + WORK_EXCEPTIONS + ["governance.view_delegation",

@@ -363,6 +363,7 @@ class Receipt(TimeStampedModel):
             models.CheckConstraint(condition=Q(rate__gt=0), name="receipt_rate_positive"),
         ]
         indexes = [models.Index(fields=["warehouse", "posted_at"])]
+        permissions = [("allow_over_receipt", "Can allow a receipt beyond procurement.over_receipt_tolerance")]
 
     def __str__(self) -> str:
         return self.number
@@ -391,6 +392,8 @@ class ReceiptLine(models.Model):
                                         help_text="Of quantity, beyond the line's ordered quantity.")
     over_allowed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                         related_name="+")
+    move = models.OneToOneField("inventory.StockMove", on_delete=models.PROTECT, related_name="+",
+                                help_text="The ledger line that put this part on the shelf.")
 
     scoped_by = ScopedBy("warehouse", "warehouse")
 

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from erp.policies import ApprovalMatrix, Choice, DecimalValue, PolicySpec
+from erp.policies import ApprovalMatrix, Boolean, Choice, DecimalValue, PolicySpec
 from erp.roles import ROLE_BY_KEY
 
 POLICIES = [
@@ -21,6 +21,11 @@ POLICIES = [
         "procurement.over_receipt_tolerance",
         "How far a receipt may exceed the ordered quantity, in percent, before it is refused.",
         DecimalValue(minimum=Decimal(0), maximum=Decimal(100), places=2, unit="%"), "5.00", "procure_to_pay",
+    ),
+    PolicySpec(
+        "procurement.inspection_required",
+        "Whether goods received from suppliers land in quality hold for inspection instead of available.",
+        Boolean(), False, "procure_to_pay",
     ),
     PolicySpec(
         "replenishment.method",

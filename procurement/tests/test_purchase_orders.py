@@ -8,6 +8,7 @@ NORD (Nordic Paper AB) sells in EUR; NE-BOS belongs to Concord Distribution Inc.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -17,8 +18,10 @@ from erp.exceptions import DomainError
 from governance.exceptions import SelfApprovalForbidden
 from governance.models import ApprovalRequest, ApprovalStatus, ApprovalStep
 from governance.services.approvals import approval_request_decide
+from inventory.tests.factories import warehouse
 from procurement import purchasing
-from procurement.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderRevision, PurchaseOrderStatus
+from procurement.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderRevision, PurchaseOrderStatus, Supplier
+from procurement.services import supplier_create
 from procurement.tests.helpers import D, approved, approvers, decide_all, draft, offer, person, twin
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +47,7 @@ def test_an_order_is_priced_from_the_supplier_item_in_the_suppliers_currency(pap
     assert order.category == paper.category
     line = order.lines.get()
     assert (line.quantity, line.uom_code, line.unit_price, line.line_total) == (D(100), "EA", D(4), D("400.00"))
-    assert line.expected_date == order.order_date + __import__("datetime").timedelta(days=14)  # NORD's lead time
+    assert line.expected_date == order.order_date + dt.timedelta(days=14)  # NORD's lead time
 
 
 def test_a_case_is_priced_at_the_case_factor(paper, buyer):
@@ -195,9 +198,6 @@ def test_every_line_is_checked_before_anything_is_written(paper, buyer):
         (dict(lines=[]), "validation_error"),
         (dict(lines=[purchasing.OrderLineSpec(item=paper, quantity=D(1))], currency="USD"), "validation_error"),
     ]
-    from inventory.tests.factories import warehouse
-    from procurement.models import Supplier
-
     for extra, code in cases:
         with pytest.raises(DomainError) as refused:
             purchasing.purchase_order_create(supplier=Supplier.objects.get(code="NORD"), warehouse=warehouse("NE-BOS"),
@@ -216,9 +216,6 @@ def test_below_the_minimum_or_not_whole_packs_is_refused(paper, buyer):
 
 
 def test_a_currency_without_a_rate_on_the_date_is_refused(paper, buyer):
-    from procurement.models import Supplier
-    from procurement.services import supplier_create
-
     supplier_create(code="POUND", name="Pound Supplies", currency="GBP", actor=None)
     offer(paper, "POUND", price="3.00")
     before = PurchaseOrder.objects.count()
