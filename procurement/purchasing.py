@@ -659,7 +659,11 @@ def _url(name: str) -> Callable[[int], str]:
 
 
 def register() -> None:
-    """Register purchase orders and requisitions with the approval engine (``ProcurementConfig.ready``)."""
+    """Register purchase orders and requisitions with the approval engine, and procure to pay's invariants with
+    ``check_inventory_invariants`` (``ProcurementConfig.ready``)."""
+    from procurement import invariants
+
+    invariants.register()
     register_approvable(Approvable(
         document_type=ORDER_DOCUMENT_TYPE, label="Purchase order", on_approved=_on_order_approved,
         on_rejected=_on_order_rejected, url=_url("procurement:purchase-order-detail"),

@@ -19,7 +19,7 @@ from procurement import purchasing, receiving
 from procurement.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine, Supplier
 from procurement.purchasing import local_date
 from procurement.tests.helpers import D, approved, approvers, decide_all, draft, offer, person, twin
-from warehouses.transfers.tests.helpers import cost, on_hand
+from warehouses.transfers.tests.helpers import cost, invariants, on_hand
 
 pytestmark = pytest.mark.django_db
 SHELF = "A-01-01"
@@ -185,3 +185,19 @@ def test_only_an_approved_order_is_received(paper, operator, status):
         receive(order, operator, (1, 1))
     assert (refused.value.code, refused.value.status) == ("not_receivable", 409)
     assert not Receipt.objects.filter(purchase_order=order).exists()
+
+
+def test_the_invariants_hold_after_receipts_and_catch_a_doctored_line(paper, operator):
+    order = approved(paper, 100)
+    spec = receiving.ReceiptLineSpec
+    receiving.receipt_post(purchase_order=order, actor=operator, freight=receiving.Freight(D("7.00"), "EUR", "value"),
+                           lines=[spec(line_no=1, quantity=D(30), location=SHELF),
+                                  spec(line_no=1, quantity=D(45), location="A-01-02")])
+    assert invariants() == ""
+    line = ReceiptLine.objects.filter(receipt__purchase_order=order).first()
+    ReceiptLine.objects.filter(pk=line.pk).update(unit_cost=line.unit_cost + 1)
+    complaints = invariants()
+    assert "receipt line disagrees with its ledger move" in complaints or line.receipt.number in complaints
+    ReceiptLine.objects.filter(pk=line.pk).update(unit_cost=line.unit_cost)
+    PurchaseOrderLine.objects.filter(order=order).update(received_quantity=D(74))
+    assert "received 74" in invariants()
