@@ -474,3 +474,68 @@ def announce_raised(pairs: list[Pair]) -> None:
     the pairs whose allocatable on-hand rose."""
     if pairs:
         transaction.on_commit(partial(allocatable_stock_raised.send, sender=StockMove, pairs=pairs), robust=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Revaluation:
+    """``amount`` (the legal entity's currency) added to the cost of ``received`` base units of an item that entered
+    the entity's moving average earlier: a freight bill arriving after its receipt."""
+
+    item_id: int
+    legal_entity_id: int
+    amount: Decimal
+    received: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Revalued:
+    """What a revaluation did to one item's cost in one entity: of ``amount``, ``revalued`` went onto the valued
+    stock still on hand (``on_hand`` units, the average from ``unit_cost_before`` to ``unit_cost_after``); the rest,
+    ``issued``, belongs to units already issued (the cost of goods sold's, for finance)."""
+
+    item_id: int
+    legal_entity_id: int
+    amount: Decimal
+    on_hand: Decimal
+    revalued: Decimal
+    issued: Decimal
+    unit_cost_before: Decimal
+    unit_cost_after: Decimal
+
+
+def costs_revalue(revaluations: Sequence[Revaluation]) -> list[Revalued]:
+    """Raise moving averages by amounts paid later for goods received earlier, all or nothing.
+
+    Per item and entity, the share still on hand is ``min(received, valued on hand) / received`` of the amount
+    (to the cent): it raises the average over what is on hand; the rest was issued and is returned as ``issued``.
+    Takes only step 4 of the lock order (the item costs, by key), in two queries whatever the number of items; joins
+    the caller's transaction. No ledger line: the units do not move, their cost does.
+    """
+    merged: dict[tuple[int, int], list[Decimal]] = {}
+    for row in revaluations:
+        if row.amount < 0 or row.received <= 0:
+            raise ValidationFailed(detail={"amount": ["A revaluation adds a cost of 0 or more to goods received."]})
+        totals = merged.setdefault((row.item_id, row.legal_entity_id), [Decimal(0), Decimal(0)])
+        totals[0] += row.amount
+        totals[1] += row.received
+    if not merged:
+        return []
+    with connection.cursor() as cursor:
+        costs = {key: _Cost(*row) for key, row in _ensure_and_lock(
+            cursor, "inventory_itemcost", ("item_id", "legal_entity_id"), sorted(merged),
+            ("id", "quantity", "unit_cost"), ("quantity", "unit_cost"),
+        ).items()}
+        done: list[Revalued] = []
+        for key in sorted(merged):
+            amount, received = merged[key]
+            state = costs[key]
+            on_hand = max(state.quantity, Decimal(0))
+            revalued = (amount * min(received, on_hand) / received).quantize(Decimal("0.01")) if on_hand else Decimal(0)
+            after = state.unit_cost
+            if on_hand > 0 and revalued > 0:
+                after = (state.unit_cost + revalued / on_hand).quantize(rules.UNIT_COST_QUANTUM)
+            done.append(Revalued(key[0], key[1], amount, on_hand, revalued, amount - revalued, state.unit_cost, after))
+        _update_by_id(cursor, "inventory_itemcost", ("quantity", "unit_cost"),
+                      [(costs[(r.item_id, r.legal_entity_id)].id, costs[(r.item_id, r.legal_entity_id)].quantity,
+                        r.unit_cost_after) for r in done])
+    return done

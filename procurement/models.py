@@ -442,3 +442,64 @@ class PutawayRule(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.warehouse_id}: {self.item_id or self.category} -> {self.location_id}"
+
+
+class LandedCost(TimeStampedModel):
+    """A freight bill that arrived after its receipt: ``amount`` in ``currency`` (``base_amount`` in the entity's)
+    spread over the receipt's lines by ``method``. ``revalued`` of it raised the cost of what was still on hand;
+    ``issued`` belongs to goods already issued, for finance to post (#13)."""
+
+    number = models.CharField(max_length=20, unique=True)
+    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="landed_costs")
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    bill_reference = models.CharField(max_length=64, blank=True, help_text="The carrier's or supplier's bill.")
+    amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=3)
+    method = models.CharField(max_length=10, choices=FreightMethod.choices)
+    rate = models.DecimalField(**RATE)
+    base_amount = models.DecimalField(**AMOUNT)
+    revalued = models.DecimalField(**AMOUNT)
+    issued = models.DecimalField(**AMOUNT)
+    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+")
+    posted_at = models.DateTimeField()
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta(TimeStampedModel.Meta):
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0, base_amount__gte=0, rate__gt=0),
+                                   name="landedcost_amounts_positive"),
+            models.CheckConstraint(condition=Q(base_amount=F("revalued") + F("issued")),
+                                   name="landedcost_split_adds_up"),
+            models.CheckConstraint(condition=Q(method__in=FreightMethod.values), name="landedcost_method_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class LandedCostLine(models.Model):
+    """One receipt line's share of a later freight bill, and how much of it went onto stock still on hand."""
+
+    landed_cost = models.ForeignKey(LandedCost, on_delete=models.CASCADE, related_name="lines")
+    receipt_line = models.ForeignKey(ReceiptLine, on_delete=models.PROTECT, related_name="+")
+    warehouse = models.ForeignKey("warehouses.Warehouse", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey("inventory.Item", on_delete=models.PROTECT, related_name="+")
+    share = models.DecimalField(**AMOUNT)
+    revalued = models.DecimalField(**AMOUNT)
+    issued = models.DecimalField(**AMOUNT)
+
+    scoped_by = ScopedBy("warehouse", "warehouse")
+
+    class Meta:
+        ordering = ["landed_cost_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(share=F("revalued") + F("issued")), name="landedcostline_split_adds_up"),
+            models.CheckConstraint(condition=Q(share__gte=0, revalued__gte=0, issued__gte=0),
+                                   name="landedcostline_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.landed_cost_id}: {self.receipt_line_id}"

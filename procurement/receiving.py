@@ -111,7 +111,7 @@ def _locked(order_id: int) -> PurchaseOrder:
             .select_related("warehouse__legal_entity", "warehouse__region", "supplier").get(pk=order_id))
 
 
-def _check_freight(freight: Freight | None) -> None:
+def check_freight(freight: Freight | None) -> None:
     if freight is None:
         return
     errors: list[str] = []
@@ -196,7 +196,7 @@ def receipt_post(*, purchase_order: PurchaseOrder, lines: list[ReceiptLineSpec],
         raise ValidationFailed(detail={"lines": [f"At most {MAX_LINES} lines per receipt."]})
     if not isinstance(supplier_reference, str) or len(supplier_reference) > 64:
         raise ValidationFailed(detail={"supplier_reference": ["At most 64 characters."]})
-    _check_freight(freight)
+    check_freight(freight)
     order = _locked(purchase_order.pk)
     if order.status not in rules.RECEIVABLE_STATUSES:
         raise NotReceivable(f"{order.number} is {order.status}; only an approved or sent order is received.",
