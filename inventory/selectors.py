@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, Upper
 
 from erp.exceptions import NotFound, ValidationFailed
 from erp.scoping import scope_queryset
-from inventory import rules
+from inventory import rules, supply
 from inventory.models import (
     CycleCount,
     CycleCountLine,
@@ -164,12 +164,13 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
     minus allocated, never below 0), ``blocked`` (statuses that do not count toward available:
     quality hold, damaged ...), ``in_transit_in`` (dispatched to the warehouse on a transfer and not yet
     received: the ``in_transit`` stock held against it, which ``on_hand`` and ``blocked`` leave out, since it is
-    not on its shelves yet) and ``on_order`` (0 until purchase orders exist). Quantities in base units, quantized to
-    4 places. Expired stock counts, as in the summary: it stays in ``on_hand`` and ``available``
+    not on its shelves yet) and ``on_order`` (the open quantity of approved purchase orders to the warehouse, not
+    yet received, whatever their expected date: ``inventory.supply.on_order_sql``). Quantities in base units,
+    quantized to 4 places. Expired stock counts, as in the summary: it stays in ``on_hand`` and ``available``
     until it leaves the shelf (it is never allocated or suggested: see the module docstring).
 
-    Two queries whatever the number of SKUs (the items, then the cross join), plus the caller's
-    scope when it is not yet cached on ``user``.
+    Two queries whatever the number of SKUs (the items, then the cross join, which joins in the ``on_order``
+    providers' query), plus the caller's scope when it is not yet cached on ``user``.
     """
     wanted = list(dict.fromkeys(code for code in (_clean_code(sku, "sku") for sku in skus or []) if code))
     if not wanted:
@@ -195,6 +196,14 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
         warehouse_sql, warehouse_params = warehouses.order_by().values("id", "code").query.sql_with_params()
     except EmptyResultSet:  # an empty scope: no warehouse at all
         warehouse_sql, warehouse_params = "SELECT NULL::bigint AS id, NULL::varchar AS code WHERE false", ()
+    # On order comes from the apps that register it (procurement), joined in: no query of its own.
+    on_order = supply.on_order_sql(list(item_ids.values()))
+    on_order_column, on_order_join, on_order_params = "NULL::numeric", "", []
+    if on_order is not None:
+        on_order_column = "COALESCE(o.quantity, 0)::numeric(18, 4)"
+        on_order_join = (f"LEFT JOIN (SELECT item_id, warehouse_id, sum(quantity) AS quantity FROM ({on_order[0]}) u"
+                         " GROUP BY item_id, warehouse_id) o ON o.item_id = i.id AND o.warehouse_id = w.id")
+        on_order_params = on_order[1]
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -203,7 +212,8 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
                    COALESCE(s.allocated, 0)::numeric(18, 4),
                    GREATEST(COALESCE(s.allocatable_on_hand, 0) - COALESCE(s.allocated, 0), 0)::numeric(18, 4),
                    (COALESCE(s.blocked, 0) - COALESCE(t.quantity, 0))::numeric(18, 4),
-                   COALESCE(t.quantity, 0)::numeric(18, 4)
+                   COALESCE(t.quantity, 0)::numeric(18, 4),
+                   {on_order_column}
               FROM inventory_item i
              CROSS JOIN ({warehouse_sql}) w
               LEFT JOIN (SELECT item_id, warehouse_id, on_hand, allocated, allocatable_on_hand, blocked
@@ -214,24 +224,26 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
                           WHERE st.code = 'in_transit' AND b.on_hand > 0 AND b.item_id = ANY(%s)
                           GROUP BY b.item_id, b.warehouse_id) t
                      ON t.item_id = i.id AND t.warehouse_id = w.id
+              {on_order_join}
              WHERE i.id = ANY(%s)
              ORDER BY i.sku, w.code
-            """,  # nosec B608 # only Django-compiled SQL of the scoped warehouses is spliced in; values are params
+            """,  # nosec B608 # only Django-compiled SQL (the scoped warehouses, the on-order rows) is spliced in; values are params
             # The summaries are narrowed to the requested items first, so the join reads them by index
             # instead of hashing the whole table (16 ms -> under 1 ms at 10,000 SKUs x 6 warehouses).
-            [*warehouse_params, list(item_ids.values()), list(item_ids.values()), list(item_ids.values())],
+            [*warehouse_params, list(item_ids.values()), list(item_ids.values()), *on_order_params,
+             list(item_ids.values())],
         )
         rows = cursor.fetchall()
     if not rows and (warehouse_code or region_code):
         # The items exist, so an empty cross product means no warehouse matched within the scope.
         raise NotFound(detail={"warehouse" if warehouse_code else "region": ["Not found."]})
 
-    # The SQL casts to numeric(18, 4): every quantity arrives exact at 4 places, nothing to round here.
+    # The SQL casts to numeric(18, 4): every quantity arrives exact at 4 places; nothing to round here.
     zero = _ZERO.quantize(rules.QUANTITY_QUANTUM)
     return [
         {"sku": sku, "warehouse": code, "on_hand": on_hand, "allocated": allocated, "available": available,
-         "blocked": blocked, "in_transit_in": in_transit, "on_order": zero}
-        for sku, code, on_hand, allocated, available, blocked, in_transit in rows
+         "blocked": blocked, "in_transit_in": in_transit, "on_order": ordered if ordered is not None else zero}
+        for sku, code, on_hand, allocated, available, blocked, in_transit, ordered in rows
     ]
 
 

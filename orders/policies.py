@@ -1,6 +1,6 @@
 """Policies of order to cash: promising, allocation, shipping and returns."""
 
-from erp.policies import Boolean, Choice, LocalTime, PolicySpec, Sequence, Subset
+from erp.policies import Boolean, Choice, Integer, LocalTime, PolicySpec, Sequence, Subset
 
 POLICIES = [
     PolicySpec(
@@ -29,6 +29,12 @@ POLICIES = [
         "fulfillment.partial_shipments_allowed",
         "Whether an order line may ship in part when the customer accepts partial shipments.",
         Boolean(), True, "order_to_cash",
+    ),
+    PolicySpec(
+        "fulfillment.inbound_buffer_days",
+        "Working days between a purchase order's expected date at the receiving warehouse and its stock being "
+        "promised to customers: the time to receive and put it away.",
+        Integer(minimum=0, maximum=30, unit="days"), 1, "order_to_cash",
     ),
     PolicySpec(
         "documents.required_for_shipment",

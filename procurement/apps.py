@@ -12,3 +12,10 @@ class ProcurementConfig(AppConfig):
         )
 
         purchasing.register()
+        from inventory.supply import register_inbound
+
+        from . import supply
+
+        # Open purchase order lines: inbound supply for promising, ``on_order`` for availability.
+        register_inbound("procurement", supply.purchase_order_supply, kind="on_order",
+                         on_order_rows=supply.on_order_rows)

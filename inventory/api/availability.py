@@ -30,7 +30,9 @@ class AvailabilityOutput(serializers.Serializer[Any]):
     blocked = serializers.DecimalField(**QUANTITY, help_text="Stock in statuses that do not count toward available.")
     in_transit_in = serializers.DecimalField(
         **QUANTITY, help_text="Dispatched to this warehouse on transfers, not yet received (not part of on_hand).")
-    on_order = serializers.DecimalField(**QUANTITY, help_text="0 until purchase orders exist.")
+    on_order = serializers.DecimalField(
+        **QUANTITY, help_text="Open quantity of approved purchase orders to this warehouse, not yet received "
+                              "(whatever their expected date; not part of on_hand).")
 
 
 AVAILABILITY_PARAMETERS = [

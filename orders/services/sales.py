@@ -270,29 +270,28 @@ def _home_promise(requested_date: dt.date | None, plan: Plan, line: _Line, now: 
 def _inbound_promises(order: SalesOrder, plan: Plan, lines: Sequence[Any], now: dt.datetime,
                       ) -> dict[int, rules.Promise]:
     """For lines left backordered at the home warehouse, the promise stock on its way there allows
-    (``inventory.supply``: a transfer in transit, by its expected arrival): the first arrival by which the supply
-    covers what other open orders already wait for there and this line's backorder, first come first served;
-    lines it does not cover are absent. Two queries, and only when something is backordered."""
+    (``inventory.supply``: a transfer in transit or a purchase order, by its arrival): the first arrival by which
+    the supply covers what other open orders already wait for there and this line's backorder, first come first
+    served (``supply.covered_first_come``, which ``repromise`` shares); lines it does not cover are absent. Two
+    queries (plus a provider's own), and only when something is backordered."""
     short = [line for line in lines if line.backordered_quantity > 0]
     site = plan.sites.get(plan.home.pk)
     if not short or site is None or site.transit_days is None:
         return {}
+    home_id = plan.home.pk
     item_ids = sorted({line.item_id for line in short})
-    arriving = supply.inbound(item_ids, [plan.home.pk])
+    arriving = supply.inbound(item_ids, [home_id])
     if not arriving:
         return {}
-    waiting: dict[int, Decimal] = defaultdict(Decimal, SalesOrderLine.objects.filter(
-        warehouse_id=plan.home.pk, item_id__in=item_ids, backordered_quantity__gt=0,
+    ahead = {(item_id, home_id): total for item_id, total in SalesOrderLine.objects.filter(
+        warehouse_id=home_id, item_id__in=item_ids, backordered_quantity__gt=0,
         status__in=rules.BACKORDER_WAITING_STATUSES).exclude(order_id=order.pk)
-        .values("item_id").annotate(total=Sum("backordered_quantity")).order_by().values_list("item_id", "total"))
-    found: dict[int, rules.Promise] = {}
-    for line in short:
-        waiting[line.item_id] += line.backordered_quantity
-        arrives = supply.covered_on(arriving.get((line.item_id, plan.home.pk), []), waiting[line.item_id])
-        if arrives is not None:
-            found[line.pk] = site.promise(now=now, requested_date=line.requested_date or order.requested_date,
-                                          available_from=arrives)
-    return found
+        .values("item_id").annotate(total=Sum("backordered_quantity")).order_by().values_list("item_id", "total")}
+    covered = supply.covered_first_come(
+        [supply.Need(line.pk, line.item_id, home_id, line.backordered_quantity) for line in short], arriving, ahead)
+    return {line.pk: site.promise(now=now, requested_date=line.requested_date or order.requested_date,
+                                  available_from=covered[line.pk])
+            for line in short if line.pk in covered}
 
 
 def _raise_shortages(number: str, customer_code: str, home: Warehouse, short: dict[int, Decimal],
