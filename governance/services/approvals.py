@@ -689,25 +689,121 @@ def approval_rule_save(*, actor: Actor, rule: ApprovalRule | None = None, docume
 # --- default rules ------------------------------------------------------------------------------------------
 
 
-def _purchase_order_rules() -> list[tuple[str, Decimal | None, Decimal | None, list[tuple[str, str]]]]:
-    """One rule per band of the ``procurement.approval_matrix`` standard (as synced into the registry)."""
-    from governance.models import Policy
+PURCHASE_ORDER = "purchase_order"
+# The document types of inventory (``inventory.services``): governance may not import inventory, so the codes
+# are repeated here; ``test_approval_rules_everywhere`` checks they stay equal.
+STOCK_ADJUSTMENT = "stock_adjustment"
+CYCLE_COUNT = "cycle_count"
+RuleDefinition = tuple[str, Decimal | None, Decimal | None, list[tuple[str, str]]]  # name, min, max, steps
 
-    matrix = Policy.objects.filter(key=PURCHASE_ORDER_MATRIX).first()
-    if matrix is None:  # the registry is synced after every migrate; without it there is no matrix to follow
-        return []
-    bands = matrix.standard_value
+
+def _matrix_rules(bands: list[dict[str, Any]], label: str) -> list[RuleDefinition]:
+    """One rule per band of an ``ApprovalMatrix`` value, named ``label`` plus the band.
+
+    A band's ``finance`` step is decided anywhere in the enterprise, every other step by that role in the
+    document's region.
+    """
     rules = []
     lower: Decimal | None = None
     for band in bands:
         upper = Decimal(band["up_to"]) if band["up_to"] is not None else None
         steps: list[tuple[str, str]] = [
             (role, ScopeLevel.ENTERPRISE if role == "finance" else ScopeLevel.REGION) for role in band["steps"]]
-        name = "Purchase orders" + (f" from {lower:,}" if lower is not None else "") + (
+        name = label + (f" from {lower:,}" if lower is not None else "") + (
             f" below {upper:,}" if upper is not None else "")
         rules.append((name, lower, upper, steps))
         lower = upper
     return rules
+
+
+def _purchase_order_rules() -> list[RuleDefinition]:
+    """One rule per band of the ``procurement.approval_matrix`` standard (as synced into the registry)."""
+    from governance.models import Policy
+
+    matrix = Policy.objects.filter(key=PURCHASE_ORDER_MATRIX).first()
+    if matrix is None:  # the registry is synced after every migrate; without it there is no matrix to follow
+        return []
+    return _matrix_rules(matrix.standard_value, "Purchase orders")
+
+
+def _region_matrix_label(region: Any) -> str:
+    return f"Purchase orders ({region.code})"
+
+
+def _is_region_matrix_rule(rule: ApprovalRule) -> bool:
+    label = _region_matrix_label(rule.region)
+    return rule.name == label or rule.name.startswith(label + " ")
+
+
+def purchase_order_rules_sync(*, today: dt.date | None = None) -> int:
+    """Make the region ``purchase_order`` rules follow the region deviations of ``procurement.approval_matrix``.
+
+    Inside the caller's transaction (not a command). For every region whose deviation of the matrix is
+    approved and in effect on ``today`` (default: the UTC date, the calendar of a region deviation, as the
+    policy resolver reads it) there is one active rule per band of the deviation's value, scoped to the
+    region and named like ``Purchase orders (NE) below 5,000.00``; ``rule_match`` prefers it to the
+    enterprise rule of the same priority, and its last band is open-ended, so the region's orders follow
+    their own matrix whatever the amount. A rule named so for a region without such a deviation (ended,
+    withdrawn, expired, not yet started) is deactivated, never deleted: requests refer to it. Rules are
+    created, replaced (band and steps) or reactivated only when they differ, so running twice changes
+    nothing; returns how many rules changed.
+
+    Called after a deviation of the matrix is approved or withdrawn, every quarter-hour by
+    ``deviations_expire`` (a deviation starts and ends with the date), and by ``approval_rules_seed``.
+    A warehouse deviation of the matrix has no rule: rules are scoped by region only.
+    Locks the matrix's policy row first, so two syncs never create the same rule twice.
+    """
+    from governance.models import DeviationStatus, Policy, PolicyDeviation, ScopeType
+
+    policy = Policy.objects.select_for_update(of=("self",)).filter(key=PURCHASE_ORDER_MATRIX).first()
+    if policy is None:
+        return 0
+    day = today or timezone.now().astimezone(dt.UTC).date()
+    effective = (PolicyDeviation.objects.filter(
+        policy=policy, scope_type=ScopeType.REGION, status=DeviationStatus.APPROVED, effective_from__lte=day,
+        effective_to__gte=day).select_related("region").order_by("region_id"))
+    wanted: dict[tuple[int | None, str], RuleDefinition] = {}  # (region, name): the rule wanted
+    for deviation in effective:
+        for band_rule in _matrix_rules(deviation.value, _region_matrix_label(deviation.region)):
+            wanted[(deviation.region_id, band_rule[0])] = band_rule
+    existing = [rule for rule in ApprovalRule.objects.select_for_update(of=("self",))
+                .filter(document_type=PURCHASE_ORDER, region__isnull=False)
+                .select_related("region").prefetch_related("steps").order_by("pk")
+                if _is_region_matrix_rule(rule)]
+    changed = 0
+    seen: set[tuple[int | None, str]] = set()
+    for rule in existing:
+        key = (rule.region_id, rule.name)
+        definition = wanted.get(key) if key not in seen else None  # a duplicate of a name already kept: retire it
+        if definition is None:
+            if rule.active:
+                rule.active = False
+                rule.save(update_fields=["active", "updated_at"])
+                changed += 1
+            continue
+        seen.add(key)
+        _, low, high, steps = definition
+        current = [(step.role, step.scope_level) for step in sorted(rule.steps.all(), key=lambda s: s.sequence)]
+        if (rule.min_amount, rule.max_amount, rule.category, rule.active, current) == (low, high, "", True, steps):
+            continue
+        rule.min_amount, rule.max_amount, rule.category, rule.active = low, high, "", True
+        rule.save(update_fields=["min_amount", "max_amount", "category", "active", "updated_at"])
+        if current != steps:
+            ApprovalRuleStep.objects.filter(rule=rule).delete()
+            ApprovalRuleStep.objects.bulk_create([
+                ApprovalRuleStep(rule=rule, sequence=sequence, role=role, scope_level=level)
+                for sequence, (role, level) in enumerate(steps, start=1)])
+        changed += 1
+    for (region_id, name), (_, low, high, steps) in wanted.items():
+        if (region_id, name) in seen:
+            continue
+        rule = ApprovalRule.objects.create(document_type=PURCHASE_ORDER, name=name, min_amount=low, max_amount=high,
+                                           region_id=region_id, active=True)
+        ApprovalRuleStep.objects.bulk_create([
+            ApprovalRuleStep(rule=rule, sequence=sequence, role=role, scope_level=level)
+            for sequence, (role, level) in enumerate(steps, start=1)])
+        changed += 1
+    return changed
 
 
 DEFAULT_EXCHANGE_RATES = [
@@ -722,7 +818,12 @@ def default_rules() -> list[tuple[str, str, Decimal | None, Decimal | None, list
     threshold = Decimal("10000.00")
     variance = Decimal("1000.00")
     return [
-        *[("purchase_order", *rule) for rule in _purchase_order_rules()],
+        *[(PURCHASE_ORDER, *rule) for rule in _purchase_order_rules()],
+        # A stock adjustment or a cycle count reaches the engine only beyond ``inventory.count_variance_tolerance``
+        # at its warehouse: an approver of the warehouse's region decides, whatever the amount. A region may route
+        # its smaller variances elsewhere with a region rule (the demo gives NE's below 1,000 to its supervisor).
+        (STOCK_ADJUSTMENT, "Stock adjustments beyond tolerance", None, None, [("approver", ScopeLevel.REGION)]),
+        (CYCLE_COUNT, "Cycle counts beyond tolerance", None, None, [("approver", ScopeLevel.REGION)]),
         # A transfer reaches the engine only above ``transfers.approval_threshold`` at its source (below it, it is
         # approved at once): the approvers of the source's region decide it, and finance too from 10,000, since a
         # transfer between two legal entities moves value between their books.
@@ -741,8 +842,9 @@ def default_rules() -> list[tuple[str, str, Decimal | None, Decimal | None, list
 def approval_rules_seed(*, actor: Actor) -> int:
     """Create the default rules and exchange rates that are missing; return how many rows were created.
 
-    Idempotent: a rule is known by document type and name, and one already there (perhaps edited by
-    an administrator) is left as it is.
+    Idempotent: a rule is known by document type and name, and one already there (perhaps edited or
+    deactivated by an administrator) is left as it is. The region rules of the purchase-order matrix are
+    synced too (``purchase_order_rules_sync``).
     """
     created = 0
     for document_type, name, low, high, steps in default_rules():
@@ -757,4 +859,23 @@ def approval_rules_seed(*, actor: Actor) -> int:
         _, made = ExchangeRate.objects.get_or_create(from_currency=from_currency, to_currency=to_currency,
                                                      effective_from=effective, defaults={"rate": rate})
         created += int(made)
+    purchase_order_rules_sync()
     return created
+
+
+def approval_rules_seed_after_migrate(**kwargs: Any) -> None:
+    """post_migrate hook (after the policy registry's): every installation has the default rules.
+
+    Stock adjustments and cycle counts beyond tolerance are routed by rules only, so a database without
+    them could not take one. Quiet when the tables are not there yet (a partial or backwards migration).
+    """
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    using = kwargs.get("using", DEFAULT_DB_ALIAS)
+    if using != DEFAULT_DB_ALIAS:
+        return
+    tables = set(connections[using].introspection.table_names())
+    if not {"governance_approvalrule", "governance_approvalrulestep", "governance_exchangerate",
+            "governance_policy", "governance_policydeviation"} <= tables:
+        return
+    approval_rules_seed(actor=None)

@@ -101,6 +101,14 @@ def _overlap_error(other: PolicyDeviation) -> DeviationOverlap:
     )
 
 
+def _policy_rules_sync(deviation: PolicyDeviation) -> None:
+    """A deviation of the purchase-order approval matrix changes the engine's rules, in this transaction."""
+    from governance.services.approvals import PURCHASE_ORDER_MATRIX, purchase_order_rules_sync
+
+    if deviation.policy.key == PURCHASE_ORDER_MATRIX:
+        purchase_order_rules_sync()
+
+
 # --- Requesting -----------------------------------------------------------------------------------
 
 
@@ -251,6 +259,7 @@ def _on_approved(document_id: int, actor: Actor) -> None:
         if "deviation_one_approved_per_site_and_date" in str(exc):
             raise DeviationOverlap(detail={"deviation": deviation.number}) from exc
         raise
+    _policy_rules_sync(deviation)
 
 
 def _on_rejected(document_id: int, actor: Actor) -> None:
@@ -310,6 +319,7 @@ def deviation_withdraw(*, deviation: PolicyDeviation, actor: Actor) -> PolicyDev
         raise NotDeviationRequester()
     was = locked.status
     _move(locked, DeviationStatus.WITHDRAWN)
+    _policy_rules_sync(locked)
     if was == DeviationStatus.REQUESTED and locked.approval_request is not None \
             and locked.approval_request.status == "pending":
         approval_request_cancel(request=locked.approval_request, actor=actor, reason=f"{locked.number} withdrawn")
@@ -345,6 +355,11 @@ def deviations_expire(*, actor: Actor, today: date | None = None, at: datetime |
                .filter(status=DeviationStatus.APPROVED, effective_to__lt=day).order_by("pk"))
     for deviation in due:
         _move(deviation, DeviationStatus.EXPIRED)
+    # Every quarter-hour (beat): the approval rules of a policy that routes approvals follow the deviations
+    # that started or ended with the date, not only those just decided.
+    from governance.services.approvals import purchase_order_rules_sync
+
+    purchase_order_rules_sync()
     return len(due)
 
 

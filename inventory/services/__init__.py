@@ -308,18 +308,6 @@ TOLERANCE_POLICY = "inventory.count_variance_tolerance"
 DAMAGE_STATUSES = frozenset({"damaged", "quality_hold"})
 
 
-def _adjustment_approval_steps() -> list[Any]:
-    """One step: an ``approver`` whose scope covers the warehouse's region decides.
-
-    Explicit steps rather than an ``ApprovalRule``: no rule for ``stock_adjustment`` is seeded, and the
-    acceptance of issue 4 has ``approver`` decide. A count's variances take these steps too unless a
-    ``cycle_count`` rule covers them (the demo routes NE's below 1,000 to its warehouse supervisor).
-    """
-    from governance.services.approvals import StepSpec
-
-    return [StepSpec(role="approver", scope_level="region")]
-
-
 def _adjustment_move(adjustment: StockAdjustment, to_status: str, **fields: Any) -> StockAdjustment:
     """Move a (locked) adjustment along ``rules.ADJUSTMENT_TRANSITIONS``; any other move is refused (409)."""
     return document_move(adjustment, to_status, may_move=rules.adjustment_may_move,
@@ -347,8 +335,10 @@ def stock_adjustment_create(*, warehouse: Warehouse, location: Location, item: I
     ``inventory.count_variance_tolerance`` policy at the warehouse (``rules.adjustment_within_tolerance``
     against the on-hand of that item, location and lot in ``available``, and the value at the current
     moving-average cost) it posts at once. Beyond it the document waits as ``pending_approval`` with an
-    approval request (amount: the absolute value in the legal entity's currency), and the stock moves
-    only when the request is approved (``_on_adjustment_approved``).
+    approval request (amount: the absolute value in the legal entity's currency), routed by the engine's
+    ``stock_adjustment`` rules (amount band, the item's category, the warehouse's region; the default rule
+    has an approver of the region decide), and the stock moves only when the request is approved
+    (``_on_adjustment_approved``). No active rule covering it: 409 ``no_approval_rule``, nothing written.
     """
     from governance.selectors import policy_value
     from governance.services.approvals import approval_request_open
@@ -397,7 +387,7 @@ def stock_adjustment_create(*, warehouse: Warehouse, location: Location, item: I
         document_type=ADJUSTMENT_DOCUMENT_TYPE, document_id=adjustment.pk,
         title=f"{adjustment.number}: {base:+} {item.sku} at {location.code} ({reason_code.code})",
         actor=actor, amount=abs(value), currency=legal_entity.currency, legal_entity=legal_entity,
-        region=warehouse.region, warehouse=warehouse, category=item.category, steps=_adjustment_approval_steps(),
+        region=warehouse.region, warehouse=warehouse, category=item.category, steps=None,
     )
     adjustment.save(update_fields=["approval_request", "updated_at"])
     return adjustment

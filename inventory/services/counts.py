@@ -57,7 +57,7 @@ from inventory.models import (
     StockBalance,
     UnitOfMeasure,
 )
-from inventory.services import TOLERANCE_POLICY, _adjustment_approval_steps, stock_status
+from inventory.services import TOLERANCE_POLICY, stock_status
 from inventory.stock import MoveSpec, post_moves
 from warehouses.models import Location, Warehouse
 
@@ -356,11 +356,12 @@ def cycle_count_submit(*, count: CycleCount, actor: Actor,
     (``rules.adjustment_within_tolerance`` against the expected quantity). Lines within tolerance post
     now; with any line beyond it the count waits as ``pending_approval`` with one approval request for
     those lines (amount: the sum of their absolute values), else it ends ``posted``. The request follows the
-    ``cycle_count`` approval rule that covers its amount and region (a warehouse supervisor within their
-    authority), else an approver of the region decides.
+    engine's ``cycle_count`` rules by amount and region (the default rule: an approver of the region; a region
+    rule may give smaller variances to a warehouse supervisor). No active rule covering it: 409
+    ``no_approval_rule``, nothing written.
     """
     from governance.selectors import policy_value
-    from governance.services.approvals import CENT, approval_request_open, rule_match
+    from governance.services.approvals import approval_request_open
 
     locked = _locked_count(count.pk)
     _require_open(locked, "submitted")
@@ -411,15 +412,11 @@ def cycle_count_submit(*, count: CycleCount, actor: Actor,
     amount = sum((abs(line.variance_value or Decimal(0)) for line in beyond), Decimal(0))
     legal_entity = warehouse.legal_entity
     skus = ", ".join(sorted({line.item.sku for line in beyond})[:3]) + (" ..." if len(beyond) > 3 else "")
-    # A ``cycle_count`` approval rule routes the variances it covers (a region's supervisor within their
-    # authority); without one an approver of the region decides, as for a stock adjustment.
-    routed = rule_match(document_type=CYCLE_COUNT_DOCUMENT_TYPE, amount=amount.quantize(CENT),
-                        region=warehouse.region)
     locked.approval_request = approval_request_open(
         document_type=CYCLE_COUNT_DOCUMENT_TYPE, document_id=locked.pk,
         title=f"{locked.number}: {len(beyond)} count variance(s) beyond tolerance at {warehouse.code} ({skus})",
         actor=actor, amount=amount, currency=legal_entity.currency, legal_entity=legal_entity,
-        region=warehouse.region, warehouse=warehouse, steps=None if routed else _adjustment_approval_steps(),
+        region=warehouse.region, warehouse=warehouse, steps=None,
     )
     locked.save(update_fields=["approval_request", "updated_at"])
     return locked
