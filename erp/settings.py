@@ -270,6 +270,9 @@ CELERY_BEAT_SCHEDULE = {
     "orders-backorders-allocate": {"task": "orders.backorders_allocate", "schedule": 900.0},
     # Network transfer recommendations: hourly, and on demand (transfer-recommendations/refresh/).
     "transfers-recommendations-refresh": {"task": "transfers.recommendations_refresh", "schedule": 3600.0},
+    # Purchase order lines past their expected date raise late_receipt: hourly, so each warehouse's lines are found
+    # soon after its own midnight; an open exception is raised again, never twinned.
+    "procurement-late-receipts-raise": {"task": "procurement.late_receipts_raise", "schedule": 3600.0},
 }
 
 # --- Email (notifications leave through Django's backend after commit) ----------------------
