@@ -40,10 +40,11 @@ class Inbound:
 
 
 Provider = Callable[[Sequence[int], Sequence[int]], list[Inbound]]
-# The open quantity of a provider's supply, whatever its date, as a query of rows (item id, warehouse id, quantity)
-# for the item ids and warehouse ids (None: every warehouse): what availability shows as ``on_order``. A query, not
-# its result, so availability joins it into its own SQL and stays one round trip.
-OnOrderRows = Callable[[Sequence[int], "Sequence[int] | None"], "QuerySet[Any]"]
+# The open quantity of a provider's supply, whatever its date: a query of every open row (item id, warehouse id,
+# quantity), several per pair possible: what availability shows as ``on_order``. A query, not its result, so
+# availability joins it into its own SQL and stays one round trip; it is compiled once per process (the SQL of a
+# query with no item in it does not change) and narrowed to the items asked about in SQL.
+OnOrderRows = Callable[[], "QuerySet[Any]"]
 KINDS = ("in_transit", "on_order")
 
 
@@ -55,6 +56,7 @@ class _Registered:
 
 
 _PROVIDERS: dict[str, _Registered] = {}
+_COMPILED: dict[str, tuple[str, tuple[Any, ...]] | None] = {}
 
 
 def register_inbound(owner: str, provider: Provider, *, kind: str = "in_transit",
@@ -68,32 +70,38 @@ def register_inbound(owner: str, provider: Provider, *, kind: str = "in_transit"
     if (kind == "on_order") != (on_order_rows is not None):
         raise ValueError("An on_order provider gives on_order_rows, and only it.")
     _PROVIDERS[owner] = _Registered(provider, kind, on_order_rows)
+    _COMPILED.pop(owner, None)
 
 
 def unregister_inbound(owner: str) -> None:
     """Forget ``owner``'s provider (nothing when it has none): for tests that register one of their own."""
     _PROVIDERS.pop(owner, None)
+    _COMPILED.pop(owner, None)
 
 
-def _on_order_queries(item_ids: Sequence[int], warehouse_ids: Sequence[int] | None) -> list[QuerySet[Any]]:
-    return [registered.on_order_rows(item_ids, warehouse_ids).order_by()
-            for _, registered in sorted(_PROVIDERS.items())
-            if registered.on_order_rows is not None]
+def _compiled(owner: str, rows: OnOrderRows) -> tuple[str, tuple[Any, ...]] | None:
+    if owner not in _COMPILED:
+        try:
+            _COMPILED[owner] = rows().order_by().query.sql_with_params()
+        except EmptyResultSet:  # a query Django knows matches nothing
+            _COMPILED[owner] = None
+    return _COMPILED[owner]
 
 
 def on_order_sql(item_ids: Sequence[int]) -> tuple[str, list[Any]] | None:
     """The ``on_order`` providers' open quantities of the items at every warehouse as one SQL query of rows
     ``(item_id, warehouse_id, quantity)``, several per pair possible, with its parameters; None when no provider
-    supplies any (availability then joins nothing)."""
+    supplies any (availability then joins nothing). No query."""
     parts: list[str] = []
     params: list[Any] = []
-    for query in _on_order_queries(item_ids, None):
-        try:
-            sql, part_params = query.query.sql_with_params()
-        except EmptyResultSet:  # a query Django knows matches nothing
+    for owner, registered in sorted(_PROVIDERS.items()):
+        found = _compiled(owner, registered.on_order_rows) if registered.on_order_rows is not None else None
+        if found is None:
             continue
-        parts.append(f"SELECT * FROM ({sql}) q{len(parts)} (item_id, warehouse_id, quantity)")
-        params.extend(part_params)
+        name = f"q{len(parts)}"
+        parts.append(f"SELECT {name}.* FROM ({found[0]}) {name} (item_id, warehouse_id, quantity)"
+                     f" WHERE {name}.item_id = ANY(%s)")
+        params.extend([*found[1], list(item_ids)])
     return (" UNION ALL ".join(parts), params) if parts else None
 
 
@@ -103,8 +111,11 @@ def on_order(item_ids: Sequence[int], warehouse_ids: Sequence[int]) -> dict[Pair
     total: dict[Pair, Decimal] = defaultdict(Decimal)
     if not item_ids or not warehouse_ids:
         return {}
-    for query in _on_order_queries(item_ids, warehouse_ids):
-        for item_id, warehouse_id, quantity in query:
+    for _, registered in sorted(_PROVIDERS.items()):
+        if registered.on_order_rows is None:
+            continue
+        for item_id, warehouse_id, quantity in registered.on_order_rows().filter(
+                item_id__in=list(item_ids), warehouse_id__in=list(warehouse_ids)).order_by():
             total[(item_id, warehouse_id)] += quantity
     return {pair: quantity for pair, quantity in total.items() if quantity > 0}
 

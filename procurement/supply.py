@@ -24,20 +24,16 @@ from warehouses.models import Warehouse
 BUFFER_POLICY = "fulfillment.inbound_buffer_days"
 
 
-def _open_lines(item_ids: Sequence[int], warehouse_ids: Sequence[int] | None) -> QuerySet[PurchaseOrderLine]:
-    """The open lines (not received in full) of approved orders for the items (at the warehouses)."""
-    lines = PurchaseOrderLine.objects.filter(item_id__in=list(item_ids), order__status__in=rules.ON_ORDER_STATUSES,
-                                             quantity__gt=F("received_quantity"))
-    if warehouse_ids is not None:
-        lines = lines.filter(warehouse_id__in=list(warehouse_ids))
-    return lines
+def _open_lines() -> QuerySet[PurchaseOrderLine]:
+    """The open lines (not received in full) of approved orders."""
+    return PurchaseOrderLine.objects.filter(order__status__in=rules.ON_ORDER_STATUSES,
+                                            quantity__gt=F("received_quantity"))
 
 
-def on_order_rows(item_ids: Sequence[int], warehouse_ids: Sequence[int] | None) -> QuerySet[Any]:
-    """The open quantity of each open line of the items (at the warehouses; None: everywhere), as rows
-    ``(item_id, warehouse_id, quantity)``: a query availability joins into its own."""
-    return (_open_lines(item_ids, warehouse_ids).annotate(left=open_quantity_of_line())
-            .values_list("item_id", "warehouse_id", "left").order_by())
+def on_order_rows() -> QuerySet[Any]:
+    """The open quantity of every open line as rows ``(item_id, warehouse_id, quantity)``: a query availability
+    narrows to its items and joins into its own."""
+    return _open_lines().annotate(left=open_quantity_of_line()).values_list("item_id", "warehouse_id", "left")
 
 
 def _buffer_days(sites: dict[int, tuple[int, str]]) -> dict[int, int]:
@@ -53,7 +49,8 @@ def purchase_order_supply(item_ids: Sequence[int], warehouse_ids: Sequence[int])
     """Per open line to the warehouses, its open quantity, promisable on its expected date plus the receiving
     warehouse's buffer in working days (``orders.rules.add_transit`` over the warehouse's working week); the source
     is ``number/line``. One query for the lines and, when there are any, one for the buffers."""
-    rows = list(_open_lines(item_ids, warehouse_ids).annotate(left=open_quantity_of_line())
+    rows = list(_open_lines().filter(item_id__in=list(item_ids), warehouse_id__in=list(warehouse_ids))
+                .annotate(left=open_quantity_of_line())
                 .values_list("item_id", "warehouse_id", "expected_date", "left", "order__number", "line_no",
                              "warehouse__region_id", "warehouse__timezone")
                 .order_by())
