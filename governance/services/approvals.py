@@ -835,6 +835,12 @@ def default_rules() -> list[tuple[str, str, Decimal | None, Decimal | None, list
         ("count_variance", f"Count variances from {variance:,}", variance, None,
          [supervisor, ("planner", ScopeLevel.ENTERPRISE)]),
         ("master_data_change", "Master data changes", None, None, [("process_owner", ScopeLevel.ENTERPRISE)]),
+        # A requisition asks to buy: a buyer of its warehouse's region decides whether to order it, and an
+        # approver too from 10,000 (the orders it becomes go through the purchase-order matrix again).
+        ("purchase_requisition", f"Requisitions below {threshold:,}", None, threshold,
+         [("buyer", ScopeLevel.REGION)]),
+        ("purchase_requisition", f"Requisitions from {threshold:,}", threshold, None,
+         [("buyer", ScopeLevel.REGION), ("approver", ScopeLevel.REGION)]),
     ]
 
 
