@@ -40,6 +40,7 @@ NAV_GROUPS: tuple[NavGroup, ...] = (
         NavLink("Picking", "orders:pick-list-list", "orders.view_picklist"),
         NavLink("Shipping", "orders:shipment-list", "orders.view_shipment"),
         NavLink("Transfers", "transfers:transfer-list", "transfers.view_transfer"),
+        NavLink("Receiving", "procurement:receiving", "procurement.add_receipt"),
     )),
     NavGroup("stock", "Stock", (
         NavLink("Stock inquiry", "inventory:stock-inquiry", "inventory.view_itemwarehousesummary"),
@@ -51,6 +52,9 @@ NAV_GROUPS: tuple[NavGroup, ...] = (
     )),
     NavGroup("buy", "Buy", (
         NavLink("Suppliers", "procurement:supplier-list", "procurement.view_supplier"),
+        NavLink("Purchase orders", "procurement:purchase-order-list", "procurement.view_purchaseorder"),
+        NavLink("Requisitions", "procurement:requisition-list", "procurement.view_purchaserequisition"),
+        NavLink("Workbench", "procurement:buyer-workbench", "procurement.add_purchaseorder"),
     )),
     NavGroup("plan", "Plan", (
         NavLink("Transfers", "transfers:transfer-list", "transfers.view_transfer"),

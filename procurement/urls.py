@@ -8,3 +8,8 @@ urlpatterns = [
     path("suppliers/", views.SupplierListView.as_view(), name="supplier-list"),
     path("suppliers/<str:code>/", views.SupplierDetailView.as_view(), name="supplier-detail"),
 ]
+
+# Screens of buying and of receiving on a handheld (issue 14, point 8).
+from procurement import views_purchasing, views_receiving  # noqa: E402
+
+urlpatterns += views_purchasing.urlpatterns + views_receiving.urlpatterns

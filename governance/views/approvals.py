@@ -66,7 +66,7 @@ def approval_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The steps waiting for the signed-in user's decision, oldest request first (or as sorted); as CSV with
     ``?export=csv``."""
     columns = ColumnSet(request, INBOX_COLUMNS, "age")
-    waiting = columns.sorted(engine.approvals_waiting_for(request.user))
+    waiting = columns.sorted(engine.approvals_waiting_for(request.user).select_related("request__rule"))
     if columns.wants_export():
         return columns.export(waiting, export_name("my-approvals"))
     return render(request, "governance/approvals/list.html", {
