@@ -36,6 +36,7 @@ from governance.services.approvals import exchange_rate_on
 from inventory import rules as stock_rules
 from inventory import stock
 from inventory.models import Item, ItemUom, Lot, StockStatus
+from inventory.services import lots_ensure
 from procurement import rules
 from procurement.exceptions import (
     InvalidQuantity,
@@ -133,28 +134,9 @@ def _may_allow_over(actor: Actor, warehouse: Warehouse) -> bool:
 
 
 def _lots(specs: list[tuple[ReceiptLineSpec, Item]], today: dt.date) -> dict[tuple[int, str], Lot]:
-    """The lots named for lot-tracked items, made when new (expiry as given, else today plus the shelf life); an
-    existing lot given another expiry is refused. Two queries whatever the number of lines."""
-    wanted: dict[tuple[int, str], tuple[Item, dt.date | None]] = {}
-    for spec, item in specs:
-        if spec.lot_number:
-            wanted.setdefault((item.pk, spec.lot_number), (item, spec.expiry_date))
-    if not wanted:
-        return {}
-    Lot.objects.bulk_create(
-        [Lot(item=item, lot_number=number, received_on=today,
-             expiry_date=expiry or (today + dt.timedelta(days=item.shelf_life_days) if item.shelf_life_days else None))
-         for (_, number), (item, expiry) in wanted.items()],
-        ignore_conflicts=True,
-    )
-    lots = {(lot.item_id, lot.lot_number): lot for lot in Lot.objects.filter(
-        item_id__in={key[0] for key in wanted}, lot_number__in={key[1] for key in wanted})}
-    for (item_id, number), (item, expiry) in wanted.items():
-        lot = lots[(item_id, number)]
-        if expiry is not None and lot.expiry_date != expiry:
-            raise ValidationFailed(detail={"lines": [f"{item.sku} lot {number} expires on {lot.expiry_date}, not "
-                                                     f"{expiry.isoformat()}."]})
-    return lots
+    """The lots named for lot-tracked items, made when new (``inventory.services.lots_ensure``)."""
+    return lots_ensure(lots=[(item, spec.lot_number, spec.expiry_date) for spec, item in specs if spec.lot_number],
+                       received_on=today)
 
 
 def _locations(warehouse: Warehouse, codes: set[str]) -> dict[str, Location]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -191,6 +192,35 @@ def _lot(item: Item, lot_number: str | None, *, warehouse: Warehouse, create: bo
     return lot
 
 
+def lots_ensure(*, lots: Sequence[tuple[Item, str, date | None]], received_on: date) -> dict[tuple[int, str], Lot]:
+    """The lots named for receipts, made when new, by (item id, lot number), in two queries whatever their number.
+
+    Each is ``(item, lot number, expiry)``: a new lot expires on the expiry given or, failing that, ``received_on``
+    plus the item's shelf life (none without one); an existing lot given another expiry is refused (400), since a
+    lot has one expiry. Joins the caller's transaction.
+    """
+    wanted: dict[tuple[int, str], tuple[Item, date | None]] = {}
+    for item, number, expiry in lots:
+        wanted.setdefault((item.pk, number), (item, expiry))
+    if not wanted:
+        return {}
+    Lot.objects.bulk_create(
+        [Lot(item=item, lot_number=number, received_on=received_on,
+             expiry_date=expiry or (received_on + timedelta(days=item.shelf_life_days) if item.shelf_life_days
+                                    else None))
+         for (_, number), (item, expiry) in wanted.items()],
+        ignore_conflicts=True,
+    )
+    found = {(lot.item_id, lot.lot_number): lot for lot in Lot.objects.filter(
+        item_id__in={key[0] for key in wanted}, lot_number__in={key[1] for key in wanted})}
+    for key, (item, expiry) in wanted.items():
+        lot = found[key]
+        if expiry is not None and lot.expiry_date != expiry:
+            raise ValidationFailed(detail={"expiry_date": [f"{item.sku} lot {key[1]} expires on {lot.expiry_date}, "
+                                                           f"not {expiry.isoformat()}."]})
+    return found
+
+
 @command
 def stock_receive(*, warehouse: Warehouse, location: Location, item: Item, quantity: Decimal,
                   uom: UnitOfMeasure | str, unit_cost: Decimal, reference: str, actor: Actor,
@@ -263,20 +293,13 @@ def stock_opening_post(*, warehouse: Warehouse, lines: list[OpeningLine], refere
     costs a constant number of queries however many lines it has.
     """
     received_on = _local_date(warehouse)
-    wanted = {(line.item.pk, line.lot_number): line.item for line in lines if line.lot_number}
     for line in lines:
         if line.item.lot_tracked and not line.lot_number:
             raise LotRequired(detail={"lot": [f"{line.item.sku} is lot-tracked: name the lot."]})
         if not line.item.lot_tracked and line.lot_number:
             raise LotNotAllowed(detail={"lot": [f"{line.item.sku} is not lot-tracked."]})
-    Lot.objects.bulk_create(
-        [Lot(item=item, lot_number=number, received_on=received_on,
-             expiry_date=received_on + timedelta(days=item.shelf_life_days) if item.shelf_life_days else None)
-         for (_, number), item in wanted.items()],
-        ignore_conflicts=True,
-    )
-    lots = {(lot.item_id, lot.lot_number): lot for lot in Lot.objects.filter(
-        item_id__in={key[0] for key in wanted}, lot_number__in={key[1] for key in wanted})}
+    lots = lots_ensure(lots=[(line.item, line.lot_number, None) for line in lines if line.lot_number],
+                       received_on=received_on)
     available = stock_status("available")
     specs = [MoveSpec(item=line.item, warehouse=warehouse, location=line.location, status=available,
                       quantity=line.quantity, unit_cost=line.unit_cost,
