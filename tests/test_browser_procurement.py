@@ -114,6 +114,16 @@ def test_a_buyer_orders_a_second_buyer_approves_and_an_operator_receives_on_a_ha
     assert fits(hand), "the order's page scrolls sideways"
     hand_watch.assert_clean(live_server.url)
 
+    desk.goto(f"{live_server.url}/purchase-orders/?q={number}")
+    expect(desk.locator(f"#rows tr[data-order='{number}'] td[data-label='Status']")).to_contain_text("Received")
+    shot(desk, "list")
+    desk.goto(f"{live_server.url}/purchase-orders/workbench/")
+    expect(desk.locator("#orders-by-status li[data-status='received'] [data-field='count']")).not_to_have_text("0")
+    shot(desk, "workbench")
+    desk.locator("#orders-by-status li[data-status='received'] a").click()
+    expect(desk.locator(f"#rows tr[data-order='{number}']")).to_be_visible()
+    desk_watch.assert_clean(live_server.url)
+
     status, on_hand = off_the_browser_thread(
         lambda: (PurchaseOrder.objects.get(number=number).status, boston_available(paper_sku)))
     assert status == "received" and on_hand == QUANTITY

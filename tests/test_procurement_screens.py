@@ -436,3 +436,41 @@ def test_the_list_the_page_and_the_workbench_read_in_a_constant_number_of_querie
     assert _queries(buyer, f"{LIST}?late=1&status=partially_received") == small
     assert _queries(buyer, f"{LIST}") == _queries(buyer, f"{LIST}?status=approved")
     assert _queries(buyer, WORKBENCH) == bench
+
+
+def test_a_supervisor_may_allow_an_over_receipt_an_operator_may_not(paper):
+    supervisor = person("bos.supervisor", "warehouse_supervisor", warehouses=("NE-BOS",))
+    client = Client()
+    client.force_login(supervisor)
+    order = approved(paper, 100)
+    _scan(client, order, line="1", sku="T-PAP-0003", quantity="110", status="available", location="A-01-01")
+    assert 'name="allow_over"' in _page(client.get(f"/receiving/{order.pk}/"))
+    client.post(f"/receiving/{order.pk}/", {"action": "confirm", "allow_over": "yes"})
+    line = ReceiptLine.objects.get(receipt__purchase_order=order)
+    assert (line.quantity, line.over_quantity, line.over_allowed_by_id) == (D(110), D(10), supervisor.pk)
+    other = approved(paper, 100)
+    operator = _client("ne.operator")
+    _scan(operator, other, line="1", sku="T-PAP-0003", quantity="110", status="available", location="A-01-01")
+    assert 'name="allow_over"' not in _page(operator.get(f"/receiving/{other.pk}/"))
+    assert operator.post(f"/receiving/{other.pk}/", {"action": "confirm", "allow_over": "yes"}).status_code == 409
+    assert not Receipt.objects.filter(purchase_order=other).exists()
+
+
+def test_close_and_requisition_cancel_go_through_their_confirm_steps(paper, buyer):
+    order = approved(paper, 100)
+    receiving.receipt_post(purchase_order=order, actor=get_user_model().objects.get(username="ne.operator"),
+                           lines=[receiving.ReceiptLineSpec(line_no=1, quantity=D(40), location="A-01-01")])
+    url = f"/purchase-orders/{order.pk}/close/"
+    assert "60 T-PAP-0003 still open is no longer on order" in _page(buyer.get(url))
+    assert buyer.post(f"/purchase-orders/{order.pk}/cancel/", {"confirm": "yes", "reason": "x"}).status_code == 302
+    assert PurchaseOrder.objects.get(pk=order.pk).status == "partially_received"  # refused: it has receipts
+    buyer.post(url, {"confirm": "yes", "reason": "The rest is discontinued"})
+    assert PurchaseOrder.objects.get(pk=order.pk).status == "closed"
+    requisition = purchasing.requisition_create(
+        warehouse=warehouse("NE-BOS"), actor=_buyer_user(),
+        lines=[purchasing.RequisitionLineSpec(item=paper, quantity=D(10),
+                                              needed_by=local_date(warehouse("NE-BOS")) + dt.timedelta(days=5))])
+    cancel = f"/requisitions/{requisition.pk}/cancel/"
+    assert buyer.get(cancel).status_code == 200
+    buyer.post(cancel, {"confirm": "yes"})
+    assert PurchaseRequisition.objects.get(pk=requisition.pk).status == "cancelled"
