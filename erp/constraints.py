@@ -90,10 +90,11 @@ def explain(exc: BaseException) -> dict[str, list[str]]:
         return {NON_FIELD: [f"This {thing} exists already."]}
     if code == _CHECK and declared is not None:
         return _explain_check(model, declared)
-    if code == _CHECK and constraint and getattr(diag, "message_primary", None):
+    primary = getattr(diag, "message_primary", None)
+    if code == _CHECK and constraint and primary:
         # A trigger's refusal (``RAISE ... USING ERRCODE = 'check_violation', CONSTRAINT = ...``): its sentence is
         # written for the user.
-        return {NON_FIELD: [str(diag.message_primary)]}
+        return {NON_FIELD: [str(primary)]}
     return {NON_FIELD: [f"The database refused this {thing}; nothing was written."]}
 
 

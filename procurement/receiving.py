@@ -285,15 +285,16 @@ def receipt_post(*, purchase_order: PurchaseOrder, lines: list[ReceiptLineSpec],
 
     # Post: the ledger, then the receipt and its lines (naming their moves), then the order's lines and status.
     pk = next_document_id(Receipt)
-    number = f"RCV-{pk:06d}"
+    receipt_number = f"RCV-{pk:06d}"
     moves = stock.post_moves(
         moves=[stock.MoveSpec(item=part.order_line.item, warehouse=warehouse, location=part.location,
                               status=part.status, quantity=part.quantity, lot=part.lot, unit_cost=part.unit_cost)
                for part in parts],
-        reference_type="purchase_receipt", reference_id=number, reference=f"{order.number} {number}", actor=actor)
+        reference_type="purchase_receipt", reference_id=receipt_number,
+        reference=f"{order.number} {receipt_number}", actor=actor)
     now = timezone.now()
     receipt = Receipt.objects.create(
-        pk=pk, number=number, purchase_order=order, warehouse=warehouse, supplier_reference=supplier_reference,
+        pk=pk, number=receipt_number, purchase_order=order, warehouse=warehouse, supplier_reference=supplier_reference,
         currency=entity_currency, rate=rate, freight_amount=freight.amount if freight else None,
         freight_currency=freight.currency if freight else "", freight_method=freight.method if freight else "",
         freight_base=freight_base, received_by=recorded_actor(actor), posted_at=now)
