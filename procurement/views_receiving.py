@@ -168,19 +168,18 @@ class PurchaseOrderReceiveView(ScreenAccessMixin, View):
         values = policy_values_at_warehouses([INSPECTION_POLICY], [order.warehouse])[order.warehouse.pk]
         return bool(values[INSPECTION_POLICY])
 
-    def proposals(self, order: PurchaseOrder, line: PurchaseOrderLine, quantity: Decimal) -> str:
-        """The put-away rules' first location for ``quantity`` of the line ("" without rules or a proposal)."""
+    def proposals(self, order: PurchaseOrder, line: PurchaseOrderLine, quantity: Decimal) -> list[tuple[str, str]]:
+        """Where the put-away rules put ``quantity`` (base units) of the line: [(location code, quantity)]; empty
+        without the rules or a proposal."""
         module = putaway_module()
         if module is None or quantity <= 0:
-            return ""
+            return []
         try:
             proposed = module.putaway_proposals(warehouse=order.warehouse, lines=[(0, line.item, quantity)])
-        except DomainError:  # no rule fits: the operator scans where it goes
-            return ""
-        for proposal in proposed:
-            for part in proposal.parts:
-                return str(part.location.code)
-        return ""
+        except DomainError:  # nowhere to propose (no receiving location): the operator scans where it goes
+            return []
+        return [(str(part.location.code), plain_number(part.quantity)) for proposal in proposed
+                for part in proposal.parts]
 
     def page(self, order: PurchaseOrder, *, form: ReceiveLineForm | None = None,
              chosen: PurchaseOrderLine | None = None, status: int = 200, problem: str = "") -> HttpResponse:
@@ -207,13 +206,15 @@ class PurchaseOrderReceiveView(ScreenAccessMixin, View):
             factor = current.quantity / current.uom_quantity
             taken = sum((Decimal(a["quantity"]) for a in by_line.get(current.line_no, [])), Decimal(0))
             left = max(current.open_quantity / factor - taken, Decimal(0))
+            proposed = self.proposals(order, current, left * factor)
             if form is None:
                 inspected = self.inspected(order)
+                # One place: prefilled. Split over several: left blank, so the rules split it as proposed.
                 form = ReceiveLineForm(line=current, order=order, user=self.request.user, rules_decide=rules_decide,
                                        initial={"quantity": plain_number(left) if left else "",
                                                 "status": "quality_hold" if inspected else "available",
-                                                "location": self.proposals(order, current, left * factor)})
-            context.update(current=current, current_left=plain_number(left), form=form)
+                                                "location": proposed[0][0] if len(proposed) == 1 else ""})
+            context.update(current=current, current_left=plain_number(left), form=form, proposed=proposed)
         return render(self.request, self.template_name, context, status=status)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:

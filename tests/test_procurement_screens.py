@@ -474,3 +474,21 @@ def test_close_and_requisition_cancel_go_through_their_confirm_steps(paper, buye
     assert buyer.get(cancel).status_code == 200
     buyer.post(cancel, {"confirm": "yes"})
     assert PurchaseRequisition.objects.get(pk=requisition.pk).status == "cancelled"
+
+
+def test_the_location_is_the_put_away_proposal_or_scanned(paper, operator):
+    from procurement.views_receiving import putaway_module
+
+    order = approved(paper, 100)
+    page = _page(operator.get(f"/receiving/{order.pk}/"))
+    module = putaway_module()
+    if module is None:  # the put-away rules are not installed: the operator scans where it goes
+        response = _scan(operator, order, line="1", sku="T-PAP-0003", quantity="100", status="available")
+        assert response.status_code == 200 and "Scan the location" in _page(response)
+        return
+    proposal = module.putaway_proposals(warehouse=warehouse("NE-BOS"), lines=[(0, paper, D(100))])[0]
+    assert f"{proposal.parts[0].location.code}" in page and 'data-field="proposal"' in page
+    _scan(operator, order, line="1", sku="T-PAP-0003", quantity="100", status="available", location="")
+    operator.post(f"/receiving/{order.pk}/", {"action": "confirm"})
+    placed = {(line.location_id, line.quantity) for line in ReceiptLine.objects.filter(receipt__purchase_order=order)}
+    assert placed == {(part.location.pk, part.quantity) for part in proposal.parts}
