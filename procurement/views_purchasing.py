@@ -42,6 +42,7 @@ from erp.screens import (
     model_choice_field,
     with_one_more_line,
 )
+from governance.audit import attach_shown_changes, audit_events_for, events_about
 from governance.models import ApprovalRequest, ApprovalStatus, ApprovalStep
 from governance.services.approvals import current_step
 from inventory.models import Item, ItemUom
@@ -287,6 +288,20 @@ def _timeline(order: PurchaseOrder) -> list[dict[str, Any]]:
     return steps
 
 
+def order_history(order: PurchaseOrder, lines: list[PurchaseOrderLine], user: Any, *, limit: int = 50) -> list[Any]:
+    """The audit events of the order (found by its number) and of its lines that ``user`` may read, newest first;
+    each carries ``part`` for the shared history partial."""
+    line_nos = {str(line.pk): line.line_no for line in lines}
+    line_table = PurchaseOrderLine._meta.db_table
+    events = list(audit_events_for(user).filter(
+        events_about(order.number) | Q(table_name=line_table, row_id__in=list(line_nos)))
+        .order_by("-occurred_at", "-id")[:limit])
+    attach_shown_changes(events, user)
+    for event in events:
+        event.part = f"Line {line_nos.get(event.row_id, '?')}" if event.table_name == line_table else "Order"
+    return events
+
+
 class PurchaseOrderDetailView(ScreenAccessMixin, View):
     """One order: amounts in the supplier's and the entity's currency with the rate, its lines (ordered, received,
     open, expected), approval trail, approved revisions and receipts, with the buttons its status and the role
@@ -303,8 +318,11 @@ class PurchaseOrderDetailView(ScreenAccessMixin, View):
         revisions = list(PurchaseOrderRevision.objects.filter(order=order).order_by("-revision"))
         requisitions = list(PurchaseRequisition.objects.filter(lines__order_line__order=order).distinct()
                             .order_by("pk"))
+        show_history = request.user.has_perm("governance.view_auditevent")
         return render(request, "procurement/purchase_order_detail.html", {
             "order": order, "rows": _order_line_rows(lines, today), "timeline": _timeline(order),
+            "show_history": show_history,
+            "history": order_history(order, lines, request.user) if show_history else [],
             "revisions": revisions, "receipts": _receipts(order), "requisitions": requisitions,
             "rule": order.approval_request.rule if order.approval_request else None,
             **approval_context(order.approval_request, request.user), **order_actions(order, request.user),

@@ -492,3 +492,15 @@ def test_the_location_is_the_put_away_proposal_or_scanned(paper, operator):
     operator.post(f"/receiving/{order.pk}/", {"action": "confirm"})
     placed = {(line.location_id, line.quantity) for line in ReceiptLine.objects.filter(receipt__purchase_order=order)}
     assert placed == {(part.location.pk, part.quantity) for part in proposal.parts}
+
+
+def test_the_page_shows_the_orders_history_and_its_late_receipt_exception(paper, buyer):
+    from procurement import schedule
+
+    order = approved(paper, 100)
+    yesterday = local_date(warehouse("NE-BOS")) - dt.timedelta(days=1)
+    PurchaseOrderLine.objects.filter(order=order).update(expected_date=yesterday)
+    assert schedule.late_receipts_raise() >= 1
+    page = _page(_client("approver").get(_detail(order)))
+    assert "audit-history" in page and "Line 1" in page
+    assert f"{order.number} from NORD is late at NE-BOS" in page
