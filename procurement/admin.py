@@ -28,3 +28,32 @@ class SupplierAdmin(MasterDataAdmin):
         if change:
             return services.supplier_update(supplier=obj, actor=request.user, **data)
         return services.supplier_create(code=obj.code, actor=request.user, **data)
+
+
+# --- put-away rules (issue 14, point 5) ---------------------------------------------------------------------------
+PUTAWAY_RULE_FIELDS = ("warehouse", "item", "category", "location", "priority", "max_quantity", "active")
+
+from procurement import putaway  # noqa: E402
+from procurement.models import PutawayRule  # noqa: E402
+
+
+@admin.register(PutawayRule)
+class PutawayRuleAdmin(MasterDataAdmin):
+    """A warehouse's put-away rules, scoped by warehouse, saved through ``putaway.putaway_rule_save``."""
+
+    natural_key_fields = ()
+    list_display = ["warehouse", "item", "category", "location", "priority", "max_quantity", "active"]
+    list_select_related = ["warehouse", "item", "location"]
+    search_fields = ["warehouse__code", "item__sku", "category", "location__code"]
+    list_filter = ["active", ("warehouse", admin.RelatedOnlyFieldListFilter)]
+    ordering = ["warehouse__code", "priority", "id"]
+    fields = PUTAWAY_RULE_FIELDS
+    raw_id_fields = ["item"]
+    fk_select_related = {"location": ("warehouse",)}
+
+    def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> Model:
+        data = form.cleaned_data
+        return putaway.putaway_rule_save(
+            actor=request.user, rule=obj if change else None, warehouse=data["warehouse"], location=data["location"],
+            priority=data["priority"], max_quantity=data.get("max_quantity"), item=data.get("item"),
+            category=data.get("category") or "", active=data.get("active", False))

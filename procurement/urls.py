@@ -13,3 +13,10 @@ urlpatterns = [
 from procurement import views_purchasing, views_receiving  # noqa: E402
 
 urlpatterns += views_purchasing.urlpatterns + views_receiving.urlpatterns
+
+# Put-away rules per warehouse (issue 14, point 5).
+urlpatterns += [
+    path("putaway-rules/", views.PutawayRuleListView.as_view(), name="putaway-rule-list"),
+    path("putaway-rules/new/", views.PutawayRuleFormView.as_view(), name="putaway-rule-new"),
+    path("putaway-rules/<int:pk>/", views.PutawayRuleFormView.as_view(), name="putaway-rule-edit"),
+]

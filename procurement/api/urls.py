@@ -6,3 +6,9 @@ router = SimpleRouter(trailing_slash=True)
 router.register("suppliers", views.SupplierViewSet, basename="supplier")
 
 urlpatterns = router.urls
+
+# Put-away rules per warehouse (issue 14, point 5).
+from procurement.api import putaway as putaway_api  # noqa: E402
+
+router.register("putaway-rules", putaway_api.PutawayRuleViewSet, basename="putaway-rule")
+urlpatterns = router.urls
