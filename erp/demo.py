@@ -234,6 +234,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
             else:
                 orders.customer_create(code=code, actor=None, ship_tos=ship_tos, **fields)
     say(f"customers: {Customer.objects.count()}, suppliers: {Supplier.objects.count()}\n")
+    say(f"put-away rules: {_load_putaway_rules(warehouses)}\n")
 
     approval_rules_seed(actor=None)
     _load_supervisor_rules(regions)
@@ -305,6 +306,21 @@ def _load_opening_stock(warehouses: dict[str, Warehouse]) -> int:
 DEMO_ORDERS = [("C-NE-001", "DEMO-0001", [("CLN-0008", "2", "CS")]),
                ("C-SE-001", "DEMO-0001", [("PAP-0001", "1", "CS"), ("HDW-0002", "5", "EA")]),
                ("C-EU-001", "DEMO-0001", [("BEV-0001", "3", "CS")])]
+
+
+def _load_putaway_rules(warehouses: dict[str, Warehouse]) -> int:
+    """One put-away rule per warehouse, so the rules screen and admin show one: HDW-0001 to bin A-03-04, at most
+    400 (demo items only; the tests' twins are other SKUs and keep landing at the receiving location)."""
+    from procurement.models import PutawayRule
+    from procurement.putaway import putaway_rule_save
+
+    product = Item.objects.get(sku="HDW-0001")
+    for warehouse in warehouses.values():
+        shelf = Location.objects.get(warehouse=warehouse, code="A-03-04")
+        if not PutawayRule.objects.filter(warehouse=warehouse, item=product, location=shelf).exists():
+            putaway_rule_save(actor=None, warehouse=warehouse, location=shelf, priority=10,
+                              max_quantity=Decimal(400), item=product)
+    return PutawayRule.objects.count()
 
 
 def _take_demo_orders() -> int:
