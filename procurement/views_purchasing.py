@@ -316,7 +316,7 @@ class PurchaseOrderDetailView(ScreenAccessMixin, View):
                      .order_by("line_no"))
         today = timezone.now().astimezone(ZoneInfo(order.warehouse.timezone)).date()
         revisions = list(PurchaseOrderRevision.objects.filter(order=order).order_by("-revision"))
-        requisitions = list(PurchaseRequisition.objects.filter(lines__order_line__order=order).distinct()
+        requisitions = list(scoped_requisitions(request.user).filter(lines__order_line__order=order).distinct()
                             .order_by("pk"))
         show_history = request.user.has_perm("governance.view_auditevent")
         return render(request, "procurement/purchase_order_detail.html", {

@@ -112,6 +112,7 @@ def test_a_buyer_orders_a_second_buyer_approves_and_an_operator_receives_on_a_ha
     expect(hand.locator("tr[data-line='1'] [data-field='received']")).to_have_text(str(QUANTITY))
     expect(hand.locator("[data-receipt] [data-field='unit_cost']")).to_contain_text("4.32")
     assert fits(hand), "the order's page scrolls sideways"
+    shot(hand, "received")
     hand_watch.assert_clean(live_server.url)
 
     desk.goto(f"{live_server.url}/purchase-orders/?q={number}")
