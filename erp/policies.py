@@ -181,6 +181,33 @@ class NumberByKey(ValueType):
 
 
 @dataclass(frozen=True)
+class CodeByKey(ValueType):
+    """A short code for any number of keys ({"PAP-0003": "NORD"}: a supplier per SKU); ``{}`` names none.
+
+    Keys and codes are checked for shape only (``pattern``); whether a code names a live record is the reader's
+    business, which falls back to its standard when it does not.
+    """
+
+    pattern: str = r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}"
+    max_keys: int = 1000
+    name = "code_by_key"
+
+    def validate(self, raw: Any) -> dict[str, str]:
+        if not isinstance(raw, dict):
+            raise _fail("Must be an object of codes by key, such as {\"PAP-0003\": \"NORD\"}.")
+        if len(raw) > self.max_keys:
+            raise _fail(f"At most {self.max_keys} keys.")
+        bad_keys = sorted(str(key) for key in raw if not re.fullmatch(self.pattern, str(key)))
+        if bad_keys:
+            raise _fail(f"Not a key: {', '.join(bad_keys)}.")
+        bad = sorted(key for key, code in raw.items() if not isinstance(code, str)
+                     or not re.fullmatch(self.pattern, code))
+        if bad:
+            raise _fail(f"The code of {', '.join(bad)} must be a short code, such as \"NORD\".")
+        return {key: raw[key] for key in sorted(raw)}
+
+
+@dataclass(frozen=True)
 class Tolerance(ValueType):
     """A variance tolerance: a quantity percentage and a value in the legal entity's currency.
 

@@ -57,3 +57,51 @@ class PutawayRuleAdmin(MasterDataAdmin):
             actor=request.user, rule=obj if change else None, warehouse=data["warehouse"], location=data["location"],
             priority=data["priority"], max_quantity=data.get("max_quantity"), item=data.get("item"),
             category=data.get("category") or "", active=data.get("active", False))
+
+
+# --- supplier items (issue 14, point 1) ---------------------------------------------------------------------------
+from procurement.models import SupplierItem  # noqa: E402
+
+
+@admin.register(SupplierItem)
+class SupplierItemAdmin(MasterDataAdmin):
+    """What each supplier sells, saved through ``services.supplier_item_save`` (which moves the preferred mark)."""
+
+    natural_key_fields = ("supplier", "item")
+    list_display = ["supplier", "item", "supplier_sku", "uom", "unit_price", "currency", "min_order_quantity",
+                    "pack_multiple", "lead_time_days", "preferred", "active"]
+    list_select_related = ["supplier", "item", "uom"]
+    search_fields = ["supplier__code", "item__sku", "supplier_sku"]
+    list_filter = ["preferred", "active", ("supplier", admin.RelatedOnlyFieldListFilter)]
+    ordering = ["supplier__code", "item__sku"]
+    fields = ["supplier", "item", *services.SUPPLIER_ITEM_FIELDS]
+    raw_id_fields = ["item"]
+
+    def save_via_service(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> Model:
+        data = self.fields_for(form, services.SUPPLIER_ITEM_FIELDS)
+        return services.supplier_item_save(supplier=obj.supplier, item=obj.item, actor=request.user, **data)
+
+
+class SupplierItemInline(admin.TabularInline):
+    """The SKUs a supplier sells, read-only under the supplier (changes go through their own page)."""
+
+    model = SupplierItem
+    fields = ("item", "supplier_sku", "uom", "unit_price", "currency", "min_order_quantity", "pack_multiple",
+              "lead_time_days", "preferred", "active")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("item", "uom")
+
+
+SupplierAdmin.inlines = [SupplierItemInline]
+
+
+# The documents of procure to pay (read-only, scoped) register from their own module.
+from procurement import admin_documents  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from erp.policies import ApprovalMatrix, Boolean, Choice, DecimalValue, PolicySpec
+from erp.policies import ApprovalMatrix, Boolean, Choice, CodeByKey, DecimalValue, PolicySpec
 from erp.roles import ROLE_BY_KEY
 
 POLICIES = [
@@ -31,5 +31,12 @@ POLICIES = [
         "replenishment.method",
         "How replenishment proposals are computed: reorder point or min/max.",
         Choice(options=("reorder_point", "min_max")), "min_max", "procure_to_pay",
+    ),
+    PolicySpec(
+        "procurement.preferred_suppliers",
+        "The supplier to buy a SKU from where it is not the network's preferred one: supplier code by SKU. A region "
+        "or warehouse names its own; a code that names no active supplier selling the SKU falls back to the "
+        "preferred one.",
+        CodeByKey(), {}, "procure_to_pay",
     ),
 ]
