@@ -8,6 +8,7 @@ random source, so every load produces the same network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -113,6 +114,8 @@ USERS = [
     DemoUser("ne.supervisor", "warehouse_supervisor", regions=("NE",),
              description="warehouse supervisor, region NE: approves NE count variances"),
     DemoUser("buyer", "buyer", enterprise=True, description="buyer, all regions"),
+    DemoUser("ne.buyer", "buyer", regions=("NE",),
+             description="buyer, region NE: decides the matrix's buyer step of NE's purchase orders"),
     DemoUser("approver", "approver", enterprise=True, description="approver, all regions"),
     DemoUser("owner", "process_owner", enterprise=True, description="process owner of every policy"),
     DemoUser("finance", "finance", enterprise=True, description="finance, all legal entities"),
@@ -235,6 +238,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
                 orders.customer_create(code=code, actor=None, ship_tos=ship_tos, **fields)
     say(f"customers: {Customer.objects.count()}, suppliers: {Supplier.objects.count()}\n")
     say(f"put-away rules: {_load_putaway_rules(warehouses)}\n")
+    say(f"supplier items: {_load_supplier_items()}\n")
 
     approval_rules_seed(actor=None)
     _load_supervisor_rules(regions)
@@ -246,6 +250,7 @@ def load(stdout: Any = None, *, reset_passwords: bool = False, fulfil: bool = Tr
     if fulfil:
         say(f"fulfilled demo order: {fulfil_demo_order()}\n")
         say(f"transfer case: {transfer_demo_case()}\n")
+        say(f"procure to pay: {procurement_demo_case()}\n")
     return {
         "legal_entities": LegalEntity.objects.count(),
         "regions": Region.objects.count(),
@@ -321,6 +326,102 @@ def _load_putaway_rules(warehouses: dict[str, Warehouse]) -> int:
             putaway_rule_save(actor=None, warehouse=warehouse, location=shelf, priority=10,
                               max_quantity=Decimal(400), item=product)
     return PutawayRule.objects.count()
+
+
+# Who sells each category: the preferred supplier, and a second source where there is one. The EUR suppliers sell
+# by the case; the others by the each. Prices follow the items' opening costs (less 10%), in the supplier's currency.
+SUPPLIER_CATEGORIES = {
+    "Beverages": ("GULF", "PACIF"), "Snacks": ("GULF", None), "Cleaning": ("ACME", "RHEIN"),
+    "Paper goods": ("NORD", "ACME"), "Personal care": ("RHEIN", None), "Hardware": ("ACME", "PACIF"),
+    "Dairy": ("DAIRY", None), "Frozen": ("PACIF", None),
+}
+EUR_PER_USD = Decimal("0.925926")
+
+
+def _load_supplier_items() -> int:
+    """The suppliers' items of every demo item, once (a supplier item already there is left as it is)."""
+    from procurement.models import SupplierItem
+
+    suppliers = {supplier.code: supplier for supplier in Supplier.objects.all()}
+    have = set(SupplierItem.objects.values_list("supplier__code", "item_id"))
+    items = list(Item.objects.filter(sku__in=[row["sku"] for row in _items()]).order_by("sku")
+                 .prefetch_related("uoms__uom"))
+    for index, item in enumerate(items):
+        preferred, second = SUPPLIER_CATEGORIES[item.category]
+        each = (Decimal("1.25") + Decimal(index % 20) / 4) * Decimal("0.9")
+        for code in (preferred, second):
+            if code is None or (code, item.pk) in have:
+                continue
+            supplier = suppliers[code]
+            by_case = supplier.currency == "EUR"
+            case = next((row.factor for row in item.uoms.all() if row.uom.code == "CS"), Decimal(1))
+            price = each * (case if by_case else 1) * (EUR_PER_USD if supplier.currency == "EUR" else 1)
+            procurement.supplier_item_save(
+                supplier=supplier, item=item, actor=None, supplier_sku=f"{code}-{item.sku}",
+                uom="CS" if by_case else "", unit_price=price.quantize(Decimal("0.01")), currency=supplier.currency,
+                preferred=code == preferred, lead_time_days=None)
+    return SupplierItem.objects.count()
+
+
+# The procure-to-pay demo: NORD (EUR) supplies NE-BOS (USD). PO 1 is small (the matrix's first band: a buyer of NE
+# decides), received in part with freight and a later freight bill; PO 2 is in the second band and waits for an
+# approver after ne.buyer's step; a requisition for NE-NYC waits on the buyer's workbench to be ordered.
+PROCUREMENT_CASE_ORDERS = [
+    ("DEMO-PO-1", [("PAP-0001", "10"), ("PAP-0002", "6"), ("PAP-0005", "4")]),
+    ("DEMO-PO-2", [("PAP-0007", "150"), ("PAP-0008", "120")]),
+]
+
+
+def procurement_demo_case() -> str:
+    """Set up the procure-to-pay demo as far as it is not yet (idempotent, found by supplier reference). Returns
+    what the buyer and the approver will find."""
+    from governance.services.approvals import approval_request_decide
+    from procurement import landed, purchasing, receiving
+    from procurement.models import PurchaseOrder, PurchaseRequisition
+
+    users = get_user_model().objects
+    buyer, ne_buyer = users.get(username="buyer"), users.get(username="ne.buyer")
+    nord, boston = Supplier.objects.get(code="NORD"), Warehouse.objects.select_related("region").get(code="NE-BOS")
+    orders_made = []
+    for reference, lines in PROCUREMENT_CASE_ORDERS:
+        order = PurchaseOrder.objects.filter(supplier=nord, supplier_reference=reference).first()
+        if order is not None:
+            orders_made.append(order)
+            continue
+        order = purchasing.purchase_order_create(
+            supplier=nord, warehouse=boston, actor=buyer, supplier_reference=reference, note="Demo order",
+            lines=[purchasing.OrderLineSpec(item=Item.objects.get(sku=sku), quantity=Decimal(cases), uom="CS")
+                   for sku, cases in lines])
+        order = purchasing.purchase_order_submit(order=order, actor=buyer)
+        assert order.approval_request is not None  # a submitted order waits on its request
+        approval_request_decide(request=order.approval_request, actor=ne_buyer, approve=True,
+                                comment="Within NE's budget.")
+        orders_made.append(PurchaseOrder.objects.get(pk=order.pk))
+    first = orders_made[0]
+    if first.status == "approved" and not first.receipts.exists():
+        operator = users.get(username="ne.operator")
+        factor = first.lines.get(line_no=2).quantity / first.lines.get(line_no=2).uom_quantity
+        receipt = receiving.receipt_post(
+            purchase_order=first, actor=operator, supplier_reference="ASN-DEMO-1",
+            freight=receiving.Freight(Decimal("45.00"), "EUR", "value"),
+            lines=[receiving.ReceiptLineSpec(line_no=1, quantity=Decimal(10), uom="CS"),
+                   receiving.ReceiptLineSpec(line_no=2, quantity=Decimal(4) * factor, uom="EA")])
+        landed.landed_cost_post(receipt=receipt, freight=receiving.Freight(Decimal("20.00"), "EUR", "quantity"),
+                                actor=buyer, bill_reference="DHL-DEMO-1042")
+    planner = users.get(username="planner")
+    if not PurchaseRequisition.objects.filter(note="Demo requisition").exists():
+        nyc = Warehouse.objects.get(code="NE-NYC")
+        needed = purchasing.local_date(nyc) + timedelta(days=21)
+        requisition = purchasing.requisition_create(
+            warehouse=nyc, actor=planner, note="Demo requisition",
+            lines=[purchasing.RequisitionLineSpec(item=Item.objects.get(sku=sku), quantity=Decimal(quantity),
+                                                  needed_by=needed) for sku, quantity in (("CLN-0003", "120"),
+                                                                                           ("HDW-0004", "60"))])
+        requisition = purchasing.requisition_submit(requisition=requisition, actor=planner)
+        assert requisition.approval_request is not None  # a submitted requisition waits on its request
+        approval_request_decide(request=requisition.approval_request, actor=ne_buyer, approve=True)
+    waiting = ", ".join(f"{order.number} {PurchaseOrder.objects.get(pk=order.pk).status}" for order in orders_made)
+    return f"{waiting}; requisition for NE-NYC approved, to order"
 
 
 def _take_demo_orders() -> int:

@@ -75,7 +75,8 @@ TRANSFER_WORK = ["transfers.add_transfer", "transfers.change_transfer"]
 PURCHASING_VIEW = ["procurement.view_supplieritem", "procurement.view_purchaserequisition",
                    "procurement.view_purchaserequisitionline", "procurement.view_purchaseorder",
                    "procurement.view_purchaseorderline", "procurement.view_purchaseorderrevision",
-                   "procurement.view_receipt", "procurement.view_receiptline", "procurement.view_putawayrule"]
+                   "procurement.view_receipt", "procurement.view_receiptline", "procurement.view_landedcost",
+                   "procurement.view_landedcostline", "procurement.view_putawayrule"]
 # Asking to buy: raising, submitting and cancelling a requisition.
 REQUISITION = ["procurement.add_purchaserequisition"]
 # Buying: supplier items, turning approved requisitions into orders, raising, submitting, revising, sending,

@@ -443,14 +443,10 @@ class RequisitionLineSpec:
 
 
 def _preferred(item_ids: set[int], warehouse: Warehouse) -> dict[int, SupplierItem]:
-    """The supplier item to buy each SKU from at the warehouse (``procurement.selectors`` when it is there)."""
-    try:
-        from procurement.selectors import preferred_supplier_items
-    except ImportError:  # pragma: no cover - the selector arrives with supplier items
-        return {si.item_id: si for si in SupplierItem.objects.filter(item_id__in=item_ids, preferred=True,
-                                                                       active=True, supplier__active=True)}
-    found: dict[int, SupplierItem] = preferred_supplier_items(item_ids, warehouse)
-    return found
+    """The supplier item to buy each SKU from at the warehouse (the site's governed choice, else the preferred)."""
+    from procurement.selectors import preferred_supplier_items
+
+    return preferred_supplier_items(item_ids, warehouse)
 
 
 @command

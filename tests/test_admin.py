@@ -160,9 +160,10 @@ def test_the_superuser_sees_all_six_warehouses(superuser_client):
 
 
 def test_every_master_data_changelist_and_change_page_renders_for_the_superuser(superuser_client):
-    from erp.demo import fulfil_demo_order
+    from erp.demo import fulfil_demo_order, procurement_demo_case
 
     fulfil_demo_order()  # the demo's fulfilled order: a pick list, a shipment and a return to show
+    procurement_demo_case()  # requisitions, purchase orders, receipts and a landed cost to show
     rendered = []
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label not in MASTER_DATA_APPS:
