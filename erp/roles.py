@@ -80,10 +80,10 @@ PURCHASING_VIEW = ["procurement.view_supplieritem", "procurement.view_purchasere
 # Asking to buy: raising, submitting and cancelling a requisition.
 REQUISITION = ["procurement.add_purchaserequisition"]
 # Buying: supplier items, turning approved requisitions into orders, raising, submitting, revising, sending,
-# rescheduling, cancelling and closing purchase orders.
+# rescheduling, cancelling and closing purchase orders; posting freight bills that arrive after their receipts.
 PURCHASING = ["procurement.add_supplieritem", "procurement.change_supplieritem", "procurement.add_purchaserequisition",
               "procurement.change_purchaserequisition", "procurement.add_purchaseorder",
-              "procurement.change_purchaseorder"]
+              "procurement.change_purchaseorder", "procurement.add_landedcost"]
 # Receiving against purchase orders and putting the goods away.
 RECEIVING_WORK = ["procurement.add_receipt"]
 # Letting a receipt exceed procurement.over_receipt_tolerance (a supervisor or approver of the warehouse).
@@ -154,7 +154,7 @@ ROLES: tuple[Role, ...] = (
          "governance", nav=("govern",)),
     Role("finance", "Finance", "Posting rules, journals, intercompany, period close.",
          tuple(EVERYONE + WORK_EXCEPTIONS + _crud("governance.exchangerate")
-               + ["inventory.view_itemcost"]), "finance", nav=("finance", "govern")),
+               + ["inventory.view_itemcost", "procurement.add_landedcost"]), "finance", nav=("finance", "govern")),
     Role("integrator", "Integrator", "Pushes orders and master data, reads availability through the API.",
          tuple(EVERYONE + STOCK_WORK + ORDER_ENTRY + FULFILLMENT_WORK + TRANSFER_WORK + PURCHASING + RECEIVING_WORK
                + _crud("warehouses.location", "inventory.item", "orders.customer",

@@ -30,11 +30,13 @@ from erp.exceptions import NotFound
 from erp.scoping import scope_of, scope_queryset
 from erp.search import SearchFilterSet
 from inventory.models import Item
-from procurement import purchasing, receiving, rules
+from orders.services.repromise import repromised_detail
+from procurement import landed, purchasing, receiving, rules, schedule
 from procurement.models import (
     AMOUNT,
     PRICE,
     QUANTITY,
+    LandedCost,
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderStatus,
@@ -142,6 +144,29 @@ class ProcurementActionInput(StrictInputSerializer):
 class ProcurementReasonInput(StrictInputSerializer):
     reason = serializers.CharField(max_length=purchasing.MAX_NOTE, required=False, allow_blank=True, default="",
                                    help_text="Why.")
+
+
+class RescheduleLineInput(StrictInputSerializer):
+    line_no = serializers.IntegerField(min_value=1)
+    expected_date = serializers.DateField(help_text="The supplier's new date for the line.")
+
+
+class RescheduleInput(StrictInputSerializer):
+    """A supplier's new dates: ``lines`` [{"line_no", "expected_date"}], and why."""
+
+    lines = RescheduleLineInput.many_init(allow_empty=False, max_length=purchasing.MAX_LINES)
+    reason = serializers.CharField(max_length=purchasing.MAX_NOTE, required=False, allow_blank=True, default="",
+                                   help_text="Why (the supplier's word).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {"reason": attrs["reason"], "lines": [schedule.RescheduleSpec(line["line_no"], line["expected_date"])
+                                                     for line in attrs["lines"]]}
+
+
+class RescheduleOutput(serializers.Serializer[Any]):
+    lines = serializers.ListField(child=serializers.DictField(), help_text="Lines whose date moved: line_no, old, new.")
+    repromised = serializers.ListField(child=serializers.DictField(),
+                                       help_text="Customer lines promised again: order, line_no, sku, old, new date.")
 
 
 # --- input: requisitions --------------------------------------------------------------------------------------
@@ -468,7 +493,7 @@ PURCHASE_ORDER_ACTIONS = {
     "send": "procurement.change_purchaseorder",
     "cancel": "procurement.change_purchaseorder",
     "close": "procurement.change_purchaseorder",
-    # "reschedule" (a supplier's new dates, api-v1.md) is built by another change: it adds its action here.
+    "reschedule": "procurement.change_purchaseorder",
 }
 
 
@@ -489,7 +514,8 @@ class PurchaseOrderViewSet(_DocumentViewSet):
     def get_serializer_class(self) -> Any:
         inputs: dict[str, Any] = {"create": PurchaseOrderCreateInput, "partial_update": PurchaseOrderUpdateInput,
                                   **dict.fromkeys(("submit", "send", "duplicate"), ProcurementActionInput),
-                                  **dict.fromkeys(("revise", "cancel", "close"), ProcurementReasonInput)}
+                                  **dict.fromkeys(("revise", "cancel", "close"), ProcurementReasonInput),
+                                  "reschedule": RescheduleInput}
         return inputs.get(self.action or "", PurchaseOrderOutput)
 
     def _detail(self, order_id: int, code: int = status.HTTP_200_OK) -> Response:
@@ -561,6 +587,27 @@ class PurchaseOrderViewSet(_DocumentViewSet):
         """Close an approved order that will receive no more; a draft or one in approval is 409
         ``invalid_transition``."""
         return self._act(purchasing.purchase_order_close, ProcurementReasonInput)
+
+    @extend_schema(request=RescheduleInput, responses=RescheduleOutput)
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, pk: str | None = None) -> Response:
+        """The supplier's new dates for open lines: in the same transaction every customer line waiting on those
+        SKUs at the warehouse is promised again (``promise_at_risk`` for each order promised later) and a later
+        date raises ``late_receipt`` for the buyer. An order not approved, sent or partly received is 409
+        ``not_receivable``, as is a line received in full; an unknown or repeated line or a date before today
+        at the warehouse 400."""
+        order = self.get_object()
+
+        def produce() -> Response:
+            fields = self._input(RescheduleInput)
+            done = schedule.purchase_order_reschedule(order=order, actor=request.user, **fields)
+            return Response({
+                "lines": [{"line_no": line_no, "old_date": old.isoformat(), "new_date": new.isoformat()}
+                          for line_no, old, new in done.lines],
+                "repromised": repromised_detail(done.repromised),
+            })
+
+        return idempotent(request, produce)
 
     @extend_schema(request=ProcurementActionInput, responses={201: PurchaseOrderOutput})
     @action(detail=True, methods=["post"])
@@ -662,9 +709,35 @@ class RequisitionViewSet(_DocumentViewSet):
         return idempotent(request, produce)
 
 
+class LandedCostInput(StrictInputSerializer):
+    """A freight bill that arrived after the receipt: ``freight`` {"amount", "currency", "method"} and the bill's
+    reference."""
+
+    freight = ReceiptFreightInput()
+    bill_reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        freight = attrs["freight"]
+        return {"bill_reference": attrs["bill_reference"],
+                "freight": receiving.Freight(freight["amount"], freight["currency"], freight["method"])}
+
+
+class LandedCostOutput(serializers.ModelSerializer[LandedCost]):
+    receipt = serializers.CharField(source="receipt.number")
+    warehouse = serializers.CharField(source="warehouse.code")
+
+    class Meta:
+        model = LandedCost
+        fields = ["id", "number", "receipt", "warehouse", "bill_reference", "amount", "currency", "method", "rate",
+                  "base_amount", "revalued", "issued", "posted_at"]
+        read_only_fields = fields
+
+
 class ReceiptViewSet(_DocumentViewSet):
     """Receipts posted at the caller's warehouses, newest first, with their lines."""
 
+    action_permissions = {"landed_cost": "procurement.add_landedcost"}
+    idempotent_actions = frozenset({"landed_cost"})
     serializer_class = PurchaseReceiptOutput
     filterset_class = ReceiptFilter
     http_method_names = ["get", "post", "head", "options"]
@@ -673,7 +746,24 @@ class ReceiptViewSet(_DocumentViewSet):
         return receipt_detail_queryset()
 
     def get_serializer_class(self) -> Any:
-        return PurchaseReceiptCreateInput if self.action == "create" else PurchaseReceiptOutput
+        return {"create": PurchaseReceiptCreateInput, "landed_cost": LandedCostInput}.get(
+            self.action or "", PurchaseReceiptOutput)
+
+    @extend_schema(request=LandedCostInput, responses={201: LandedCostOutput})
+    @action(detail=True, methods=["post"], url_path="landed-cost")
+    def landed_cost(self, request: Request, pk: str | None = None) -> Response:
+        """Post a freight bill that arrived after this receipt: spread over its lines by ``method``, the part on
+        goods still on hand raises their moving average, the rest is recorded as issued (for finance). An amount
+        not above 0, a bad currency or method 400; a currency with no rate today 409 ``missing_exchange_rate``."""
+        receipt = self.get_object()
+
+        def produce() -> Response:
+            fields = self._input(LandedCostInput)
+            made = landed.landed_cost_post(receipt=receipt, actor=request.user, **fields)
+            return Response(LandedCostOutput(LandedCost.objects.select_related("receipt", "warehouse")
+                                             .get(pk=made.pk)).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, produce)
 
     @extend_schema(request=PurchaseReceiptCreateInput, responses={201: PurchaseReceiptOutput})
     def create(self, request: Request) -> Response:

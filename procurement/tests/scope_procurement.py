@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from inventory.tests.factories import warehouse
 from procurement import purchasing, receiving
-from procurement.models import PurchaseOrder, PurchaseRequisition, Receipt, Supplier
+from procurement.models import LandedCost, PurchaseOrder, PurchaseRequisition, Receipt, Supplier
 from procurement.tests.helpers import D, approved, offer, person, twin
 
 SITES = ("NE-BOS", "NE-NYC", "EU-RTM", "SE-MIA")
@@ -124,17 +124,32 @@ class ForbiddenActionCheck:
         assert self.model.objects.count() == count
 
 
+class LandedCostForbiddenCheck:
+    """An operator posting a later freight bill on a receipt, in or out of scope, gets 403; nothing is written."""
+
+    def check(self, name: str, client: APIClient, username: str) -> None:
+        made = receipts_everywhere()
+        count = LandedCost.objects.count()
+        for receipt in made.values():
+            response = client.post(reverse(f"api:{name}", args=[receipt.pk]),
+                                   {"freight": {"amount": "5.00", "currency": "USD", "method": "quantity"}},
+                                   format="json")
+            _assert_error(response, 403, "permission_denied")
+        assert LandedCost.objects.count() == count
+
+
 COVERAGE = {
     "purchase-order-list": ListCheck(orders_everywhere),
     "purchase-order-detail": DetailCheck(orders_everywhere, patch=True),
     **{f"purchase-order-{action}": ForbiddenActionCheck(orders_everywhere, PurchaseOrder)
-       for action in ("submit", "revise", "send", "cancel", "close", "duplicate")},
+       for action in ("submit", "revise", "send", "cancel", "close", "duplicate", "reschedule")},
     "purchase-requisition-list": ListCheck(requisitions_everywhere),
     "purchase-requisition-detail": DetailCheck(requisitions_everywhere),
     **{f"purchase-requisition-{action}": ForbiddenActionCheck(requisitions_everywhere, PurchaseRequisition)
        for action in ("submit", "cancel", "order")},
     "receipt-list": ListCheck(receipts_everywhere),
     "receipt-detail": DetailCheck(receipts_everywhere),
+    "receipt-landed-cost": LandedCostForbiddenCheck(),
 }
 
 _ACTIONS = "operators get 403 in and out of scope (ForbiddenActionCheck here); a buyer outside the warehouse's " \
@@ -143,7 +158,9 @@ WRITES_TESTED_ELSEWHERE = {
     "purchase-order-detail": "operators' PATCH is 403 in and out of scope (DetailCheck here); a draft only is "
                              "edited, else 409: procurement/tests/test_procurement_api.py",
     **{f"purchase-order-{action}": _ACTIONS for action in ("submit", "revise", "send", "cancel", "close",
-                                                           "duplicate")},
+                                                           "duplicate", "reschedule")},
+    "receipt-landed-cost": "operators get 403 in and out of scope (LandedCostForbiddenCheck here); buyers and "
+                           "finance post: procurement/tests/test_landed_cost.py",
     **{f"purchase-requisition-{action}": _ACTIONS for action in ("submit", "cancel", "order")},
     "receipt-list": "operators receive (procurement.add_receipt), only against orders in their scope (404 "
                     "otherwise, nothing written): procurement/tests/test_procurement_api.py",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from erp.exceptions import DomainError
 from inventory.models import ItemCost
@@ -71,3 +72,16 @@ def test_bad_freight_bills_write_nothing(paper, freight, code):
     assert refused.value.code == code
     assert not LandedCost.objects.filter(receipt=receipt).exists()
     assert ItemCost.objects.get(item=paper, legal_entity=warehouse("NE-BOS").legal_entity).unit_cost == before
+
+
+def test_a_freight_bill_through_the_api(paper, api_as):
+    receipt = _received(paper, 10)
+    url = reverse("api:receipt-landed-cost", args=[receipt.pk])
+    body = {"freight": {"amount": "10.00", "currency": "USD", "method": "quantity"}, "bill_reference": "UPS-9"}
+    assert api_as("ne.operator").post(url, body, format="json").status_code == 403
+    response = api_as("buyer").post(url, body, format="json")
+    assert response.status_code == 201, response.content
+    assert (response.json()["revalued"], response.json()["issued"]) == ("10.00", "0.00")
+    bad = api_as("buyer").post(url, {"freight": {"amount": "10.00", "currency": "USD", "method": "mood"}},
+                               format="json")
+    assert bad.status_code == 400 and LandedCost.objects.filter(receipt=receipt).count() == 1

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from erp.exceptions import DomainError
@@ -110,3 +111,23 @@ def test_a_receipt_allocates_the_backorders(paper, django_capture_on_commit_call
     assert backorders_allocate(item_ids=[paper.pk]) == 1
     line.refresh_from_db()
     assert (line.allocated_quantity, line.backordered_quantity) == (D(6), D(0))
+
+
+def test_reschedule_through_the_api_answers_what_moved(paper, api_as):
+    order = approved(paper, 20, supplier="ACME")
+    line = _backorder(paper, 6)
+    expected = PurchaseOrderLine.objects.get(order=order).expected_date
+    later = expected + dt.timedelta(days=7)
+    url = reverse("api:purchase-order-reschedule", args=[order.pk])
+    response = api_as("buyer").post(url, {"lines": [{"line_no": 1, "expected_date": later.isoformat()}],
+                                          "reason": "port strike"}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["lines"] == [{"line_no": 1, "old_date": expected.isoformat(), "new_date": later.isoformat()}]
+    assert body["repromised"][0]["order"] == line.order.number
+    refused = api_as("buyer").post(url, {"lines": [{"line_no": 1, "expected_date": "2000-01-01"}]}, format="json")
+    assert refused.status_code == 400 and set(refused.json()) == {"code", "message", "detail"}
+    assert PurchaseOrderLine.objects.get(order=order).expected_date == later
+    forbidden = api_as("ne.operator").post(url, {"lines": [{"line_no": 1, "expected_date": later.isoformat()}]},
+                                           format="json")
+    assert forbidden.status_code == 403
