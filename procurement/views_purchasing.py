@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import messages
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.forms import BaseFormSet, formset_factory
+from django.forms import formset_factory
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
@@ -45,6 +45,7 @@ from erp.screens import (
 from governance.audit import attach_shown_changes, audit_events_for, events_about
 from governance.models import ApprovalRequest, ApprovalStatus, ApprovalStep
 from governance.services.approvals import current_step
+from inventory.line_forms import ItemLineForm, ItemLineFormSet
 from inventory.models import Item, ItemUom
 from inventory.selectors import items_by_sku
 from procurement import rules
@@ -491,73 +492,29 @@ class PurchaseOrderForm(forms.Form):
                 self.fields[name].disabled = True
 
 
-class OrderLineForm(forms.Form):
+class OrderLineForm(ItemLineForm):
     """One line as typed; a row left blank is skipped. Unit blank: the supplier's; price blank: the supplier's;
     expected date blank: the supplier's lead time."""
 
-    sku = forms.CharField(label="SKU", max_length=40, required=False)
-    quantity = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
-    uom = forms.CharField(label="Unit", max_length=16, required=False)
     unit_price = forms.DecimalField(label="Unit price", max_digits=18, decimal_places=6, required=False)
     expected_date = forms.DateField(label="Expected", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def is_blank(self) -> bool:
-        return not any((self.data.get(self.add_prefix(name)) or "").strip() for name in ("sku", "quantity"))
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        if self.is_blank():
-            return data
-        data["sku"] = (data.get("sku") or "").strip()
-        data["uom"] = (data.get("uom") or "").strip().upper()
-        if not data["sku"]:
-            self.add_error("sku", "Type or scan a SKU.")
-        if "quantity" not in self.errors:
-            if data.get("quantity") is None:
-                self.add_error("quantity", "Type a quantity.")
-            elif data["quantity"] <= 0:
-                self.add_error("quantity", "Must be more than 0.")
+    def clean_more(self, data: dict[str, Any]) -> None:
         price = data.get("unit_price")
         if price is not None and price <= 0 and "unit_price" not in self.errors:
             self.add_error("unit_price", "Must be more than 0, or blank for the supplier's price.")
-        return data
 
 
-def _typed_items(user: Any, forms_: list[Any]) -> dict[str, Item]:
-    return items_by_sku(scope_queryset(Item.objects.select_related("base_uom"), user),
-                        {form.cleaned_data["sku"] for form in forms_})
+class BaseOrderLineFormSet(ItemLineFormSet[OrderLineForm]):
+    """The lines: at least one; every SKU an active item (one query). The rest (the unit, which defaults to the
+    supplier's, and the supplier's terms) is the service's to check."""
 
+    document = "A purchase order"
+    check_units = False
 
-class BaseOrderLineFormSet(BaseFormSet[OrderLineForm]):
-    """The lines: at least one; every SKU an active item (one query). The rest is the service's to check."""
-
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.specs: list[OrderLineSpec] = []
-
-    def clean(self) -> None:
-        if not self.management_form.is_valid() or any(self.errors):
-            return
-        typed = [form for form in self.forms if not form.is_blank()]
-        if not typed:
-            raise forms.ValidationError("A purchase order needs at least one line.")
-        items = _typed_items(self.user, typed)
-        problems = False
-        for form in typed:
-            data = form.cleaned_data
-            item = items.get(data["sku"])
-            if item is None or not item.active:
-                form.add_error("sku", f"Unknown SKU: {data['sku']}." if item is None else f"{item.sku} is not active.")
-                problems = True
-                continue
-            self.specs.append(OrderLineSpec(item=item, quantity=data["quantity"], uom=data["uom"],
-                                            unit_price=data.get("unit_price"),
-                                            expected_date=data.get("expected_date")))
-        if problems:
-            self.specs = []
-            raise forms.ValidationError("Some lines need correcting.")
+    def line_spec(self, form: OrderLineForm, item: Item, data: dict[str, Any]) -> OrderLineSpec:
+        return OrderLineSpec(item=item, quantity=data["quantity"], uom=data["uom"],
+                             unit_price=data.get("unit_price"), expected_date=data.get("expected_date"))
 
 
 OrderLineFormSet: type[BaseOrderLineFormSet] = formset_factory(  # type: ignore[assignment]  # a subclass of formset=; the stub says BaseFormSet
@@ -871,69 +828,34 @@ class RequisitionForm(forms.Form):
         label_choices(self, "warehouse", lambda w: f"{w.code} · {w.name}")
 
 
-class RequisitionLineForm(forms.Form):
-    sku = forms.CharField(label="SKU", max_length=40, required=False)
-    quantity = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
-    uom = forms.CharField(label="Unit", max_length=16, required=False)
+class RequisitionLineForm(ItemLineForm):
     needed_by = forms.DateField(label="Needed by", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     supplier = forms.CharField(label="Supplier", max_length=32, required=False)
 
-    def is_blank(self) -> bool:
-        return not any((self.data.get(self.add_prefix(name)) or "").strip() for name in ("sku", "quantity"))
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        if self.is_blank():
-            return data
-        data["sku"] = (data.get("sku") or "").strip()
-        data["uom"] = (data.get("uom") or "").strip().upper()
+    def clean_more(self, data: dict[str, Any]) -> None:
         data["supplier"] = (data.get("supplier") or "").strip().upper()
-        if not data["sku"]:
-            self.add_error("sku", "Type or scan a SKU.")
-        if "quantity" not in self.errors:
-            if data.get("quantity") is None:
-                self.add_error("quantity", "Type a quantity.")
-            elif data["quantity"] <= 0:
-                self.add_error("quantity", "Must be more than 0.")
         if "needed_by" not in self.errors and data.get("needed_by") is None:
             self.add_error("needed_by", "Give the date it is needed by.")
-        return data
 
 
-class BaseRequisitionLineFormSet(BaseFormSet[RequisitionLineForm]):
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.specs: list[RequisitionLineSpec] = []
+class BaseRequisitionLineFormSet(ItemLineFormSet[RequisitionLineForm]):
+    """The lines: at least one; every SKU an active item, every supplier named one that exists (two queries); the
+    unit and whether the supplier sells the SKU are the service's to check."""
 
-    def clean(self) -> None:
-        if not self.management_form.is_valid() or any(self.errors):
-            return
-        typed = [form for form in self.forms if not form.is_blank()]
-        if not typed:
-            raise forms.ValidationError("A requisition needs at least one line.")
-        items = _typed_items(self.user, typed)
-        suppliers = {s.code: s for s in Supplier.objects.filter(
+    document = "A requisition"
+    check_units = False
+
+    def prepare(self, typed: list[RequisitionLineForm], items: dict[str, Item]) -> None:
+        self.suppliers = {s.code: s for s in Supplier.objects.filter(
             code__in={form.cleaned_data["supplier"] for form in typed if form.cleaned_data["supplier"]})}
-        problems = False
-        for form in typed:
-            data = form.cleaned_data
-            item = items.get(data["sku"])
-            if item is None:
-                form.add_error("sku", f"Unknown SKU: {data['sku']}.")
-                problems = True
-                continue
-            supplier = suppliers.get(data["supplier"]) if data["supplier"] else None
-            if data["supplier"] and supplier is None:
-                form.add_error("supplier", f"No supplier {data['supplier']}.")
-                problems = True
-                continue
-            self.specs.append(RequisitionLineSpec(item=item, quantity=data["quantity"], needed_by=data["needed_by"],
-                                                  uom=data["uom"], supplier=supplier))
-        if problems:
-            self.specs = []
-            raise forms.ValidationError("Some lines need correcting.")
+
+    def line_spec(self, form: RequisitionLineForm, item: Item, data: dict[str, Any]) -> RequisitionLineSpec | None:
+        supplier = self.suppliers.get(data["supplier"]) if data["supplier"] else None
+        if data["supplier"] and supplier is None:
+            form.add_error("supplier", f"No supplier {data['supplier']}.")
+            return None
+        return RequisitionLineSpec(item=item, quantity=data["quantity"], needed_by=data["needed_by"],
+                                   uom=data["uom"], supplier=supplier)
 
 
 RequisitionLineFormSet: type[BaseRequisitionLineFormSet] = formset_factory(  # type: ignore[assignment]  # a subclass of formset=; the stub says BaseFormSet

@@ -17,7 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db.models import Case, Q, QuerySet, Value, When
-from django.forms import BaseFormSet, formset_factory
+from django.forms import formset_factory
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
@@ -43,8 +43,9 @@ from erp.screens import (
     with_one_more_line,
 )
 from governance.audit import attach_shown_changes
-from inventory.models import Item, ItemUom
-from inventory.selectors import item_by_sku, items_by_sku
+from inventory.line_forms import ItemLineForm, ItemLineFormSet
+from inventory.models import Item
+from inventory.selectors import item_by_sku
 from orders import rules, selectors
 from orders.models import Customer, OrderStatus, SalesOrder, ShipTo
 from orders.services.sales import MAX_LINES, OrderLineSpec, sales_order_cancel, sales_order_confirm, sales_order_create
@@ -369,75 +370,17 @@ class OrderEntryForm(forms.Form):
         return data
 
 
-class OrderLineForm(forms.Form):
+class OrderLineForm(ItemLineForm):
     """One line as typed; a row left blank is skipped. The unit defaults to the item's base unit."""
 
-    sku = forms.CharField(label="SKU", max_length=40, required=False)
-    quantity = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
-    uom = forms.CharField(label="Unit", max_length=16, required=False)
 
-    def is_blank(self) -> bool:
-        return not any((self.data.get(self.add_prefix(name)) or "").strip() for name in ("sku", "quantity"))
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        if self.is_blank():
-            return data
-        data["sku"] = (data.get("sku") or "").strip()
-        data["uom"] = (data.get("uom") or "").strip().upper()
-        if not data["sku"]:
-            self.add_error("sku", "Type or scan a SKU.")
-        quantity = data.get("quantity")
-        if "quantity" not in self.errors:
-            if quantity is None:
-                self.add_error("quantity", "Type a quantity.")
-            elif quantity <= 0:
-                self.add_error("quantity", "Must be more than 0.")
-        return data
-
-
-class BaseOrderLineFormSet(BaseFormSet[OrderLineForm]):
+class BaseOrderLineFormSet(ItemLineFormSet[OrderLineForm]):
     """The lines: at least one; every SKU an active item, every unit one of the item's (two queries)."""
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.specs: list[OrderLineSpec] = []
+    document = "An order"
 
-    def clean(self) -> None:
-        if not self.management_form.is_valid() or any(self.errors):
-            return
-        typed = [form for form in self.forms if not form.is_blank()]
-        if not typed:
-            raise forms.ValidationError("An order needs at least one line.")
-        skus = {form.cleaned_data["sku"].strip() for form in typed}
-        items = items_by_sku(scope_queryset(Item.objects.select_related("base_uom"), self.user), skus)
-        units: dict[int, set[str]] = {}
-        for item_id, code in ItemUom.objects.filter(item__in=items.values()).values_list("item_id", "uom__code"):
-            units.setdefault(item_id, set()).add(code)
-        problems = False
-        for form in typed:
-            data = form.cleaned_data
-            item = items.get(data["sku"].strip())
-            if item is None:
-                form.add_error("sku", f"Unknown SKU: {data['sku']}.")
-                problems = True
-                continue
-            if not item.active:
-                form.add_error("sku", f"{item.sku} is not active.")
-                problems = True
-                continue
-            data["uom"] = data["uom"] or item.base_uom.code
-            if data["uom"] not in units.get(item.pk, set()):
-                form.add_error("uom", f"{item.sku} has no unit {data['uom']} "
-                                      f"(it has {', '.join(sorted(units.get(item.pk, set())))}).")
-                problems = True
-                continue
-            self.specs.append(OrderLineSpec(item=item, quantity=data["quantity"], uom=data["uom"]))
-        if problems:
-            self.specs = []
-            raise forms.ValidationError("Some lines need correcting.")
+    def line_spec(self, form: OrderLineForm, item: Item, data: dict[str, Any]) -> OrderLineSpec:
+        return OrderLineSpec(item=item, quantity=data["quantity"], uom=data["uom"])
 
 
 OrderLineFormSet: type[BaseOrderLineFormSet] = formset_factory(  # type: ignore[assignment]  # a subclass of formset=; the stub says BaseFormSet

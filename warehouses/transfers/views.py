@@ -21,7 +21,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, QuerySet
-from django.forms import BaseFormSet, formset_factory
+from django.forms import formset_factory
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
@@ -47,8 +47,8 @@ from erp.screens import (
 from governance.audit import attach_shown_changes, audit_events_for, events_about
 from governance.models import ApprovalStatus, ApprovalStep
 from governance.services.approvals import current_step
-from inventory.models import Item, ItemUom, Lot, StockBalance
-from inventory.selectors import items_by_sku
+from inventory.line_forms import ItemLineForm, ItemLineFormSet
+from inventory.models import Item, Lot, StockBalance
 from inventory.views import ScanFormMixin
 from warehouses.models import Warehouse
 from warehouses.transfers import rules
@@ -380,90 +380,34 @@ class TransferRequestForm(forms.Form):
         return data
 
 
-class TransferLineForm(forms.Form):
+class TransferLineForm(ItemLineForm):
     """One line as typed; a row left blank is skipped. The unit defaults to the item's base unit."""
 
-    sku = forms.CharField(label="SKU", max_length=40, required=False)
-    quantity = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
-    uom = forms.CharField(label="Unit", max_length=16, required=False)
     lot = forms.CharField(max_length=64, required=False)
 
-    def is_blank(self) -> bool:
-        return not any((self.data.get(self.add_prefix(name)) or "").strip() for name in ("sku", "quantity"))
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        if self.is_blank():
-            return data
-        data["sku"] = (data.get("sku") or "").strip()
-        data["uom"] = (data.get("uom") or "").strip().upper()
+    def clean_more(self, data: dict[str, Any]) -> None:
         data["lot"] = (data.get("lot") or "").strip()
-        if not data["sku"]:
-            self.add_error("sku", "Type or scan a SKU.")
-        quantity = data.get("quantity")
-        if "quantity" not in self.errors:
-            if quantity is None:
-                self.add_error("quantity", "Type a quantity.")
-            elif quantity <= 0:
-                self.add_error("quantity", "Must be more than 0.")
-        return data
 
 
-class BaseTransferLineFormSet(BaseFormSet[TransferLineForm]):
+class BaseTransferLineFormSet(ItemLineFormSet[TransferLineForm]):
     """The lines: at least one; every SKU an active item, every unit one of the item's, every lot the item's
     (three queries)."""
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.specs: list[TransferLineSpec] = []
+    document = "A transfer"
 
-    def clean(self) -> None:
-        if not self.management_form.is_valid() or any(self.errors):
-            return
-        typed = [form for form in self.forms if not form.is_blank()]
-        if not typed:
-            raise forms.ValidationError("A transfer needs at least one line.")
-        items = items_by_sku(scope_queryset(Item.objects.select_related("base_uom"), self.user),
-                             {form.cleaned_data["sku"] for form in typed})
-        units: dict[int, set[str]] = {}
-        for item_id, code in ItemUom.objects.filter(item__in=items.values()).values_list("item_id", "uom__code"):
-            units.setdefault(item_id, set()).add(code)
-        lots = set(Lot.objects.filter(item__in=items.values(),
-                                      lot_number__in={form.cleaned_data["lot"] for form in typed})
-                   .values_list("item_id", "lot_number"))
-        problems = False
-        for form in typed:
-            data = form.cleaned_data
-            item = items.get(data["sku"])
-            if item is None:
-                form.add_error("sku", f"Unknown SKU: {data['sku']}.")
-                problems = True
-                continue
-            if not item.active:
-                form.add_error("sku", f"{item.sku} is not active.")
-                problems = True
-                continue
-            data["uom"] = data["uom"] or item.base_uom.code
-            if data["uom"] not in units.get(item.pk, set()):
-                form.add_error("uom", f"{item.sku} has no unit {data['uom']} "
-                                      f"(it has {', '.join(sorted(units.get(item.pk, set())))}).")
-                problems = True
-                continue
-            if data["lot"] and not item.lot_tracked:
-                form.add_error("lot", f"{item.sku} is not lot-tracked: leave the lot empty.")
-                problems = True
-                continue
-            if data["lot"] and (item.pk, data["lot"]) not in lots:
-                form.add_error("lot", f"{item.sku} has no lot {data['lot']}.")
-                problems = True
-                continue
-            self.specs.append(TransferLineSpec(item=item, quantity=data["quantity"], uom=data["uom"],
-                                               lot_number=data["lot"] or None))
-        if problems:
-            self.specs = []
-            raise forms.ValidationError("Some lines need correcting.")
+    def prepare(self, typed: list[TransferLineForm], items: dict[str, Item]) -> None:
+        self.lots = set(Lot.objects.filter(item__in=items.values(),
+                                           lot_number__in={form.cleaned_data["lot"] for form in typed})
+                        .values_list("item_id", "lot_number"))
+
+    def line_spec(self, form: TransferLineForm, item: Item, data: dict[str, Any]) -> TransferLineSpec | None:
+        if data["lot"] and not item.lot_tracked:
+            form.add_error("lot", f"{item.sku} is not lot-tracked: leave the lot empty.")
+            return None
+        if data["lot"] and (item.pk, data["lot"]) not in self.lots:
+            form.add_error("lot", f"{item.sku} has no lot {data['lot']}.")
+            return None
+        return TransferLineSpec(item=item, quantity=data["quantity"], uom=data["uom"], lot_number=data["lot"] or None)
 
 
 TransferLineFormSet: type[BaseTransferLineFormSet] = formset_factory(  # type: ignore[assignment]  # a subclass of formset=; the stub says BaseFormSet
