@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from django.utils.text import slugify
 from django.views.generic import DetailView, ListView
 
 from erp.csv_exchange import schema_for
-from erp.exceptions import NotFound, PermissionDenied
+from erp.exceptions import DomainError, NotFound, PermissionDenied
 from erp.formats import cell_text, spreadsheet_safe
 from erp.scoping import scope_queryset, time_zone_name_of
 from erp.search import matching
@@ -238,6 +239,21 @@ def list_export_text(user: Any, path: str, query: str, *, progress: Callable[[in
     return out.getvalue()
 
 
+def put_refusal(form: forms.Form, error: DomainError) -> None:
+    """A service's refusal on a form: its message on top, each field's problems beside the field, problems about
+    anything the form has no field for (its lines) under the message."""
+    form.add_error(None, error.message)
+    detail = error.detail if isinstance(error.detail, dict) else {}
+    for field, problems in detail.items():
+        if not isinstance(problems, list):
+            continue
+        texts = [str(problem) for problem in problems if isinstance(problem, str)]
+        if field in form.fields and texts:
+            form.add_error(field, texts)
+        elif texts:
+            form.add_error(None, texts)
+
+
 class ScreenAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
     """Anonymous users go to the login page; a signed-in user without the permission gets 403."""
 
@@ -280,12 +296,18 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin[M], ListView[M]):
             raise ImproperlyConfigured(f"{type(self).__name__} names no model.")
         return self.model
 
+    # A document list's whole number (``TR-000042``, any case) finds exactly that document, never one whose number
+    # merely contains it; anything else searches as every list does.
+    exact_number: ClassVar[re.Pattern[str] | None] = None
+
     def search_term(self) -> str:
         return self.request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
 
     def get_queryset(self) -> QuerySet[M]:
-        queryset = super().get_queryset()
         term = self.search_term()
+        if term and self.exact_number is not None and self.exact_number.fullmatch(term):
+            return self.sorted(scope_queryset(self.base_queryset(), self.request.user).filter(number__iexact=term))
+        queryset = super().get_queryset()
         if term and self.search_fields:
             queryset = queryset.filter(matching(self.search_fields, term))
         return self.sorted(queryset)

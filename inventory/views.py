@@ -33,6 +33,7 @@ from erp.screens import (
     is_htmx_partial,
     label_choices,
     model_choice_field,
+    put_refusal,
 )
 from governance.models import ApprovalStatus
 from governance.services.approvals import approval_can_decide, approval_request_decide, current_step
@@ -412,19 +413,6 @@ def _refusal(error: DomainError) -> str:
     return " ".join([error.message, *problems])
 
 
-def _form_refusal(form: forms.Form, error: DomainError) -> None:
-    """Put a service's refusal on the form: the message on top, field problems beside their fields, and
-    problems about anything the form has no field for (the count's lines) under the message."""
-    form.add_error(None, error.message)
-    for field, problems in error.detail.items():
-        if not isinstance(problems, list):
-            continue
-        if field in form.fields:
-            form.add_error(field, problems)
-        else:
-            form.add_error(None, [problem for problem in problems if isinstance(problem, str)])
-
-
 class CycleCountCreateForm(ScanFormMixin, forms.Form):
     """A count opened by hand: one location of a warehouse of the scope and the SKUs to count there."""
 
@@ -545,7 +533,7 @@ class CycleCountCreateView(UserFormMixin, ScreenAccessMixin, FormView[CycleCount
                 pairs=[CountPair(location=location, item=item, lot_number=lot) for item, lot in data["wanted"]],
             )
         except DomainError as error:
-            _form_refusal(form, error)
+            put_refusal(form, error)
             return self.form_invalid(form)
         lines = count.lines.count()
         messages.success(self.request, f"{count.number} is open: {lines} line{'s' if lines != 1 else ''} to count "
@@ -709,7 +697,7 @@ class CycleCountRecordView(CycleCountMixin, View):
                 messages.error(request, error.message)
                 return _to_count(request, count.pk)
             except DomainError as error:
-                _form_refusal(form, error)
+                put_refusal(form, error)
             else:
                 recorded = (f"Counted {plain_number(data['quantity'])} {data['uom']} of {item.sku}"
                             f"{' lot ' + data['lot'] if data['lot'] else ''} at {location.code}.")
@@ -864,7 +852,7 @@ class StockAdjustView(UserFormMixin, ScreenAccessMixin, FormView[StockAdjustForm
                 reason=data["reason"], actor=self.request.user, lot_number=(data["lot"] or "").strip() or None,
             )
         except DomainError as error:
-            _form_refusal(form, error)
+            put_refusal(form, error)
             return self.form_invalid(form)
         what = (f"{signed_quantity(data['quantity'])} {data['uom']} of {item.sku}"
                 f"{' lot ' + adjustment.lot.lot_number if adjustment.lot else ''} at {warehouse.code} {location.code} "

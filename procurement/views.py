@@ -47,11 +47,15 @@ from django.views import View  # noqa: E402
 
 from erp.exceptions import DomainError  # noqa: E402
 from erp.scoping import scope_queryset  # noqa: E402
-from erp.screens import ScreenAccessMixin, label_choices, model_choice_field  # noqa: E402
+from erp.screens import (  # noqa: E402
+    ScreenAccessMixin,
+    label_choices,
+    model_choice_field,
+    put_refusal,
+)
 from inventory.models import Item  # noqa: E402
 from procurement import putaway  # noqa: E402
 from procurement.models import PutawayRule  # noqa: E402
-from procurement.views_purchasing import put_refusal  # noqa: E402
 from warehouses.models import Location, Warehouse  # noqa: E402
 from warehouses.selectors import warehouses_for  # noqa: E402
 

@@ -40,6 +40,7 @@ from erp.screens import (
     is_htmx_partial,
     label_choices,
     model_choice_field,
+    put_refusal,
     with_one_more_line,
 )
 from governance.audit import attach_shown_changes, audit_events_for, events_about
@@ -105,20 +106,6 @@ def refusal(error: DomainError) -> str:
     return " ".join(parts)
 
 
-def put_refusal(form: forms.Form, error: DomainError) -> None:
-    """A service's refusal on a form: the message on top; field problems beside their fields."""
-    form.add_error(None, error.message)
-    detail = error.detail if isinstance(error.detail, dict) else {}
-    for field, problems in detail.items():
-        if not isinstance(problems, list):
-            continue
-        texts = [str(problem) for problem in problems if isinstance(problem, str)]
-        if field in form.fields and texts:
-            form.add_error(field, texts)
-        elif texts:
-            form.add_error(None, texts)
-
-
 def _today_by_warehouse_q(prefix: str = "") -> Q:
     """``expected_date`` before today at the line's warehouse: one condition per time zone of the network."""
     now = timezone.now()
@@ -151,6 +138,8 @@ def _order(user: Any, pk: int) -> PurchaseOrder:
 class PurchaseOrderListView(ScreenListView[PurchaseOrder]):
     """The orders of the scope (by receiving warehouse), newest first; narrowed by status, warehouse, supplier and
     late lines; a whole number (``PO-000042``) finds exactly that order."""
+
+    exact_number = FULL_ORDER_NUMBER
 
     model = PurchaseOrder
     permission_required = VIEW_ORDER
@@ -193,12 +182,6 @@ class PurchaseOrderListView(ScreenListView[PurchaseOrder]):
         if chosen["late"]:
             queryset = queryset.filter(Exists(late_lines().filter(order=OuterRef("pk"))))
         return queryset
-
-    def get_queryset(self) -> QuerySet[PurchaseOrder]:
-        term = self.search_term()
-        if not FULL_ORDER_NUMBER.fullmatch(term):
-            return super().get_queryset()
-        return self.sorted(scope_queryset(self.base_queryset(), self.request.user).filter(number__iexact=term))
 
     def get_template_names(self) -> list[str]:
         if is_htmx_partial(self.request):
@@ -668,7 +651,10 @@ def _requisition(user: Any, pk: int) -> PurchaseRequisition:
 
 
 class RequisitionListView(ScreenListView[PurchaseRequisition]):
-    """The requisitions of the scope, newest first; narrowed by status and warehouse."""
+    """The requisitions of the scope, newest first; narrowed by status and warehouse; a whole number
+    (``PR-000042``) finds exactly that requisition."""
+
+    exact_number = FULL_REQUISITION_NUMBER
 
     model = PurchaseRequisition
     permission_required = VIEW_REQUISITION
@@ -701,12 +687,6 @@ class RequisitionListView(ScreenListView[PurchaseRequisition]):
         if chosen["warehouse"]:
             queryset = queryset.filter(warehouse__code=chosen["warehouse"])
         return queryset
-
-    def get_queryset(self) -> QuerySet[PurchaseRequisition]:
-        term = self.search_term()
-        if not FULL_REQUISITION_NUMBER.fullmatch(term):
-            return super().get_queryset()
-        return self.sorted(scope_queryset(self.base_queryset(), self.request.user).filter(number__iexact=term))
 
     def get_template_names(self) -> list[str]:
         if is_htmx_partial(self.request):

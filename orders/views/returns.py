@@ -30,6 +30,7 @@ from erp.screens import (
     ScreenListView,
     is_htmx_partial,
     model_choice_field,
+    put_refusal,
 )
 from orders.models import Disposition, ReturnAuthorization, ReturnStatus, SalesOrder
 from orders.selectors import return_cancel_undoes
@@ -54,20 +55,6 @@ STATUS_BADGES: dict[str, str] = {
     ReturnStatus.AUTHORIZED: "badge--soon", ReturnStatus.RECEIVED: "badge--ok", ReturnStatus.CLOSED: "badge--off",
     ReturnStatus.CANCELLED: "badge--off",
 }
-
-
-def _refuse(form: forms.Form, error: DomainError) -> None:
-    """A service's refusal on the form: its message on top, field problems beside their fields, the rest (the
-    lines) under the message."""
-    form.add_error(None, error.message)
-    for field, problems in (error.detail or {}).items():
-        if not isinstance(problems, list):
-            continue
-        texts = [problem for problem in problems if isinstance(problem, str)]
-        if field in form.fields:
-            form.add_error(field, texts)
-        elif texts:
-            form.add_error(None, texts)
 
 
 def _scoped_returns(user: Any) -> QuerySet[ReturnAuthorization]:
@@ -292,7 +279,7 @@ class ReturnAuthorizeView(ScreenAccessMixin, View):
             rma = return_authorize(order=order, lines=data["specs"], warehouse=warehouse, reason=data["reason"],
                                    actor=request.user)
         except DomainError as error:
-            _refuse(form, error)
+            put_refusal(form, error)
             return self._page(request, form, order)
         messages.success(request, f"{rma.number} authorizes {len(data['specs'])} line"
                                   f"{'s' if len(data['specs']) != 1 else ''} of {order.number} back to "
@@ -379,7 +366,7 @@ class ReturnReceiveView(ScreenAccessMixin, View):
         try:
             received = return_receive(rma=rma, lines=form.cleaned_data["specs"], actor=request.user)
         except DomainError as error:
-            _refuse(form, error)
+            put_refusal(form, error)
             return self._page(request, rma, form)
         specs = form.cleaned_data["specs"]
         summary = ", ".join(f"line {spec.line_no}: {plain_number(spec.quantity)} {spec.disposition or 'restock'}"

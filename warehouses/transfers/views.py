@@ -42,6 +42,7 @@ from erp.screens import (
     is_htmx_partial,
     label_choices,
     model_choice_field,
+    put_refusal,
     with_one_more_line,
 )
 from governance.audit import attach_shown_changes, audit_events_for, events_about
@@ -105,6 +106,8 @@ class TransferListView(ScreenListView[Transfer]):
     """The transfers of the scope (seen at either warehouse), newest first; narrowed by status and by the
     warehouse they leave or reach, searchable by number (an exception's cause link opens one this way)."""
 
+    exact_number = FULL_NUMBER
+
     model = Transfer
     permission_required = "transfers.view_transfer"
     template_name = "transfers/transfer_list.html"
@@ -126,14 +129,6 @@ class TransferListView(ScreenListView[Transfer]):
 
     def filter_value(self, name: str) -> str:
         return self.request.GET.get(name, "").strip()[:SEARCH_MAX_LENGTH]
-
-    def get_queryset(self) -> QuerySet[Transfer]:
-        """A whole number (``TR-000042``, in any case) finds exactly that transfer, never one whose number merely
-        contains it; anything else searches as every list does."""
-        term = self.search_term()
-        if not FULL_NUMBER.fullmatch(term):
-            return super().get_queryset()
-        return self.sorted(scope_queryset(self.base_queryset(), self.request.user).filter(number__iexact=term))
 
     def filters(self) -> dict[str, str]:
         status = self.filter_value("status")
@@ -415,20 +410,6 @@ TransferLineFormSet: type[BaseTransferLineFormSet] = formset_factory(  # type: i
     absolute_max=MAX_LINES, validate_max=True)
 
 
-def _put_refusal(form: TransferRequestForm, error: DomainError) -> None:
-    """A service's refusal on the form: the message on top; field problems beside their fields."""
-    form.add_error(None, error.message)
-    detail = error.detail if isinstance(error.detail, dict) else {}
-    for field, problems in detail.items():
-        if not isinstance(problems, list):
-            continue
-        texts = [str(problem) for problem in problems if isinstance(problem, str)]
-        if field in form.fields and texts:
-            form.add_error(field, texts)
-        elif texts:
-            form.add_error(None, texts)
-
-
 class TransferRequestView(ScreenAccessMixin, View):
     """Request a transfer as a draft (``transfer_create``): the two warehouses, the date, a note and the lines.
     *Add line* posts the form back with one more row (htmx swaps in the lines only). A refusal comes back on the
@@ -463,7 +444,7 @@ class TransferRequestView(ScreenAccessMixin, View):
                                        lines=lines.specs, actor=request.user,
                                        requested_date=data["requested_date"], note=data["note"].strip())
         except DomainError as error:
-            _put_refusal(form, error)
+            put_refusal(form, error)
             return self.page(form, lines, show_errors=True, status=error.status)
         messages.success(request, f"{transfer.number} is requested as a draft: submit it to have it approved.")
         return redirect("transfers:transfer-detail", pk=transfer.pk)
