@@ -350,9 +350,12 @@ class ScreenListView(ScreenAccessMixin, ScopedQuerysetMixin[M], ListView[M]):
             return self.export_csv()
         return super().get(request, *args, **kwargs)
 
+    # A list with filters above its table answers htmx with the filters' partial, so they stay in step.
+    has_filters: ClassVar[bool] = False
+
     def get_template_names(self) -> list[str]:
         if is_htmx_partial(self.request):
-            return ["screens/list_partial.html"]
+            return ["screens/_filter_list_partial.html" if self.has_filters else "screens/list_partial.html"]
         return super().get_template_names()
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

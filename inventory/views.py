@@ -192,6 +192,8 @@ class StockLocationsView(ScreenAccessMixin, TemplateView):
 class StockMoveListView(ScreenListView[StockMove]):
     """The stock ledger of the scope, newest first, narrowed by ``?sku=`` and ``?warehouse=`` and searchable."""
 
+    has_filters = True
+
     model = StockMove
     permission_required = "inventory.view_stockmove"
     template_name = "inventory/stock_move_list.html"
@@ -224,11 +226,6 @@ class StockMoveListView(ScreenListView[StockMove]):
         if warehouse := self.filter_value("warehouse"):
             queryset = queryset.filter(warehouse__code=warehouse)
         return queryset.order_by("-created_at", "-id")
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -454,6 +451,8 @@ class CycleCountListView(ScreenListView[CycleCount]):
     who may count, the form that opens a count by hand (it posts to ``CycleCountCreateView``).
     """
 
+    has_filters = True
+
     model = CycleCount
     permission_required = "inventory.view_cyclecount"
     template_name = "inventory/cycle_count_list.html"
@@ -485,11 +484,6 @@ class CycleCountListView(ScreenListView[CycleCount]):
         active_first = Case(When(status__in=ACTIVE_COUNT_STATUSES, then=Value(0)), default=Value(1),
                             output_field=IntegerField())
         return queryset.order_by(active_first, "-id")
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

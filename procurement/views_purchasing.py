@@ -139,6 +139,8 @@ class PurchaseOrderListView(ScreenListView[PurchaseOrder]):
     """The orders of the scope (by receiving warehouse), newest first; narrowed by status, warehouse, supplier and
     late lines; a whole number (``PO-000042``) finds exactly that order."""
 
+    has_filters = True
+
     exact_number = FULL_ORDER_NUMBER
 
     model = PurchaseOrder
@@ -182,11 +184,6 @@ class PurchaseOrderListView(ScreenListView[PurchaseOrder]):
         if chosen["late"]:
             queryset = queryset.filter(Exists(late_lines().filter(order=OuterRef("pk"))))
         return queryset
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -654,6 +651,8 @@ class RequisitionListView(ScreenListView[PurchaseRequisition]):
     """The requisitions of the scope, newest first; narrowed by status and warehouse; a whole number
     (``PR-000042``) finds exactly that requisition."""
 
+    has_filters = True
+
     exact_number = FULL_REQUISITION_NUMBER
 
     model = PurchaseRequisition
@@ -687,11 +686,6 @@ class RequisitionListView(ScreenListView[PurchaseRequisition]):
         if chosen["warehouse"]:
             queryset = queryset.filter(warehouse__code=chosen["warehouse"])
         return queryset
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -131,6 +131,8 @@ class PickListListView(ScreenListView[PickList]):
     """The pick lists of the user's warehouses, open ones first, then the newest, narrowed by warehouse and
     status; for users who may list stock, the forms that start a wave or pick one order."""
 
+    has_filters = True
+
     model = PickList
     permission_required = "orders.view_picklist"
     template_name = "orders/picking/list.html"
@@ -161,11 +163,6 @@ class PickListListView(ScreenListView[PickList]):
         open_first = Case(When(status=PickListStatus.OPEN, then=Value(0)), default=Value(1),
                           output_field=IntegerField())
         return queryset.order_by(open_first, "-id")
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -28,7 +28,6 @@ from erp.screens import (
     Column,
     ScreenAccessMixin,
     ScreenListView,
-    is_htmx_partial,
     model_choice_field,
     put_refusal,
 )
@@ -68,6 +67,8 @@ class ReturnListView(ScreenListView[ReturnAuthorization]):
     """The returns of the scope, those waiting to be received first, then the newest; narrowed by status and
     warehouse, searchable by return, order or customer."""
 
+    has_filters = True
+
     model = ReturnAuthorization
     permission_required = "orders.view_returnauthorization"
     template_name = "orders/returns/return_list.html"
@@ -98,11 +99,6 @@ class ReturnListView(ScreenListView[ReturnAuthorization]):
         if status := self.filter_value("status"):
             queryset = queryset.filter(status=status)
         return queryset.order_by("-id")
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

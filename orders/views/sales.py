@@ -99,6 +99,8 @@ class OrderListView(ScreenListView[SalesOrder]):
     (of the day taken or the requested date), and searchable by number, customer or reference. Above the list,
     the fill rate of the user's scope over the last 30 days."""
 
+    has_filters = True
+
     model = SalesOrder
     permission_required = "orders.view_salesorder"
     template_name = "orders/sales/order_list.html"
@@ -149,11 +151,6 @@ class OrderListView(ScreenListView[SalesOrder]):
         return selectors.sales_order_list(self.request.user, status=f["status"], warehouse=f["warehouse"],
                                           date_basis=f["dates"], date_from=f["from_date"], date_to=f["to_date"],
                                           promise=f["promise"])
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -109,6 +109,8 @@ def _weight(value: Decimal | None) -> str:
 class ShipmentListView(ScreenListView[Shipment]):
     """Orders waiting to be packed at the user's warehouses, and the shipments there, active ones first."""
 
+    has_filters = True
+
     model = Shipment
     permission_required = "orders.view_shipment"
     template_name = "orders/shipping/list.html"
@@ -145,11 +147,6 @@ class ShipmentListView(ScreenListView[Shipment]):
             queryset = queryset.filter(status=status)
         active_first = Case(When(status__in=ACTIVE, then=Value(0)), default=Value(1), output_field=IntegerField())
         return queryset.order_by(active_first, "-id")
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -106,6 +106,8 @@ class TransferListView(ScreenListView[Transfer]):
     """The transfers of the scope (seen at either warehouse), newest first; narrowed by status and by the
     warehouse they leave or reach, searchable by number (an exception's cause link opens one this way)."""
 
+    has_filters = True
+
     exact_number = FULL_NUMBER
 
     model = Transfer
@@ -145,11 +147,6 @@ class TransferListView(ScreenListView[Transfer]):
         if chosen["to"]:
             queryset = queryset.filter(to_warehouse__code=chosen["to"])
         return queryset
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -21,7 +21,7 @@ from erp.confirm import ConfirmStepView
 from erp.exceptions import DomainError
 from erp.formats import plain_number
 from erp.scoping import scope_of, scope_queryset
-from erp.screens import SEARCH_MAX_LENGTH, Column, ScreenAccessMixin, ScreenListView, is_htmx_partial
+from erp.screens import SEARCH_MAX_LENGTH, Column, ScreenAccessMixin, ScreenListView
 from governance.selectors import policy_value
 from inventory.models import ItemCost
 from warehouses.models import Warehouse
@@ -47,6 +47,8 @@ def _freight(row: TransferRecommendation) -> str:
 
 class RecommendationListView(ScreenListView[TransferRecommendation]):
     """The recommendations of the scope, best score first; open ones unless another status is chosen."""
+
+    has_filters = True
 
     model = TransferRecommendation
     permission_required = "transfers.view_transferrecommendation"
@@ -102,11 +104,6 @@ class RecommendationListView(ScreenListView[TransferRecommendation]):
             queryset = queryset.filter(Q(from_warehouse__code=chosen["warehouse"])
                                        | Q(to_warehouse__code=chosen["warehouse"]))
         return queryset
-
-    def get_template_names(self) -> list[str]:
-        if is_htmx_partial(self.request):
-            return ["screens/_filter_list_partial.html"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
