@@ -20,3 +20,8 @@ urlpatterns += [
     path("putaway-rules/new/", views.PutawayRuleFormView.as_view(), name="putaway-rule-new"),
     path("putaway-rules/<int:pk>/", views.PutawayRuleFormView.as_view(), name="putaway-rule-edit"),
 ]
+
+# Reschedule a purchase order and the handheld put-away list of a receipt (issue 14, points 5 and 7).
+from procurement import views_putaway_list, views_schedule  # noqa: E402
+
+urlpatterns += views_schedule.urlpatterns + views_putaway_list.urlpatterns
