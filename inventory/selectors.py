@@ -201,7 +201,7 @@ def network_availability(*, user: Any, skus: list[str] | None = None, warehouse:
     on_order_column, on_order_join, on_order_params = "NULL::numeric", "", []
     if on_order is not None:
         on_order_column = "COALESCE(o.quantity, 0)::numeric(18, 4)"
-        on_order_join = (f"LEFT JOIN (SELECT item_id, warehouse_id, sum(quantity) AS quantity FROM ({on_order[0]}) u"
+        on_order_join = (f"LEFT JOIN (SELECT item_id, warehouse_id, sum(quantity) AS quantity FROM ({on_order[0]}) u"  # nosec B608 # the providers' compiled querysets; every value is a bound parameter
                          " GROUP BY item_id, warehouse_id) o ON o.item_id = i.id AND o.warehouse_id = w.id")
         on_order_params = on_order[1]
     with connection.cursor() as cursor:

@@ -99,7 +99,7 @@ def on_order_sql(item_ids: Sequence[int]) -> tuple[str, list[Any]] | None:
         if found is None:
             continue
         name = f"q{len(parts)}"
-        parts.append(f"SELECT {name}.* FROM ({found[0]}) {name} (item_id, warehouse_id, quantity)"
+        parts.append(f"SELECT {name}.* FROM ({found[0]}) {name} (item_id, warehouse_id, quantity)"  # nosec B608 # a provider's compiled queryset and this module's alias; values are bound
                      f" WHERE {name}.item_id = ANY(%s)")
         params.extend([*found[1], list(item_ids)])
     return (" UNION ALL ".join(parts), params) if parts else None
