@@ -188,9 +188,8 @@ class RequisitionCreateInput(StrictInputSerializer):
     """A new requisition (a draft) for one warehouse in the caller's scope."""
 
     warehouse = serializers.CharField(max_length=32, help_text="The warehouse's code.")
-    # The contract's name shadows ``Field.source`` in the stubs; on a Serializer it is just a declared field.
-    source = serializers.ChoiceField(choices=RequisitionSource.choices, required=False,  # type: ignore[assignment]
-                                     default=RequisitionSource.MANUAL)
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # the contract's name shadows Field.source in the stubs; on a Serializer it is a declared field
+        choices=RequisitionSource.choices, required=False, default=RequisitionSource.MANUAL)
     note = serializers.CharField(max_length=purchasing.MAX_NOTE, required=False, allow_blank=True, default="")
     lines = RequisitionLineInput.many_init(allow_empty=False, max_length=purchasing.MAX_LINES)
 
