@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from erp.actors import Actor
@@ -160,10 +159,3 @@ def late_receipts_raise(*, actor: Actor = None, now: dt.datetime | None = None) 
         )
         PurchaseOrderLine.objects.filter(pk__in=[line.pk for line in order_lines]).update(late_raised_on=today)
     return len(late)
-
-
-def late_lines() -> QuerySet[PurchaseOrderLine]:
-    """Open approved lines past their expected date (by UTC's today; the buyer's screens show each warehouse's)."""
-    return (PurchaseOrderLine.objects.filter(order__status__in=rules.ON_ORDER_STATUSES,
-                                             expected_date__lt=timezone.localdate())
-            .exclude(received_quantity__gte=F("quantity")))
